@@ -1,0 +1,28 @@
+# Thin wrapper over meson (README). Every target installs what it needs.
+BUILD ?= build
+
+.PHONY: all deps build test demo bench clean format
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build: deps
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+test:
+	@BUILD=$(BUILD) tools/run-tests.sh
+
+demo:
+	@BUILD=$(BUILD) tools/demo.sh
+
+bench: build
+	@perf/bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)

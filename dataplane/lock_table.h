@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The lock table of one partition, as a pure state machine.
+ *
+ * The table changes state only in lock_table_apply(), which takes one entry
+ * of the partition's log (docs/design.md, "the seam for replication"). On a
+ * single node the worker applies each entry at once; in a replicated cluster
+ * every replica applies the same committed entries in the same order and so
+ * reaches the same state. Nothing here reads a clock, makes a system call or
+ * touches DPDK: time arrives in entries (now_ms, the proposer's clock), and
+ * the key -> slot map is reached through struct lock_index_ops, backed by
+ * rte_hash in latchd and by key_index (common/) in tests and the simulator.
+ *
+ * Memory: everything is allocated in lock_table_create() from the sizes in
+ * struct lock_table_config. Running out of a pool at run time answers BUSY
+ * and is counted; it never fails an assertion.
+ *
+ * Thread safety: none. A table is owned by one worker lcore (or one
+ * simulated node) and touched only by it.
+ */
+#ifndef LATCH_LOCK_TABLE_H
+#define LATCH_LOCK_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <latch/proto.h>
+
+/*
+ * A key as stored: its length, then the bytes, zero-padded to
+ * LATCH_KEY_MAX so fixed-length hash tables (rte_hash) can index it.
+ * Always build one with lock_key_set() so the padding is zero.
+ */
+struct lock_key {
+	uint16_t len;
+	uint8_t bytes[LATCH_KEY_MAX];
+};
+
+/*
+ * Where a client's answers and notifications go, opaque to the table: the
+ * dataplane stores (port, MAC, IPv4 address, UDP port) here; the simulator
+ * a node id. The table only copies it.
+ */
+struct lock_addr {
+	uint8_t bytes[16];
+};
+
+/* Operations a log entry can carry. */
+enum lock_entry_op {
+	LOCK_E_ACQUIRE = 1,        /* wire ACQUIRE */
+	LOCK_E_RELEASE = 2,        /* wire RELEASE */
+	LOCK_E_RENEW = 3,          /* wire RENEW */
+	LOCK_E_KEEPALIVE = 4,      /* wire KEEPALIVE (LATCH_F_CLOSE ends it) */
+	LOCK_E_EXPIRE_LEASE = 5,   /* timer: holder (key, token) lease ended */
+	LOCK_E_EXPIRE_WAIT = 6,    /* timer: waiter (client, request) ended */
+	LOCK_E_EXPIRE_SESSION = 7, /* timer: session of client ended */
+};
+
+/*
+ * One entry of a partition log. Requests become entries field for field;
+ * timer entries come from lock_table_tick(). An EXPIRE entry is checked
+ * again when applied (the lease may have been renewed since it was
+ * proposed), so a late or duplicated one is harmless.
+ *
+ * term: the cluster term in which the entry was proposed; on a single node,
+ * the boot epoch. Fencing tokens are max(last + 1, term << 40), so they
+ * increase across restarts and failovers (docs/design.md, "fencing tokens").
+ */
+struct lock_entry {
+	uint8_t op; /* enum lock_entry_op */
+	uint8_t pad0;
+	uint16_t flags;    /* enum latch_flag from the request */
+	uint32_t lease_ms; /* ACQUIRE, RENEW; KEEPALIVE: session timeout */
+	uint32_t wait_ms;  /* ACQUIRE with LATCH_F_WAIT */
+	uint32_t pad1;
+	uint64_t client_id;
+	uint64_t request_id; /* EXPIRE_WAIT: the waiter's acquire request */
+	uint64_t token;      /* RELEASE, RENEW, EXPIRE_LEASE */
+	uint64_t now_ms;     /* proposer's clock when the entry was made */
+	uint64_t term;
+	struct lock_addr addr;
+	struct lock_key key;
+};
+
+#define LOCK_TOKEN_TERM_SHIFT 40
+
+/* What applying an entry asks the shell to do. */
+enum lock_effect_kind {
+	LOCK_FX_REPLY = 1,   /* answer the request that made the entry */
+	LOCK_FX_GRANTED = 2, /* notify a queued waiter: status OK or TIMEOUT,
+				SESSION_ENDED */
+	LOCK_FX_LOST = 3,    /* notify a holder: status EXPIRED or
+				SESSION_ENDED */
+};
+
+/*
+ * One effect. Pointers are valid only during the callback.
+ * REPLY: op is the wire op answered; request_id is the request's.
+ * GRANTED: request_id is the waiter's ACQUIRE request id.
+ * LOST: request_id is the ACQUIRE request id that obtained the grant.
+ */
+struct lock_effect {
+	uint8_t kind;    /* enum lock_effect_kind */
+	uint8_t op;      /* enum latch_op (without LATCH_OP_REPLY) */
+	uint16_t status; /* enum latch_status */
+	uint16_t flags;  /* mode of the grant (LATCH_F_SHARED) */
+	uint32_t count;  /* as latch_hdr.count */
+	uint32_t lease_ms;
+	uint32_t wait_ms; /* as latch_fields.wait_ms */
+	uint64_t client_id;
+	uint64_t request_id;
+	uint64_t token;
+	uint64_t holder;            /* QUERY */
+	const struct lock_key *key; /* NULL for KEEPALIVE */
+	const struct lock_addr *addr;
+};
+
+typedef void (*lock_effect_fn)(void *ctx, const struct lock_effect *fx);
+
+/*
+ * key -> slot map. Slots are dense in [0, slots) and stable while the key
+ * is present. lookup and del return the slot or -ENOENT; add returns the
+ * slot (the existing one if present) or -ENOSPC.
+ */
+struct lock_index_ops {
+	int32_t (*lookup)(void *ctx, const struct lock_key *key);
+	int32_t (*add)(void *ctx, const struct lock_key *key);
+	int32_t (*del)(void *ctx, const struct lock_key *key);
+};
+
+struct lock_table_config {
+	uint32_t locks_max;        /* distinct keys held or waited on */
+	uint32_t holders_max;      /* grants held at once (shared count) */
+	uint32_t waiters_max;      /* queued requests at once */
+	uint32_t sessions_max;     /* open client sessions */
+	uint32_t dedup_max;        /* answers remembered for retries */
+	uint32_t lease_default_ms; /* ACQUIRE/RENEW with lease_ms 0 */
+	uint32_t lease_max_ms;     /* longer leases are cut to this */
+	uint32_t wait_default_ms;  /* ACQUIRE|WAIT with wait_ms 0 */
+	uint32_t wait_max_ms;      /* longer waits are cut to this */
+	uint32_t session_default_ms;
+	uint32_t session_max_ms;
+	uint32_t timer_slots; /* power of two; 1 ms each */
+};
+
+/* Per-table counters, read by the owner and summed by readers. */
+#define LOCK_COUNTER_LIST(X) \
+	X(grants)            \
+	X(grants_shared)     \
+	X(queued)            \
+	X(busy)              \
+	X(busy_full)         \
+	X(releases)          \
+	X(renews)            \
+	X(stale_token)       \
+	X(not_held)          \
+	X(lease_expired)     \
+	X(wait_timeouts)     \
+	X(sessions_opened)   \
+	X(sessions_expired)  \
+	X(sessions_closed)   \
+	X(no_session)        \
+	X(dedup_hits)
+
+struct lock_table_counters {
+#define LOCK_COUNTER_FIELD(name) uint64_t name;
+	LOCK_COUNTER_LIST(LOCK_COUNTER_FIELD)
+#undef LOCK_COUNTER_FIELD
+};
+
+/* Snapshot of one key, for QUERY. */
+struct lock_query {
+	bool held;
+	bool shared;
+	uint32_t holders;
+	uint32_t waiters;
+	uint64_t holder;        /* client id of the first holder */
+	uint64_t token;         /* token of the first holder */
+	uint32_t lease_left_ms; /* of the first holder */
+};
+
+struct lock_table;
+
+/*
+ * Fill @key from @bytes. Returns -EINVAL if @len is 0 or above
+ * LATCH_KEY_MAX.
+ */
+int lock_key_set(struct lock_key *key, const void *bytes, uint16_t len);
+
+/*
+ * Validate @cfg; on error return -EINVAL and point @why at a sentence
+ * naming the field (for latchd --check-config).
+ */
+int lock_table_config_check(const struct lock_table_config *cfg,
+			    const char **why);
+
+/* Start-up only. NULL and errno on failure. */
+struct lock_table *lock_table_create(const struct lock_table_config *cfg,
+				     const struct lock_index_ops *index,
+				     void *index_ctx);
+void lock_table_destroy(struct lock_table *lt);
+
+/*
+ * Apply one committed entry: change state and report every consequence
+ * through @emit (replies, grants to waiters, lost leases). Deterministic:
+ * the same entries in the same order give the same state and effects.
+ * A retried request (same client id and request id, still in the dedup
+ * window) changes nothing and is answered with its first answer, updated
+ * if a queued wait has since ended.
+ */
+void lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
+		      lock_effect_fn emit, void *ctx);
+
+/*
+ * Find leases, waits and sessions due at @now_ms and write up to @max
+ * EXPIRE entries into @out, to be proposed (and, on a single node,
+ * applied at once). Returns how many were written. Only the proposer (a
+ * single node, or the leader) calls this. Work is bounded by @max and by
+ * the wheel slots passed since the last call.
+ */
+unsigned lock_table_tick(struct lock_table *lt, uint64_t now_ms,
+			 struct lock_entry *out, unsigned max);
+
+/*
+ * Answer QUERY from the current state, changing nothing. Returns false if
+ * the key has no holder and no waiter.
+ */
+bool lock_table_query(const struct lock_table *lt, const struct lock_key *key,
+		      uint64_t now_ms, struct lock_query *out);
+
+/*
+ * A new leader takes over at @now_ms: every inherited lease is counted as
+ * renewed now (never shorter than its holder may believe), and every
+ * waiter's and session's deadline likewise (docs/design.md, "leases across
+ * failover").
+ */
+void lock_table_takeover(struct lock_table *lt, uint64_t now_ms);
+
+/* Highest fencing token handed out so far (0 if none). */
+uint64_t lock_table_token_last(const struct lock_table *lt);
+
+const struct lock_table_counters *
+lock_table_counters(const struct lock_table *lt);
+
+/* Gauges for telemetry: locks present, holders, waiters, sessions. */
+struct lock_table_gauges {
+	uint32_t locks;
+	uint32_t holders;
+	uint32_t waiters;
+	uint32_t sessions;
+};
+void lock_table_gauges(const struct lock_table *lt,
+		       struct lock_table_gauges *out);
+
+#endif /* LATCH_LOCK_TABLE_H */

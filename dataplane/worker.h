@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Worker lcores: the fast path of latchd.
+ *
+ * Worker w owns partition w: RX and TX queue w on every port, the lock
+ * table of partition w, its notifications and its timers. Nothing of a
+ * worker is written by another thread. A request that arrives on the wrong
+ * queue (RSS without flow rules) is handed to its owner through a
+ * single-producer single-consumer ring (docs/design.md, "partitions").
+ *
+ * Life cycle (main lcore, start-up): worker_shared_init() once, then
+ * worker_create() for each worker, then rte_eal_remote_launch(worker_main).
+ * At shut-down: set *stop, rte_eal_mp_wait_lcore(), worker_destroy(),
+ * worker_shared_fini().
+ */
+#ifndef LATCH_WORKER_H
+#define LATCH_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "firmware-cfg/profile.h"
+#include "dataplane/lock_table.h"
+
+/* One port as every worker sees it (filled by the main lcore). */
+struct worker_port {
+	uint16_t port_id;
+	uint8_t role;     /* enum profile_port_role */
+	uint32_t addr_be; /* IPv4 address latchd answers on */
+	struct rte_ether_addr mac;
+	struct rte_mempool *pool; /* for packets a worker originates */
+};
+
+/* Read-only after start-up, shared by all workers. */
+struct worker_shared {
+	const struct profile *profile;
+	uint16_t workers;
+	uint16_t ports_count;
+	struct worker_port ports[PROFILE_PORTS_MAX];
+	uint64_t tsc_hz;
+	uint64_t epoch; /* boot epoch: the term of single-node entries */
+	/* handoff[src][dst]: SPSC rings of misplaced requests */
+	struct rte_ring *handoff[LATCH_PARTITIONS_MAX][LATCH_PARTITIONS_MAX];
+	volatile bool *stop;
+};
+
+/* Why a packet was dropped; one list makes the enum, names, counters. */
+#define WORKER_DROP_LIST(X)                   \
+	X(not_ipv4, "not_ipv4")               \
+	X(not_udp, "not_udp")                 \
+	X(not_for_us, "not_for_us")           \
+	X(ip_fragment, "ip_fragment")         \
+	X(ip_options, "ip_options")           \
+	X(bad_ip_len, "bad_ip_len")           \
+	X(bad_udp_len, "bad_udp_len")         \
+	X(truncated, "truncated")             \
+	X(bad_magic, "bad_magic")             \
+	X(bad_version, "bad_version")         \
+	X(unknown_op, "unknown_op")           \
+	X(bad_flags, "bad_flags")             \
+	X(key_too_long, "key_too_long")       \
+	X(length_mismatch, "length_mismatch") \
+	X(wrong_partition, "wrong_partition") \
+	X(zero_client, "zero_client")         \
+	X(handoff_full, "handoff_full")       \
+	X(tx_full, "tx_full")                 \
+	X(no_mbuf, "no_mbuf")
+
+enum worker_drop {
+#define WORKER_DROP_ENUM(name, str) WORKER_DROP_##name,
+	WORKER_DROP_LIST(WORKER_DROP_ENUM)
+#undef WORKER_DROP_ENUM
+		WORKER_DROP_MAX
+};
+
+/* Per-worker counters besides the lock table's. */
+#define WORKER_COUNTER_LIST(X) \
+	X(rx_packets)          \
+	X(tx_packets)          \
+	X(req_acquire)         \
+	X(req_release)         \
+	X(req_renew)           \
+	X(req_query)           \
+	X(req_keepalive)       \
+	X(req_ack)             \
+	X(answered_error)      \
+	X(handoff_out)         \
+	X(handoff_in)          \
+	X(arp_replies)         \
+	X(pktgen_reflected)    \
+	X(notify_sent)         \
+	X(notify_retransmits)  \
+	X(notify_acked)        \
+	X(notify_gave_up)      \
+	X(notify_full)         \
+	X(idle_sleeps)
+
+struct worker_stats {
+#define WORKER_STATS_FIELD(name) uint64_t name;
+	WORKER_COUNTER_LIST(WORKER_STATS_FIELD)
+#undef WORKER_STATS_FIELD
+	uint64_t drops[WORKER_DROP_MAX];
+	struct lock_table_counters lock;
+	struct lock_table_gauges gauges;
+	uint32_t notify_pending;
+};
+
+struct worker;
+
+/* Names of the drop reasons, indexed by enum worker_drop. */
+extern const char *const worker_drop_names[WORKER_DROP_MAX];
+
+/* Create the handoff rings. 0 or -errno (rte_errno set). Main lcore. */
+int worker_shared_init(struct worker_shared *sh);
+void worker_shared_fini(struct worker_shared *sh);
+
+/*
+ * Create worker @index (its lock table, rte_hash index, notification pool)
+ * on NUMA @socket_id. NULL and rte_errno on failure. Main lcore, start-up.
+ */
+struct worker *worker_create(const struct worker_shared *sh, uint16_t index,
+			     int socket_id);
+void worker_destroy(struct worker *w);
+
+/* lcore entry point (arg: struct worker *). Returns 0 when *sh->stop. */
+int worker_main(void *arg);
+
+/*
+ * Copy @w's counters and gauges into @out. Any thread: counters are
+ * written only by the worker and read here without locks, so a reader
+ * may see a value one update old, never a torn one (aligned 64-bit).
+ */
+void worker_stats_read(const struct worker *w, struct worker_stats *out);
+
+#endif /* LATCH_WORKER_H */
