@@ -19,7 +19,7 @@ demo:
 	@BUILD=$(BUILD) tools/demo.sh
 
 bench: build
-	@perf/bench.sh
+	@BUILD=$(BUILD) perf/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -252,4 +252,22 @@ struct lock_table_gauges {
 void lock_table_gauges(const struct lock_table *lt,
 		       struct lock_table_gauges *out);
 
+/*
+ * Check every internal invariant (pools, lists, maps, timers, lock modes)
+ * and abort through LATCH_ASSERT on the first broken one. O(pools): for
+ * tests and the simulator, after each step; never on the fast path.
+ * Added by the lock table's owner; not part of the original contract.
+ */
+void lock_table_check_invariants(const struct lock_table *lt);
+
+/*
+ * A 64-bit digest of the replicated state (locks with their holders and
+ * queues in order, tokens, deadlines, sessions, the last token), so tests
+ * and the simulator can check that replicas which applied the same entries
+ * agree. Slots come from the key index, so replicas must use the same index
+ * implementation. O(pools); never on the fast path. Added with
+ * lock_table_check_invariants().
+ */
+uint64_t lock_table_digest(const struct lock_table *lt);
+
 #endif /* LATCH_LOCK_TABLE_H */

@@ -25,6 +25,25 @@
 
 #include "firmware-cfg/profile.h"
 #include "dataplane/lock_table.h"
+#include "dataplane/router.h"
+#include "dataplane/router_rcu.h"
+#include "dataplane/shard_map.h"
+
+/* Counter slots of routes and backends (route_conf.h assigns them). */
+#define WORKER_ROUTES_MAX   ROUTER_ROUTES_MAX
+#define WORKER_BACKENDS_MAX PROFILE_BACKENDS_MAX
+/* No TX port given: a frame leaves by the port it came in on. */
+#define WORKER_VIA_RX 0xffu
+
+/*
+ * Another shard group as a worker forwards to it: the rewrite of
+ * router_rewrite() (its udp_port is replaced by the request's own).
+ */
+struct worker_group_hop {
+	uint32_t id;
+	struct router_backend be; /* MAC and IPv4 of the group's address */
+	uint8_t via;              /* port slot, or WORKER_VIA_RX */
+};
 
 /* One port as every worker sees it (filled by the main lcore). */
 struct worker_port {
@@ -46,6 +65,13 @@ struct worker_shared {
 	/* handoff[src][dst]: SPSC rings of misplaced requests */
 	struct rte_ring *handoff[LATCH_PARTITIONS_MAX][LATCH_PARTITIONS_MAX];
 	volatile bool *stop;
+	/* Routing (docs/routing.md): tables by RCU; NULL before set-up. */
+	struct router_rcu *router;
+	/* Shard groups: NULL when the node is alone (node.group = 0). */
+	const struct shard_map *shards;
+	uint32_t group_id; /* ours */
+	/* hops[i] is shards->group_ids[i]'s */
+	struct worker_group_hop hops[PROFILE_GROUPS_MAX];
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
@@ -68,7 +94,9 @@ struct worker_shared {
 	X(zero_client, "zero_client")         \
 	X(handoff_full, "handoff_full")       \
 	X(tx_full, "tx_full")                 \
-	X(no_mbuf, "no_mbuf")
+	X(no_mbuf, "no_mbuf")                 \
+	X(route_drop, "route_drop")           \
+	X(shard_ttl_expired, "shard_ttl_expired")
 
 enum worker_drop {
 #define WORKER_DROP_ENUM(name, str) WORKER_DROP_##name,
@@ -97,13 +125,22 @@ enum worker_drop {
 	X(notify_acked)        \
 	X(notify_gave_up)      \
 	X(notify_full)         \
-	X(idle_sleeps)
+	X(idle_sleeps)         \
+	X(routed)              \
+	X(shard_forwarded)     \
+	X(shard_local)
 
 struct worker_stats {
 #define WORKER_STATS_FIELD(name) uint64_t name;
 	WORKER_COUNTER_LIST(WORKER_STATS_FIELD)
 #undef WORKER_STATS_FIELD
 	uint64_t drops[WORKER_DROP_MAX];
+	/* router_route() decisions by reason (router.h) */
+	uint64_t route_reasons[ROUTER_R_MAX];
+	/* per route / backend counter slot (route_conf.h) */
+	uint64_t route_forwarded[WORKER_ROUTES_MAX];
+	uint64_t route_dropped[WORKER_ROUTES_MAX];
+	uint64_t backend_forwarded[WORKER_BACKENDS_MAX];
 	struct lock_table_counters lock;
 	struct lock_table_gauges gauges;
 	uint32_t notify_pending;

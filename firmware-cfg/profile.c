@@ -26,6 +26,10 @@ enum key_type {
 	KEY_IDLE,
 	KEY_ROLE,
 	KEY_IPV4,
+	KEY_PORTS, /* struct profile_port_range */
+	KEY_RKEY,  /* struct profile_route_key */
+	KEY_MAC,   /* uint8_t[6] */
+	KEY_STATE, /* bool: up | down */
 };
 
 struct key_desc {
@@ -47,6 +51,17 @@ struct key_desc {
 			max                                                    \
 	}
 
+#define NAMED_KEY(sec, st, name, type, field, min, max)               \
+	{                                                             \
+		sec, name, type, offsetof(struct st, field), min, max \
+	}
+#define ROUTE_KEY(name, type, field, min, max) \
+	NAMED_KEY("route", profile_route, name, type, field, min, max)
+#define BACKEND_KEY(name, type, field, min, max) \
+	NAMED_KEY("backend", profile_backend, name, type, field, min, max)
+#define GROUP_KEY(name, type, field, min, max) \
+	NAMED_KEY("group", profile_group, name, type, field, min, max)
+
 /* Upper bounds: sizes far beyond what one worker's memory could hold. */
 #define SIZE_MAX_ENTRIES (1u << 26)
 
@@ -58,6 +73,7 @@ static const struct key_desc node_keys[] = {
 	NODE_KEY("node", "run_dir", KEY_STR, run_dir, 1, PROFILE_STR_MAX - 1),
 	NODE_KEY("node", "state_dir", KEY_STR, state_dir, 1,
 		 PROFILE_STR_MAX - 1),
+	NODE_KEY("node", "group", KEY_U32, group, 0, UINT32_MAX),
 	NODE_KEY("eal", "lcores", KEY_STR, eal_lcores, 1, PROFILE_STR_MAX - 1),
 	NODE_KEY("eal", "args", KEY_STR, eal_args, 0, PROFILE_STR_MAX - 1),
 	NODE_KEY("workers", "count", KEY_U16, workers, 1, LATCH_PARTITIONS_MAX),
@@ -109,7 +125,102 @@ static const struct key_desc port_keys[] = {
 	PORT_KEY("mtu", KEY_U16, mtu, 576, 9600),
 };
 
+static const struct key_desc route_keys[] = {
+	ROUTE_KEY("match", KEY_PORTS, match, 0, 0),
+	ROUTE_KEY("key", KEY_RKEY, key, 0, 0),
+	ROUTE_KEY("pool", KEY_STR, pool, 1, PROFILE_NAME_MAX - 1),
+	ROUTE_KEY("default", KEY_STR, default_backend, 0, PROFILE_NAME_MAX - 1),
+	/* Maglev's bound (maglev.h, MAGLEV_SIZE_MAX); primality is checked
+	 * when the table is built (latchd --check-config does). */
+	ROUTE_KEY("table_size", KEY_U32, table_size, 0, 1u << 24),
+};
+
+static const struct key_desc backend_keys[] = {
+	BACKEND_KEY("pool", KEY_STR, pool, 1, PROFILE_NAME_MAX - 1),
+	BACKEND_KEY("addr", KEY_IPV4, addr_be, 0, 0),
+	BACKEND_KEY("mac", KEY_MAC, mac, 0, 0),
+	BACKEND_KEY("port", KEY_U16, udp_port, 1, 65535),
+	/* Maglev's bound on turns per round (maglev.h, MAGLEV_WEIGHT_MAX). */
+	BACKEND_KEY("weight", KEY_U16, weight, 0, 1000),
+	BACKEND_KEY("state", KEY_STATE, up, 0, 1),
+	BACKEND_KEY("via", KEY_STR, via, 1, PROFILE_NAME_MAX - 1),
+};
+
+static const struct key_desc group_keys[] = {
+	GROUP_KEY("id", KEY_U32, id, 1, UINT32_MAX),
+	GROUP_KEY("addr", KEY_IPV4, addr_be, 0, 0),
+	GROUP_KEY("mac", KEY_MAC, mac, 0, 0),
+	GROUP_KEY("via", KEY_STR, via, 1, PROFILE_NAME_MAX - 1),
+};
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static void port_defaults(void *elem, const char *name);
+static void route_defaults(void *elem, const char *name);
+static void backend_defaults(void *elem, const char *name);
+static void group_defaults(void *elem, const char *name);
+
+/*
+ * Sections that repeat with a name ([port NAME], [route NAME], ...): where
+ * their array lives in struct profile and which keys they take. Every
+ * element starts with its name (char[PROFILE_NAME_MAX]).
+ */
+struct named_kind {
+	const char *section;
+	const struct key_desc *keys;
+	size_t keys_count;
+	const char *known; /* the key names, for error messages */
+	size_t array_off;
+	size_t count_off;
+	size_t elem_size;
+	unsigned max;
+	void (*defaults)(void *elem, const char *name);
+};
+
+#define NAMED_KIND(sec, keys, known, arr, cnt, max, dflt)                \
+	{                                                                \
+		sec, keys, ARRAY_SIZE(keys), known,                      \
+			offsetof(struct profile, arr),                   \
+			offsetof(struct profile, cnt),                   \
+			sizeof(((struct profile *)0)->arr[0]), max, dflt \
+	}
+
+static const struct named_kind named_kinds[] = {
+	NAMED_KIND("port", port_keys,
+		   "vdev, pci, role, addr, rx_desc, "
+		   "tx_desc, mtu",
+		   ports, ports_count, PROFILE_PORTS_MAX, port_defaults),
+	NAMED_KIND("route", route_keys,
+		   "match, key, pool, default, "
+		   "table_size",
+		   routes, routes_count, PROFILE_ROUTES_MAX, route_defaults),
+	NAMED_KIND("backend", backend_keys,
+		   "pool, addr, mac, port, weight, "
+		   "state, via",
+		   backends, backends_count, PROFILE_BACKENDS_MAX,
+		   backend_defaults),
+	NAMED_KIND("group", group_keys, "id, addr, mac, via", groups,
+		   groups_count, PROFILE_GROUPS_MAX, group_defaults),
+};
+
+_Static_assert(sizeof(((struct profile_port *)0)->name) == PROFILE_NAME_MAX,
+	       "every named section starts with a name of PROFILE_NAME_MAX");
+_Static_assert(offsetof(struct profile_port, name) == 0 &&
+		       offsetof(struct profile_route, name) == 0 &&
+		       offsetof(struct profile_backend, name) == 0 &&
+		       offsetof(struct profile_group, name) == 0,
+	       "named sections start with their name");
+
+static const struct named_kind *
+named_kind_find(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(named_kinds); i++)
+		if (!strcmp(named_kinds[i].section, section))
+			return &named_kinds[i];
+	return NULL;
+}
 
 static void
 errs_add(struct profile_errors *errs, const char *fmt, ...)
@@ -166,14 +277,157 @@ profile_defaults(struct profile *p)
 }
 
 static void
-port_defaults(struct profile_port *port, const char *name)
+port_defaults(void *elem, const char *name)
 {
+	struct profile_port *port = elem;
+
 	memset(port, 0, sizeof(*port));
 	snprintf(port->name, sizeof(port->name), "%s", name);
 	port->role = PROFILE_PORT_CLIENT;
 	port->rx_desc = 1024;
 	port->tx_desc = 1024;
 	port->mtu = 1500;
+}
+
+static void
+route_defaults(void *elem, const char *name)
+{
+	struct profile_route *r = elem;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->key.kind = PROFILE_KEY_NONE;
+}
+
+static void
+backend_defaults(void *elem, const char *name)
+{
+	struct profile_backend *b = elem;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->weight = 1;
+	b->up = true;
+}
+
+static void
+group_defaults(void *elem, const char *name)
+{
+	struct profile_group *g = elem;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+}
+
+int
+profile_parse_port_range(const char *s, struct profile_port_range *out)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	b = a;
+	if (*end == '-') {
+		if (!isdigit((unsigned char)end[1]))
+			return -EINVAL;
+		b = strtoul(end + 1, &end, 10);
+	}
+	if (errno != 0 || *end != '\0' || a == 0 || a > 65535 || b > 65535 ||
+	    a > b)
+		return -EINVAL;
+	out->first = (uint16_t)a;
+	out->last = (uint16_t)b;
+	return 0;
+}
+
+int
+profile_parse_route_key(const char *s, struct profile_route_key *out)
+{
+	unsigned long off, len;
+	char *end;
+
+	if (!strcmp(s, "5tuple")) {
+		out->kind = PROFILE_KEY_5TUPLE;
+		out->off = out->len = 0;
+		return 0;
+	}
+	if (!strcmp(s, "latch")) {
+		out->kind = PROFILE_KEY_LATCH;
+		out->off = out->len = 0;
+		return 0;
+	}
+	if (strncmp(s, "payload:", 8) != 0 || !isdigit((unsigned char)s[8]))
+		return -EINVAL;
+	errno = 0;
+	off = strtoul(s + 8, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	len = strtoul(end + 1, &end, 10);
+	/* 65507: the largest UDP payload over IPv4 (RFC 768, RFC 791). */
+	if (errno != 0 || *end != '\0' || len == 0 ||
+	    len > PROFILE_PAYLOAD_KEY_MAX || off + len > 65507)
+		return -EINVAL;
+	out->kind = PROFILE_KEY_PAYLOAD;
+	out->off = (uint16_t)off;
+	out->len = (uint16_t)len;
+	return 0;
+}
+
+void
+profile_route_key_text(const struct profile_route_key *k, char *out,
+		       unsigned size)
+{
+	switch (k->kind) {
+	case PROFILE_KEY_5TUPLE:
+		snprintf(out, size, "5tuple");
+		break;
+	case PROFILE_KEY_LATCH:
+		snprintf(out, size, "latch");
+		break;
+	case PROFILE_KEY_PAYLOAD:
+		snprintf(out, size, "payload:%u:%u", k->off, k->len);
+		break;
+	default:
+		snprintf(out, size, "none");
+		break;
+	}
+}
+
+int
+profile_port_index(const struct profile *p, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < p->ports_count; i++)
+		if (!strcmp(p->ports[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static bool
+mac_parse(const char *v, uint8_t mac[6])
+{
+	unsigned b[6], i;
+	char extra;
+
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &extra) != 6 ||
+	    strlen(v) != 17)
+		return false;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return true;
+}
+
+static bool
+mac_is_zero(const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+
+	return memcmp(mac, zero, 6) == 0;
 }
 
 static char *
@@ -293,12 +547,54 @@ key_set(const struct key_desc *k, void *base, const char *value,
 	case KEY_IPV4:
 		if (inet_pton(AF_INET, value, &a) != 1) {
 			errs_add(errs,
-				 "%s: a port's addr must be an IPv4 address "
-				 "such as 198.18.0.1, not '%s'.",
-				 where, value);
+				 "%s: %s.%s must be an IPv4 address such as "
+				 "198.18.0.1, not '%s'.",
+				 where, k->section, k->name, value);
 			return -EINVAL;
 		}
 		*(uint32_t *)field = a.s_addr;
+		return 0;
+	case KEY_PORTS:
+		if (profile_parse_port_range(
+			    value, (struct profile_port_range *)field) != 0) {
+			errs_add(errs,
+				 "%s: %s.%s must be a UDP port or a range such "
+				 "as 8000-8010 (1 to 65535), not '%s'.",
+				 where, k->section, k->name, value);
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_RKEY:
+		if (profile_parse_route_key(
+			    value, (struct profile_route_key *)field) != 0) {
+			errs_add(errs,
+				 "%s: %s.%s must be 5tuple, latch or "
+				 "payload:OFFSET:LEN (LEN 1 to %d), not '%s'.",
+				 where, k->section, k->name,
+				 PROFILE_PAYLOAD_KEY_MAX, value);
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_MAC:
+		if (!mac_parse(value, field) || mac_is_zero(field)) {
+			errs_add(errs,
+				 "%s: %s.%s must be an Ethernet address such "
+				 "as 02:00:00:00:00:01, not '%s'.",
+				 where, k->section, k->name, value);
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_STATE:
+		if (!strcmp(value, "up"))
+			*(bool *)field = true;
+		else if (!strcmp(value, "down"))
+			*(bool *)field = false;
+		else {
+			errs_add(errs,
+				 "%s: %s.%s must be up or down, not '%s'.",
+				 where, k->section, k->name, value);
+			return -EINVAL;
+		}
 		return 0;
 	}
 	return -EINVAL;
@@ -317,57 +613,66 @@ key_find(const struct key_desc *keys, size_t n, const char *section,
 	return NULL;
 }
 
-static struct profile_port *
-port_find_or_add(struct profile *p, const char *name, const char *where,
-		 struct profile_errors *errs)
+/* The element of kind @nk named @name, added with defaults if new. */
+static void *
+named_find_or_add(struct profile *p, const struct named_kind *nk,
+		  const char *name, const char *where,
+		  struct profile_errors *errs)
 {
+	uint8_t *array = (uint8_t *)p + nk->array_off;
+	uint16_t *count = (uint16_t *)((uint8_t *)p + nk->count_off);
 	unsigned i;
 
-	for (i = 0; i < p->ports_count; i++)
-		if (!strcmp(p->ports[i].name, name))
-			return &p->ports[i];
-	if (strlen(name) == 0 || strlen(name) >= sizeof(p->ports[0].name)) {
-		errs_add(errs,
-			 "%s: a port needs a name of 1 to %zu characters.",
-			 where, sizeof(p->ports[0].name) - 1);
+	for (i = 0; i < *count; i++)
+		if (!strcmp((const char *)(array + i * nk->elem_size), name))
+			return array + i * nk->elem_size;
+	if (strlen(name) == 0 || strlen(name) >= PROFILE_NAME_MAX) {
+		errs_add(errs, "%s: a %s needs a name of 1 to %d characters.",
+			 where, nk->section, PROFILE_NAME_MAX - 1);
 		return NULL;
 	}
-	if (p->ports_count == PROFILE_PORTS_MAX) {
-		errs_add(errs, "%s: at most %d ports are supported.", where,
-			 PROFILE_PORTS_MAX);
+	if (*count == nk->max) {
+		errs_add(errs, "%s: at most %u %s sections are supported.",
+			 where, nk->max, nk->section);
 		return NULL;
 	}
-	port_defaults(&p->ports[p->ports_count], name);
-	return &p->ports[p->ports_count++];
+	nk->defaults(array + *count * nk->elem_size, name);
+	return array + (*count)++ * nk->elem_size;
 }
 
-/* Set SECTION.KEY (or port NAME's KEY) to VALUE. */
+/* Set SECTION.KEY (or the named section ELEM's KEY) to VALUE. */
 static int
-profile_set(struct profile *p, const char *section, const char *port_name,
+profile_set(struct profile *p, const char *section, const char *elem_name,
 	    const char *name, const char *value, const char *where,
 	    struct profile_errors *errs)
 {
+	const struct named_kind *nk;
 	const struct key_desc *k;
-	struct profile_port *port;
+	void *elem;
 
-	if (port_name != NULL) {
-		k = key_find(port_keys, ARRAY_SIZE(port_keys), "port", name);
-		if (k == NULL) {
-			errs_add(
-				errs,
-				"%s: unknown key '%s' in [port %s]; known: "
-				"vdev, pci, role, addr, rx_desc, tx_desc, mtu.",
-				where, name, port_name);
+	if (elem_name != NULL) {
+		nk = named_kind_find(section);
+		if (nk == NULL) {
+			errs_add(errs, "%s: unknown section kind '%s'.", where,
+				 section);
 			return -EINVAL;
 		}
-		port = port_find_or_add(p, port_name, where, errs);
-		if (port == NULL)
+		k = key_find(nk->keys, nk->keys_count, section, name);
+		if (k == NULL) {
+			errs_add(errs,
+				 "%s: unknown key '%s' in [%s %s]; known: "
+				 "%s.",
+				 where, name, section, elem_name, nk->known);
 			return -EINVAL;
-		if (!strcmp(name, "vdev"))
-			port->is_vdev = true;
-		else if (!strcmp(name, "pci"))
-			port->is_vdev = false;
-		return key_set(k, port, value, where, errs);
+		}
+		elem = named_find_or_add(p, nk, elem_name, where, errs);
+		if (elem == NULL)
+			return -EINVAL;
+		if (!strcmp(section, "port") && !strcmp(name, "vdev"))
+			((struct profile_port *)elem)->is_vdev = true;
+		else if (!strcmp(section, "port") && !strcmp(name, "pci"))
+			((struct profile_port *)elem)->is_vdev = false;
+		return key_set(k, elem, value, where, errs);
 	}
 	k = key_find(node_keys, ARRAY_SIZE(node_keys), section, name);
 	if (k == NULL) {
@@ -394,8 +699,8 @@ profile_parse_file(struct profile *p, const char *path,
 		   struct profile_errors *errs)
 {
 	char line[1024], where[PROFILE_STR_MAX + 32];
-	char section[64] = "", port_name[64] = "";
-	bool in_port = false;
+	char section[64] = "", elem_name[64] = "";
+	const struct named_kind *nk = NULL;
 	unsigned lineno = 0;
 	int rc = 0;
 	FILE *f;
@@ -437,25 +742,32 @@ profile_parse_file(struct profile *p, const char *path,
 			}
 			*end = '\0';
 			s = trim(s + 1);
-			in_port =
-				!strncmp(s, "port", 4) &&
-				(s[4] == '\0' || isspace((unsigned char)s[4]));
-			if (in_port) {
-				snprintf(port_name, sizeof(port_name), "%s",
-					 trim(s + 4));
-				if (port_find_or_add(p, port_name, where,
-						     errs) == NULL)
+			/* "[kind NAME]": the first word names the kind. */
+			size_t word = strcspn(s, " \t");
+
+			bool named = s[word] != '\0';
+
+			nk = NULL;
+			if (named) {
+				s[word] = '\0';
+				nk = named_kind_find(s);
+				snprintf(elem_name, sizeof(elem_name), "%s",
+					 trim(s + word + 1));
+			}
+			if (nk != NULL) {
+				if (named_find_or_add(p, nk, elem_name, where,
+						      errs) == NULL)
 					rc = -EINVAL;
-			} else if (!section_known(s)) {
+			} else if (named || !section_known(s)) {
 				errs_add(errs,
 					 "%s: unknown section [%s]; known: "
 					 "node, eal, workers, table, lease, "
-					 "port NAME.",
+					 "port NAME, route NAME, backend NAME, "
+					 "group NAME.",
 					 where, s);
 				rc = -EINVAL;
 			}
-			snprintf(section, sizeof(section), "%s",
-				 in_port ? "port" : s);
+			snprintf(section, sizeof(section), "%s", s);
 			continue;
 		}
 		eq = strchr(s, '=');
@@ -471,8 +783,8 @@ profile_parse_file(struct profile *p, const char *path,
 			rc = -EINVAL;
 			continue;
 		}
-		if (profile_set(p, section, in_port ? port_name : NULL, trim(s),
-				trim(eq + 1), where, errs) != 0)
+		if (profile_set(p, section, nk != NULL ? elem_name : NULL,
+				trim(s), trim(eq + 1), where, errs) != 0)
 			rc = -EINVAL;
 	}
 	fclose(f);
@@ -503,17 +815,17 @@ profile_override(struct profile *p, const char *ov, struct profile_errors *errs)
 	}
 	*eq = '\0';
 	*dot = '\0';
-	if (!strcmp(buf, "port")) {
-		dot2 = strchr(dot + 1, '.');
+	if (named_kind_find(buf) != NULL) {
+		dot2 = strrchr(dot + 1, '.');
 		if (dot2 == NULL) {
 			errs_add(errs,
-				 "%s: a port override looks like "
-				 "port.NAME.key=value.",
-				 where);
+				 "%s: a %s override looks like "
+				 "%s.NAME.key=value.",
+				 where, buf, buf);
 			return -EINVAL;
 		}
 		*dot2 = '\0';
-		return profile_set(p, "port", dot + 1, dot2 + 1, eq + 1, where,
+		return profile_set(p, buf, dot + 1, dot2 + 1, eq + 1, where,
 				   errs);
 	}
 	return profile_set(p, buf, NULL, dot + 1, eq + 1, where, errs);
@@ -523,6 +835,149 @@ static bool
 is_pow2(uint32_t x)
 {
 	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static bool
+pool_exists(const struct profile *p, const char *pool)
+{
+	unsigned i;
+
+	for (i = 0; i < p->backends_count; i++)
+		if (!strcmp(p->backends[i].pool, pool))
+			return true;
+	return false;
+}
+
+static const struct profile_backend *
+backend_find(const struct profile *p, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < p->backends_count; i++)
+		if (!strcmp(p->backends[i].name, name))
+			return &p->backends[i];
+	return NULL;
+}
+
+/*
+ * [route], [backend], [group] and node.group: each section complete, names
+ * resolve, ranges stay off the lock ports and off each other. What only
+ * building the tables can tell (Maglev sizes) latchd --check-config adds.
+ */
+static void
+profile_check_routing(const struct profile *p, struct profile_errors *errs)
+{
+	uint32_t lock_first = p->port_base, lock_last = p->port_base;
+	unsigned i, j, own = 0;
+
+	if (p->workers > 0)
+		lock_last = p->port_base + p->workers - 1u;
+	for (i = 0; i < p->routes_count; i++) {
+		const struct profile_route *r = &p->routes[i];
+		const struct profile_backend *d;
+
+		if (r->match.first == 0)
+			errs_add(errs,
+				 "[route %s] has no match: give its UDP "
+				 "destination ports, e.g. match = 8000-8010.",
+				 r->name);
+		else if (r->match.last >= lock_first &&
+			 r->match.first <= lock_last)
+			errs_add(errs,
+				 "[route %s] match %u-%u overlaps the lock "
+				 "ports "
+				 "%u-%u (node.port_base + workers).",
+				 r->name, r->match.first, r->match.last,
+				 lock_first, lock_last);
+		if (r->key.kind == PROFILE_KEY_NONE)
+			errs_add(errs,
+				 "[route %s] has no key: say 5tuple, latch or "
+				 "payload:OFFSET:LEN.",
+				 r->name);
+		if (r->pool[0] == '\0')
+			errs_add(errs,
+				 "[route %s] has no pool: name the pool of its "
+				 "backends (pool = NAME).",
+				 r->name);
+		else if (!pool_exists(p, r->pool))
+			errs_add(errs,
+				 "[route %s] pool '%s' has no [backend] "
+				 "(a backend joins it with pool = %s).",
+				 r->name, r->pool, r->pool);
+		if (r->default_backend[0] != '\0') {
+			d = backend_find(p, r->default_backend);
+			if (d == NULL || strcmp(d->pool, r->pool) != 0)
+				errs_add(errs,
+					 "[route %s] default '%s' is not a "
+					 "backend of its pool '%s'.",
+					 r->name, r->default_backend, r->pool);
+		}
+		for (j = 0; j < i; j++) {
+			const struct profile_route *o = &p->routes[j];
+
+			if (r->match.first != 0 && o->match.first != 0 &&
+			    r->match.first <= o->match.last &&
+			    o->match.first <= r->match.last)
+				errs_add(errs,
+					 "[route %s] and [route %s] match "
+					 "overlapping ports.",
+					 o->name, r->name);
+		}
+	}
+	for (i = 0; i < p->backends_count; i++) {
+		const struct profile_backend *b = &p->backends[i];
+
+		if (b->pool[0] == '\0')
+			errs_add(errs,
+				 "[backend %s] has no pool: say which pool it "
+				 "serves (pool = NAME).",
+				 b->name);
+		if (b->addr_be == 0)
+			errs_add(errs, "[backend %s] has no addr.", b->name);
+		if (mac_is_zero(b->mac))
+			errs_add(errs,
+				 "[backend %s] has no mac: give the Ethernet "
+				 "address of its next hop (latchd does not "
+				 "resolve it by ARP).",
+				 b->name);
+		if (b->udp_port == 0)
+			errs_add(errs, "[backend %s] has no port.", b->name);
+		if (b->via[0] != '\0' && profile_port_index(p, b->via) < 0)
+			errs_add(errs, "[backend %s] via '%s' is not a [port].",
+				 b->name, b->via);
+	}
+	for (i = 0; i < p->groups_count; i++) {
+		const struct profile_group *g = &p->groups[i];
+
+		if (g->id == 0) {
+			errs_add(errs, "[group %s] has no id.", g->name);
+			continue;
+		}
+		if (g->id == p->group)
+			own++;
+		else if (g->addr_be == 0 || mac_is_zero(g->mac))
+			errs_add(errs,
+				 "[group %s] needs addr and mac: requests for "
+				 "its keys are forwarded there.",
+				 g->name);
+		if (g->via[0] != '\0' && profile_port_index(p, g->via) < 0)
+			errs_add(errs, "[group %s] via '%s' is not a [port].",
+				 g->name, g->via);
+		for (j = 0; j < i; j++)
+			if (p->groups[j].id == g->id)
+				errs_add(errs,
+					 "[group %s] and [group %s] have the "
+					 "same id %u.",
+					 p->groups[j].name, g->name, g->id);
+	}
+	if (p->groups_count > 0 && p->group == 0)
+		errs_add(errs, "[group] sections need node.group: the id of "
+			       "the group this node belongs to.");
+	else if (p->group != 0 && own == 0)
+		errs_add(errs,
+			 "node.group %u has no [group] with that id: list "
+			 "every group of the rack, this node's included.",
+			 p->group);
 }
 
 int
@@ -619,6 +1074,7 @@ profile_check(const struct profile *p, struct profile_errors *errs)
 					 "same addr.",
 					 p->ports[j].name, port->name);
 	}
+	profile_check_routing(p, errs);
 	return errs->count > before ? -EINVAL : 0;
 }
 

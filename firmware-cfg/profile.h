@@ -21,6 +21,17 @@
 #define PROFILE_PORTS_MAX  4
 #define PROFILE_STR_MAX    256
 #define PROFILE_ERRORS_MAX 32
+/* [route NAME] sections; more can be added at run time (route_conf.h). */
+#define PROFILE_ROUTES_MAX 32
+/*
+ * [backend NAME] sections, over all pools: each has a counter slot in
+ * every worker (worker.h), so the bound is the size of those arrays.
+ */
+#define PROFILE_BACKENDS_MAX 64
+/* [group NAME] sections: shard groups of the rack (shard_map.h). */
+#define PROFILE_GROUPS_MAX 16
+/* Longest name of a section ([port NAME], [route NAME], ...) + 1. */
+#define PROFILE_NAME_MAX 32
 
 enum profile_idle {
 	PROFILE_IDLE_POLL = 0,  /* busy-poll always: one dedicated core each */
@@ -45,6 +56,57 @@ struct profile_port {
 	uint16_t mtu;
 };
 
+/* A UDP destination port range of a route: "8000" or "8000-8010". */
+struct profile_port_range {
+	uint16_t first; /* 0: not given */
+	uint16_t last;
+};
+
+/* What a route hashes; values equal enum router_key_kind (router.h). */
+enum profile_key_kind {
+	PROFILE_KEY_5TUPLE = 0,  /* key = 5tuple */
+	PROFILE_KEY_PAYLOAD = 1, /* key = payload:OFFSET:LEN */
+	PROFILE_KEY_LATCH = 2,   /* key = latch */
+	PROFILE_KEY_NONE = 255,  /* not given */
+};
+
+struct profile_route_key {
+	uint8_t kind; /* enum profile_key_kind */
+	uint16_t off; /* payload: offset in the UDP payload */
+	uint16_t len; /* payload: bytes */
+};
+
+/* [route NAME]: UDP to @match goes to a backend of @pool (docs/routing.md). */
+struct profile_route {
+	char name[PROFILE_NAME_MAX];
+	struct profile_port_range match;
+	struct profile_route_key key;
+	char pool[PROFILE_NAME_MAX];
+	char default_backend[PROFILE_NAME_MAX]; /* "": drop bad input */
+	uint32_t table_size;                    /* Maglev M; 0: default */
+};
+
+/* [backend NAME]: one member of a pool. */
+struct profile_backend {
+	char name[PROFILE_NAME_MAX]; /* also its Maglev identity */
+	char pool[PROFILE_NAME_MAX];
+	uint32_t addr_be;
+	uint8_t mac[6]; /* next hop's Ethernet address; all 0: not given */
+	uint16_t udp_port;
+	uint16_t weight;
+	bool up;                    /* state = up | down */
+	char via[PROFILE_NAME_MAX]; /* TX port; "": the receiving port */
+};
+
+/* [group NAME]: a shard group (cluster) of the rack and how to reach it. */
+struct profile_group {
+	char name[PROFILE_NAME_MAX];
+	uint32_t id;
+	uint32_t addr_be;
+	uint8_t mac[6];
+	char via[PROFILE_NAME_MAX]; /* TX port; "": the receiving port */
+};
+
 struct profile {
 	/* [node] */
 	char name[32];
@@ -52,6 +114,7 @@ struct profile {
 	uint16_t port_base;              /* UDP port of partition 0 */
 	char run_dir[PROFILE_STR_MAX];   /* sockets, pid file */
 	char state_dir[PROFILE_STR_MAX]; /* boot epoch (fencing tokens) */
+	uint32_t group; /* our shard group's id; 0: no shard groups */
 
 	/* [eal] */
 	char eal_lcores[PROFILE_STR_MAX]; /* EAL --lcores value */
@@ -90,6 +153,14 @@ struct profile {
 	/* [port NAME] sections, in file order */
 	uint16_t ports_count;
 	struct profile_port ports[PROFILE_PORTS_MAX];
+
+	/* [route NAME], [backend NAME], [group NAME], in file order */
+	uint16_t routes_count;
+	struct profile_route routes[PROFILE_ROUTES_MAX];
+	uint16_t backends_count;
+	struct profile_backend backends[PROFILE_BACKENDS_MAX];
+	uint16_t groups_count;
+	struct profile_group groups[PROFILE_GROUPS_MAX];
 };
 
 /* Errors found in a profile, each a full sentence with its line number. */
@@ -110,6 +181,29 @@ void profile_defaults(struct profile *p);
 int profile_load(struct profile *p, const char *path,
 		 const char *const *overrides, unsigned overrides_count,
 		 struct profile_errors *errs);
+
+/*
+ * Parse a route's ports, "8000" or "8000-8010" (1..65535, first <= last).
+ * 0 or -EINVAL. Any thread; pure (latchd's control socket uses it too).
+ */
+int profile_parse_port_range(const char *s, struct profile_port_range *out);
+
+/*
+ * Parse a route's key: "5tuple", "latch" or "payload:OFFSET:LEN" (LEN
+ * 1..PROFILE_PAYLOAD_KEY_MAX, OFFSET + LEN within a UDP payload). 0 or
+ * -EINVAL. Any thread; pure.
+ */
+int profile_parse_route_key(const char *s, struct profile_route_key *out);
+
+/* Longest payload key: a generous bound; Maglev hashes any length. */
+#define PROFILE_PAYLOAD_KEY_MAX 256
+
+/* The text of @k as the profile writes it, into @out (>= 32 bytes). */
+void profile_route_key_text(const struct profile_route_key *k, char *out,
+			    unsigned size);
+
+/* Index of [port @name] in p->ports, or -1. Any thread; pure. */
+int profile_port_index(const struct profile *p, const char *name);
 
 /* Check relations between values (also called by profile_load). */
 int profile_check(const struct profile *p, struct profile_errors *errs);

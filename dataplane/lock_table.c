@@ -1,0 +1,1655 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The lock table of one partition: a pure state machine over log entries.
+ * See lock_table.h for the contract and docs/design.md ("lock semantics")
+ * for the rules implemented here.
+ *
+ * Records, all from pools sized at create time:
+ * - lock (one per key with a holder or a waiter), at the slot the key index
+ *   gives; it heads a list of holders and a FIFO queue of waiters;
+ * - request: one ACQUIRE that is waiting or holding. A waiter is granted in
+ *   place, so granting from the queue never needs memory and never fails;
+ * - session: per client id, with the list of requests bound to it;
+ * - dedup: a FIFO ring of the last dedup_max answers.
+ * Small open-addressing maps find requests by (client, request id), holders
+ * by token, sessions by client id and answers by (client, request id).
+ *
+ * Invariants (checked in lock_table_check_invariants(), the cheap ones
+ * inline): a lock with a waiter has a holder (else its head would have
+ * been granted); an exclusive lock has exactly one holder; the head waiter
+ * is not compatible with the holders; tokens strictly increase per table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/assert.h"
+#include "dataplane/lock_table.h"
+#include "dataplane/timer_wheel.h"
+
+#define LT_NONE UINT32_MAX
+
+/* Pools are indexed by 31 bits: the top bit of a timer tag is its kind. */
+#define LT_POOL_MAX    (1u << 30)
+#define LT_TAG_SESSION (1u << 31)
+
+/*
+ * An EXPIRE entry handed out by lock_table_tick() that is never applied
+ * (a proposal lost in a leader change) is proposed again after this long.
+ * A commit takes far less on a rack network; a duplicate is harmless
+ * because every EXPIRE is re-checked when applied.
+ */
+#define LT_EXPIRE_RETRY_MS 1000
+
+enum lt_req_state {
+	LT_REQ_FREE = 0,
+	LT_REQ_WAITING = 1,
+	LT_REQ_HOLDING = 2,
+};
+
+struct lt_req {
+	struct timer_node timer; /* wait end or lease end */
+	uint64_t client_id;
+	uint64_t request_id; /* of the ACQUIRE */
+	uint64_t token;      /* HOLDING */
+	uint64_t deadline_ms;
+	uint32_t lock;
+	uint32_t prev, next; /* holder list or queue; next links free list */
+	uint32_t session;    /* LT_NONE if not bound */
+	uint32_t sess_prev, sess_next;
+	uint32_t lease_ms; /* granted, or to grant when waiting */
+	uint32_t wait_ms;  /* WAITING, for takeover */
+	uint16_t flags;    /* LATCH_F_SHARED | LATCH_F_SESSION */
+	uint8_t state;     /* enum lt_req_state */
+	struct lock_addr addr;
+};
+
+struct lt_lock {
+	struct lock_key key;
+	bool in_use;
+	bool shared;  /* mode of the holders, when there are any */
+	bool pending; /* on the settle list */
+	uint32_t holders, hold_head, hold_tail;
+	uint32_t waiters, wait_head, wait_tail;
+	uint32_t pending_next;
+};
+
+struct lt_session {
+	struct timer_node timer;
+	uint64_t client_id;
+	uint64_t deadline_ms;
+	uint32_t timeout_ms;
+	uint32_t grants;     /* bound holders */
+	uint32_t bound_head; /* bound requests, holding or waiting */
+	uint32_t next_free;
+	bool in_use;
+};
+
+/* One remembered answer (also the answer being built). */
+struct lt_answer {
+	uint64_t client_id;
+	uint64_t request_id;
+	uint64_t token;
+	uint32_t count;
+	uint32_t lease_ms;
+	uint32_t wait_ms;
+	uint16_t status;
+	uint16_t flags;
+	uint8_t op;
+};
+
+/*
+ * A map to a record index: open addressing, linear probing, backward-shift
+ * deletion. A bucket holds only the key's 32-bit hash and the index (8
+ * bytes, so a probe touches one cache line); the key itself is compared in
+ * the record, and a record is removed by its index.
+ */
+struct lt_map_bucket {
+	uint32_t hash;
+	uint32_t val; /* LT_NONE when empty */
+};
+
+/* Which records a map points into, and so how keys are compared. */
+enum lt_map_kind {
+	LT_MAP_REQ,     /* (client, request) -> lt_req */
+	LT_MAP_TOKEN,   /* (token, 0) -> holding lt_req */
+	LT_MAP_SESSION, /* (client, 0) -> lt_session */
+	LT_MAP_DEDUP,   /* (client, request) -> lt_answer */
+};
+
+struct lt_map {
+	struct lt_map_bucket *buckets;
+	uint32_t mask;
+	uint32_t count;
+	uint32_t max;
+};
+
+struct lock_table {
+	struct lock_table_config cfg;
+	struct lock_index_ops index;
+	void *index_ctx;
+
+	struct lt_lock *locks;
+	uint32_t locks_used;
+	uint32_t pending_head;
+
+	struct lt_req *reqs;
+	uint32_t reqs_max;
+	uint32_t req_free;
+	uint32_t holders_used;
+	uint32_t waiters_used;
+
+	struct lt_session *sessions;
+	uint32_t session_free;
+	uint32_t sessions_used;
+
+	struct lt_answer *dedup;
+	uint32_t dedup_head;
+	uint32_t dedup_count;
+
+	struct lt_map req_map;     /* (client, request) -> request */
+	struct lt_map token_map;   /* (token, 0) -> holding request */
+	struct lt_map session_map; /* (client, 0) -> session */
+	struct lt_map dedup_map;   /* (client, request) -> dedup ring index */
+
+	struct timer_wheel *wheel;
+	uint64_t token_last;
+	struct lock_table_counters counters;
+};
+
+/* ---- small helpers ---- */
+
+static inline uint32_t
+lt_min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline bool
+lt_key_equal(const struct lock_key *a, const struct lock_key *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+int
+lock_key_set(struct lock_key *key, const void *bytes, uint16_t len)
+{
+	if (len == 0 || len > LATCH_KEY_MAX)
+		return -EINVAL;
+	memset(key, 0, sizeof(*key));
+	key->len = len;
+	memcpy(key->bytes, bytes, len);
+	return 0;
+}
+
+/* ---- the maps ---- */
+
+static inline uint32_t
+lt_map_hash(uint64_t a, uint64_t b)
+{
+	/* Two odd multipliers then MurmurHash3's fmix64. */
+	uint64_t h = a * 0x9e3779b97f4a7c15ull + b * 0xc2b2ae3d27d4eb4full;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+static int
+lt_map_init(struct lt_map *m, uint32_t max)
+{
+	uint64_t n = 2;
+	uint64_t i;
+
+	/* At most half full, so probes stay short and always end. */
+	while (n < 2ull * max)
+		n <<= 1;
+	m->buckets = malloc(n * sizeof(*m->buckets));
+	if (m->buckets == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		m->buckets[i].hash = 0;
+		m->buckets[i].val = LT_NONE;
+	}
+	m->mask = (uint32_t)(n - 1);
+	m->count = 0;
+	m->max = max;
+	return 0;
+}
+
+static void
+lt_map_fini(struct lt_map *m)
+{
+	free(m->buckets);
+	m->buckets = NULL;
+}
+
+/* Does record @val of @kind have the key (a, b)? */
+static inline bool
+lt_map_match(const struct lock_table *lt, enum lt_map_kind kind, uint32_t val,
+	     uint64_t a, uint64_t b)
+{
+	switch (kind) {
+	case LT_MAP_REQ:
+		return lt->reqs[val].client_id == a &&
+		       lt->reqs[val].request_id == b;
+	case LT_MAP_TOKEN:
+		return lt->reqs[val].state == LT_REQ_HOLDING &&
+		       lt->reqs[val].token == a;
+	case LT_MAP_SESSION:
+		return lt->sessions[val].client_id == a;
+	case LT_MAP_DEDUP:
+		return lt->dedup[val].client_id == a &&
+		       lt->dedup[val].request_id == b;
+	}
+	return false;
+}
+
+/* Index of the record with key (a, b), or LT_NONE. */
+static inline uint32_t
+lt_map_find(const struct lock_table *lt, const struct lt_map *m,
+	    enum lt_map_kind kind, uint64_t a, uint64_t b)
+{
+	uint32_t h = lt_map_hash(a, b);
+	uint32_t pos = h & m->mask;
+
+	/* Bounded: the array is never more than half full. */
+	for (;;) {
+		const struct lt_map_bucket *k = &m->buckets[pos];
+
+		if (k->val == LT_NONE)
+			return LT_NONE;
+		if (k->hash == h && lt_map_match(lt, kind, k->val, a, b))
+			return k->val;
+		pos = (pos + 1) & m->mask;
+	}
+}
+
+/* Add record @val, whose key hashes to @h and is absent. */
+static inline void
+lt_map_put(struct lt_map *m, uint32_t h, uint32_t val)
+{
+	uint32_t pos = h & m->mask;
+
+	LATCH_ASSERT(val != LT_NONE);
+	/* The pools bound the count, so it always fits. */
+	LATCH_ASSERT(m->count < m->max);
+	while (m->buckets[pos].val != LT_NONE)
+		pos = (pos + 1) & m->mask;
+	m->buckets[pos].hash = h;
+	m->buckets[pos].val = val;
+	m->count++;
+}
+
+/*
+ * Remove record @val, whose key hashes to @h; false if absent. The run
+ * after the hole is shifted back so every key stays reachable from its
+ * home bucket (Knuth 6.4, Algorithm R).
+ */
+static inline bool
+lt_map_del(struct lt_map *m, uint32_t h, uint32_t val)
+{
+	uint32_t hole = h & m->mask;
+	uint32_t pos;
+
+	for (;;) {
+		const struct lt_map_bucket *k = &m->buckets[hole];
+
+		if (k->val == LT_NONE)
+			return false;
+		if (k->val == val)
+			break;
+		hole = (hole + 1) & m->mask;
+	}
+	pos = (hole + 1) & m->mask;
+	for (;;) {
+		struct lt_map_bucket *k = &m->buckets[pos];
+		uint32_t home;
+
+		if (k->val == LT_NONE)
+			break;
+		home = k->hash & m->mask;
+		if (((pos - home) & m->mask) >= ((pos - hole) & m->mask)) {
+			m->buckets[hole] = *k;
+			hole = pos;
+		}
+		pos = (pos + 1) & m->mask;
+	}
+	m->buckets[hole].val = LT_NONE;
+	m->count--;
+	return true;
+}
+
+/* ---- configuration, create, destroy ---- */
+
+int
+lock_table_config_check(const struct lock_table_config *cfg, const char **why)
+{
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (cfg->locks_max == 0 || cfg->locks_max > LT_POOL_MAX)
+		*why = "locks_max must be between 1 and 2^30";
+	else if (cfg->holders_max == 0 || cfg->holders_max > LT_POOL_MAX / 2)
+		*why = "holders_max must be between 1 and 2^29";
+	else if (cfg->waiters_max > LT_POOL_MAX / 2)
+		*why = "waiters_max must be at most 2^29";
+	else if (cfg->sessions_max > LT_POOL_MAX)
+		*why = "sessions_max must be at most 2^30";
+	else if (cfg->dedup_max > LT_POOL_MAX)
+		*why = "dedup_max must be at most 2^30";
+	else if (cfg->lease_default_ms == 0 ||
+		 cfg->lease_default_ms > cfg->lease_max_ms)
+		*why = "lease_default_ms must be between 1 and lease_max_ms";
+	else if (cfg->wait_default_ms == 0 ||
+		 cfg->wait_default_ms > cfg->wait_max_ms)
+		*why = "wait_default_ms must be between 1 and wait_max_ms";
+	else if (cfg->session_default_ms == 0 ||
+		 cfg->session_default_ms > cfg->session_max_ms)
+		*why = "session_default_ms must be between 1 and "
+		       "session_max_ms";
+	else if (cfg->timer_slots < 2 || cfg->timer_slots > (1u << 24) ||
+		 (cfg->timer_slots & (cfg->timer_slots - 1)) != 0)
+		*why = "timer_slots must be a power of two between 2 and 2^24";
+	return *why == NULL ? 0 : -EINVAL;
+}
+
+struct lock_table *
+lock_table_create(const struct lock_table_config *cfg,
+		  const struct lock_index_ops *index, void *index_ctx)
+{
+	struct lock_table *lt;
+	uint32_t i;
+	int err = ENOMEM;
+
+	if (cfg == NULL || index == NULL || index->lookup == NULL ||
+	    index->add == NULL || index->del == NULL ||
+	    lock_table_config_check(cfg, NULL) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	lt = calloc(1, sizeof(*lt));
+	if (lt == NULL)
+		goto fail;
+	lt->cfg = *cfg;
+	lt->index = *index;
+	lt->index_ctx = index_ctx;
+	lt->pending_head = LT_NONE;
+
+	lt->locks = calloc(cfg->locks_max, sizeof(*lt->locks));
+	if (lt->locks == NULL)
+		goto free_lt;
+
+	/* A waiter is granted in place, so the pool holds both kinds. */
+	lt->reqs_max = cfg->holders_max + cfg->waiters_max;
+	lt->reqs = calloc(lt->reqs_max, sizeof(*lt->reqs));
+	if (lt->reqs == NULL)
+		goto free_locks;
+	for (i = 0; i < lt->reqs_max; i++) {
+		timer_node_init(&lt->reqs[i].timer, i);
+		lt->reqs[i].next = i + 1 < lt->reqs_max ? i + 1 : LT_NONE;
+	}
+	lt->req_free = 0;
+
+	lt->sessions = calloc(cfg->sessions_max ? cfg->sessions_max : 1,
+			      sizeof(*lt->sessions));
+	if (lt->sessions == NULL)
+		goto free_reqs;
+	for (i = 0; i < cfg->sessions_max; i++) {
+		timer_node_init(&lt->sessions[i].timer, LT_TAG_SESSION | i);
+		lt->sessions[i].next_free =
+			i + 1 < cfg->sessions_max ? i + 1 : LT_NONE;
+	}
+	lt->session_free = cfg->sessions_max ? 0 : LT_NONE;
+
+	lt->dedup =
+		calloc(cfg->dedup_max ? cfg->dedup_max : 1, sizeof(*lt->dedup));
+	if (lt->dedup == NULL)
+		goto free_sessions;
+
+	if (lt_map_init(&lt->req_map, lt->reqs_max) != 0)
+		goto free_dedup;
+	if (lt_map_init(&lt->token_map, lt->reqs_max) != 0)
+		goto fini_req_map;
+	if (lt_map_init(&lt->session_map, cfg->sessions_max) != 0)
+		goto fini_token_map;
+	if (lt_map_init(&lt->dedup_map, cfg->dedup_max) != 0)
+		goto fini_session_map;
+
+	lt->wheel = timer_wheel_create(cfg->timer_slots);
+	if (lt->wheel == NULL)
+		goto fini_dedup_map;
+	return lt;
+
+fini_dedup_map:
+	lt_map_fini(&lt->dedup_map);
+fini_session_map:
+	lt_map_fini(&lt->session_map);
+fini_token_map:
+	lt_map_fini(&lt->token_map);
+fini_req_map:
+	lt_map_fini(&lt->req_map);
+free_dedup:
+	free(lt->dedup);
+free_sessions:
+	free(lt->sessions);
+free_reqs:
+	free(lt->reqs);
+free_locks:
+	free(lt->locks);
+free_lt:
+	free(lt);
+fail:
+	errno = err;
+	return NULL;
+}
+
+void
+lock_table_destroy(struct lock_table *lt)
+{
+	if (lt == NULL)
+		return;
+	timer_wheel_destroy(lt->wheel);
+	lt_map_fini(&lt->dedup_map);
+	lt_map_fini(&lt->session_map);
+	lt_map_fini(&lt->token_map);
+	lt_map_fini(&lt->req_map);
+	free(lt->dedup);
+	free(lt->sessions);
+	free(lt->reqs);
+	free(lt->locks);
+	free(lt);
+}
+
+/* ---- tokens, leases ---- */
+
+/*
+ * Next fencing token: above every token given so far and at least the
+ * term's base, so tokens also grow across restarts and failovers
+ * (docs/design.md, "fencing tokens").
+ */
+static uint64_t
+lt_token_next(struct lock_table *lt, uint64_t term)
+{
+	uint64_t base = term << LOCK_TOKEN_TERM_SHIFT;
+	uint64_t t = lt->token_last + 1;
+
+	if (t < base)
+		t = base;
+	LATCH_ASSERT(t > lt->token_last);
+	lt->token_last = t;
+	return t;
+}
+
+static uint32_t
+lt_lease_ms(const struct lock_table *lt, uint32_t asked)
+{
+	return lt_min_u32(asked ? asked : lt->cfg.lease_default_ms,
+			  lt->cfg.lease_max_ms);
+}
+
+static uint32_t
+lt_wait_ms(const struct lock_table *lt, uint32_t asked)
+{
+	return lt_min_u32(asked ? asked : lt->cfg.wait_default_ms,
+			  lt->cfg.wait_max_ms);
+}
+
+static uint32_t
+lt_session_ms(const struct lock_table *lt, uint32_t asked)
+{
+	return lt_min_u32(asked ? asked : lt->cfg.session_default_ms,
+			  lt->cfg.session_max_ms);
+}
+
+/* ---- dedup window ---- */
+
+static struct lt_answer *
+lt_dedup_find(struct lock_table *lt, uint64_t client_id, uint64_t request_id)
+{
+	uint32_t i;
+
+	if (lt->cfg.dedup_max == 0)
+		return NULL;
+	i = lt_map_find(lt, &lt->dedup_map, LT_MAP_DEDUP, client_id,
+			request_id);
+	return i == LT_NONE ? NULL : &lt->dedup[i];
+}
+
+/* Remember @ans, forgetting the oldest answer when the window is full. */
+static void
+lt_dedup_put(struct lock_table *lt, const struct lt_answer *ans)
+{
+	uint32_t max = lt->cfg.dedup_max;
+	uint32_t i;
+
+	if (max == 0)
+		return;
+	if (lt->dedup_count == max) {
+		struct lt_answer *old = &lt->dedup[lt->dedup_head];
+		bool had =
+			lt_map_del(&lt->dedup_map,
+				   lt_map_hash(old->client_id, old->request_id),
+				   lt->dedup_head);
+
+		LATCH_ASSERT(had);
+		lt->dedup_head =
+			lt->dedup_head + 1 == max ? 0 : lt->dedup_head + 1;
+		lt->dedup_count--;
+	}
+	i = lt->dedup_head + lt->dedup_count;
+	if (i >= max)
+		i -= max;
+	lt->dedup[i] = *ans;
+	lt_map_put(&lt->dedup_map, lt_map_hash(ans->client_id, ans->request_id),
+		   i);
+	lt->dedup_count++;
+}
+
+/*
+ * A queued wait ended: a retry of its ACQUIRE from now on gets the final
+ * answer (granted with its token, or why not) instead of QUEUED.
+ */
+static void
+lt_dedup_wait_ended(struct lock_table *lt, const struct lt_req *r,
+		    uint16_t status)
+{
+	struct lt_answer *a = lt_dedup_find(lt, r->client_id, r->request_id);
+
+	if (a == NULL || a->op != LATCH_OP_ACQUIRE ||
+	    a->status != LATCH_S_QUEUED)
+		return;
+	a->status = status;
+	a->count = 0;
+	a->token = status == LATCH_S_OK ? r->token : 0;
+	a->lease_ms = status == LATCH_S_OK ? r->lease_ms : 0;
+}
+
+/* ---- effects ---- */
+
+static void
+lt_emit_reply(const struct lt_answer *ans, const struct lock_entry *e,
+	      lock_effect_fn emit, void *ctx)
+{
+	struct lock_effect fx = {
+		.kind = LOCK_FX_REPLY,
+		.op = ans->op,
+		.status = ans->status,
+		.flags = ans->flags,
+		.count = ans->count,
+		.lease_ms = ans->lease_ms,
+		.wait_ms = ans->wait_ms,
+		.client_id = e->client_id,
+		.request_id = e->request_id,
+		.token = ans->token,
+		.key = ans->op == LATCH_OP_KEEPALIVE ? NULL : &e->key,
+		.addr = &e->addr,
+	};
+
+	emit(ctx, &fx);
+}
+
+/* Answer the request of @e: remember the answer, then send it. */
+static void
+lt_answer(struct lock_table *lt, const struct lt_answer *ans,
+	  const struct lock_entry *e, lock_effect_fn emit, void *ctx)
+{
+	lt_dedup_put(lt, ans);
+	lt_emit_reply(ans, e, emit, ctx);
+}
+
+static struct lt_answer
+lt_answer_init(const struct lock_entry *e, uint8_t op, uint16_t status)
+{
+	struct lt_answer a = {
+		.client_id = e->client_id,
+		.request_id = e->request_id,
+		.op = op,
+		.status = status,
+	};
+
+	return a;
+}
+
+/* Notify the owner of @r (GRANTED or LOST, with @status). */
+static void
+lt_emit_notice(const struct lock_table *lt, const struct lt_req *r,
+	       uint8_t kind, uint16_t status, lock_effect_fn emit, void *ctx)
+{
+	bool ok = status == LATCH_S_OK;
+	struct lock_effect fx = {
+		.kind = kind,
+		.op = kind == LOCK_FX_LOST ? LATCH_OP_LOST : LATCH_OP_GRANTED,
+		.status = status,
+		.flags = r->flags & LATCH_F_SHARED,
+		.lease_ms = kind == LOCK_FX_LOST || ok ? r->lease_ms : 0,
+		.client_id = r->client_id,
+		.request_id = r->request_id,
+		.token = kind == LOCK_FX_LOST || ok ? r->token : 0,
+		.key = &lt->locks[r->lock].key,
+		.addr = &r->addr,
+	};
+
+	emit(ctx, &fx);
+}
+
+/* ---- pools ---- */
+
+static uint32_t
+lt_req_alloc(struct lock_table *lt)
+{
+	uint32_t i = lt->req_free;
+
+	if (i == LT_NONE)
+		return LT_NONE;
+	LATCH_ASSERT(lt->reqs[i].state == LT_REQ_FREE);
+	lt->req_free = lt->reqs[i].next;
+	return i;
+}
+
+static void
+lt_req_free(struct lock_table *lt, uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+
+	LATCH_ASSERT(!timer_node_is_armed(&r->timer));
+	r->state = LT_REQ_FREE;
+	r->session = LT_NONE;
+	r->next = lt->req_free;
+	lt->req_free = i;
+}
+
+/* Slot of the lock of @key, or LT_NONE. */
+static uint32_t
+lt_lock_find(const struct lock_table *lt, const struct lock_key *key)
+{
+	int32_t slot = lt->index.lookup(lt->index_ctx, key);
+
+	if (slot < 0)
+		return LT_NONE;
+	LATCH_ASSERT((uint32_t)slot < lt->cfg.locks_max);
+	LATCH_ASSERT(lt->locks[slot].in_use);
+	return (uint32_t)slot;
+}
+
+/* Make a lock for @key (absent); LT_NONE if the pool or index is full. */
+static uint32_t
+lt_lock_add(struct lock_table *lt, const struct lock_key *key)
+{
+	struct lt_lock *lk;
+	int32_t slot;
+
+	if (lt->locks_used >= lt->cfg.locks_max)
+		return LT_NONE;
+	slot = lt->index.add(lt->index_ctx, key);
+	if (slot < 0)
+		return LT_NONE;
+	if ((uint32_t)slot >= lt->cfg.locks_max) {
+		/* An index sized above locks_max: treat its excess as full. */
+		lt->index.del(lt->index_ctx, key);
+		return LT_NONE;
+	}
+	lk = &lt->locks[slot];
+	LATCH_ASSERT(!lk->in_use);
+	memset(lk, 0, sizeof(*lk));
+	lk->key = *key;
+	lk->in_use = true;
+	lk->hold_head = lk->hold_tail = LT_NONE;
+	lk->wait_head = lk->wait_tail = LT_NONE;
+	lk->pending_next = LT_NONE;
+	lt->locks_used++;
+	return (uint32_t)slot;
+}
+
+/* Queue @slot for lt_settle(): its holders or waiters changed. */
+static void
+lt_lock_touch(struct lock_table *lt, uint32_t slot)
+{
+	struct lt_lock *lk = &lt->locks[slot];
+
+	if (lk->pending)
+		return;
+	lk->pending = true;
+	lk->pending_next = lt->pending_head;
+	lt->pending_head = slot;
+}
+
+/* Doubly linked lists of requests threaded through prev/next. */
+static void
+lt_list_append(struct lock_table *lt, uint32_t *head, uint32_t *tail,
+	       uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+
+	r->prev = *tail;
+	r->next = LT_NONE;
+	if (*tail == LT_NONE)
+		*head = i;
+	else
+		lt->reqs[*tail].next = i;
+	*tail = i;
+}
+
+static void
+lt_list_remove(struct lock_table *lt, uint32_t *head, uint32_t *tail,
+	       uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+
+	if (r->prev == LT_NONE)
+		*head = r->next;
+	else
+		lt->reqs[r->prev].next = r->next;
+	if (r->next == LT_NONE)
+		*tail = r->prev;
+	else
+		lt->reqs[r->next].prev = r->prev;
+	r->prev = r->next = LT_NONE;
+}
+
+/* ---- sessions ---- */
+
+static uint32_t
+lt_session_find(const struct lock_table *lt, uint64_t client_id)
+{
+	if (lt->cfg.sessions_max == 0)
+		return LT_NONE;
+	return lt_map_find(lt, &lt->session_map, LT_MAP_SESSION, client_id, 0);
+}
+
+static void
+lt_session_bind(struct lock_table *lt, uint32_t s, uint32_t i)
+{
+	struct lt_session *ss = &lt->sessions[s];
+	struct lt_req *r = &lt->reqs[i];
+
+	r->session = s;
+	r->sess_prev = LT_NONE;
+	r->sess_next = ss->bound_head;
+	if (ss->bound_head != LT_NONE)
+		lt->reqs[ss->bound_head].sess_prev = i;
+	ss->bound_head = i;
+}
+
+static void
+lt_session_unbind(struct lock_table *lt, uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+	struct lt_session *ss;
+
+	if (r->session == LT_NONE)
+		return;
+	ss = &lt->sessions[r->session];
+	if (r->sess_prev == LT_NONE)
+		ss->bound_head = r->sess_next;
+	else
+		lt->reqs[r->sess_prev].sess_next = r->sess_next;
+	if (r->sess_next != LT_NONE)
+		lt->reqs[r->sess_next].sess_prev = r->sess_prev;
+	if (r->state == LT_REQ_HOLDING) {
+		LATCH_ASSERT(ss->grants > 0);
+		ss->grants--;
+	}
+	r->session = LT_NONE;
+	r->sess_prev = r->sess_next = LT_NONE;
+}
+
+/* ---- holding and waiting ---- */
+
+/*
+ * Make request @i a holder of its lock from @e->now_ms: new token, lease
+ * timer, indexes. The caller checked compatibility.
+ */
+static void
+lt_hold(struct lock_table *lt, uint32_t i, const struct lock_entry *e)
+{
+	struct lt_req *r = &lt->reqs[i];
+	struct lt_lock *lk = &lt->locks[r->lock];
+	bool shared = (r->flags & LATCH_F_SHARED) != 0;
+
+	if (lk->holders == 0)
+		lk->shared = shared;
+	/* Exclusive means alone; shared only beside shared. */
+	LATCH_ASSERT(lk->holders == 0 || (lk->shared && shared));
+	r->state = LT_REQ_HOLDING;
+	r->token = lt_token_next(lt, e->term);
+	r->deadline_ms = e->now_ms + r->lease_ms;
+	lt_list_append(lt, &lk->hold_head, &lk->hold_tail, i);
+	lk->holders++;
+	lt->holders_used++;
+	lt_map_put(&lt->token_map, lt_map_hash(r->token, 0), i);
+	timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+	if (r->session != LT_NONE)
+		lt->sessions[r->session].grants++;
+	lt->counters.grants++;
+	if (shared)
+		lt->counters.grants_shared++;
+}
+
+/* Remove holder @i (released, expired, session ended) and free it. */
+static void
+lt_unhold(struct lock_table *lt, uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+	struct lt_lock *lk = &lt->locks[r->lock];
+	bool had;
+
+	LATCH_ASSERT(r->state == LT_REQ_HOLDING);
+	LATCH_ASSERT(lk->holders > 0);
+	lt_list_remove(lt, &lk->hold_head, &lk->hold_tail, i);
+	lk->holders--;
+	lt->holders_used--;
+	had = lt_map_del(&lt->token_map, lt_map_hash(r->token, 0), i);
+	LATCH_ASSERT(had);
+	had = lt_map_del(&lt->req_map, lt_map_hash(r->client_id, r->request_id),
+			 i);
+	LATCH_ASSERT(had);
+	lt_session_unbind(lt, i);
+	timer_wheel_cancel(lt->wheel, &r->timer);
+	lt_lock_touch(lt, r->lock);
+	lt_req_free(lt, i);
+}
+
+/* Remove waiter @i (timed out, session ended) and free it. */
+static void
+lt_unwait(struct lock_table *lt, uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+	struct lt_lock *lk = &lt->locks[r->lock];
+	bool had;
+
+	LATCH_ASSERT(r->state == LT_REQ_WAITING);
+	LATCH_ASSERT(lk->waiters > 0);
+	lt_list_remove(lt, &lk->wait_head, &lk->wait_tail, i);
+	lk->waiters--;
+	lt->waiters_used--;
+	had = lt_map_del(&lt->req_map, lt_map_hash(r->client_id, r->request_id),
+			 i);
+	LATCH_ASSERT(had);
+	lt_session_unbind(lt, i);
+	timer_wheel_cancel(lt->wheel, &r->timer);
+	/* The next waiter may now be compatible with the holders. */
+	lt_lock_touch(lt, r->lock);
+	lt_req_free(lt, i);
+}
+
+/*
+ * Grant from the head of @slot's queue while the head is compatible: an
+ * exclusive head only when nobody holds, then alone; shared heads as a
+ * batch while the holders are shared. Each grant gets its own token and a
+ * lease from @e->now_ms.
+ */
+static void
+lt_grant_waiters(struct lock_table *lt, uint32_t slot,
+		 const struct lock_entry *e, lock_effect_fn emit, void *ctx)
+{
+	struct lt_lock *lk = &lt->locks[slot];
+
+	/* Bounded by the queue length. */
+	while (lk->waiters > 0) {
+		uint32_t i = lk->wait_head;
+		struct lt_req *r = &lt->reqs[i];
+		bool shared = (r->flags & LATCH_F_SHARED) != 0;
+
+		if (lk->holders > 0 && !(shared && lk->shared))
+			break;
+		lt_list_remove(lt, &lk->wait_head, &lk->wait_tail, i);
+		lk->waiters--;
+		lt->waiters_used--;
+		lt_hold(lt, i, e);
+		lt_dedup_wait_ended(lt, r, LATCH_S_OK);
+		lt_emit_notice(lt, r, LOCK_FX_GRANTED, LATCH_S_OK, emit, ctx);
+	}
+}
+
+/* Free @slot's lock if nobody holds or waits for it. */
+static void
+lt_lock_maybe_free(struct lock_table *lt, uint32_t slot)
+{
+	struct lt_lock *lk = &lt->locks[slot];
+	int32_t got;
+
+	if (lk->holders > 0 || lk->waiters > 0)
+		return;
+	got = lt->index.del(lt->index_ctx, &lk->key);
+	LATCH_ASSERT(got == (int32_t)slot);
+	lk->in_use = false;
+	lt->locks_used--;
+}
+
+/* After an entry: grant what the changes allow, free empty locks. */
+static void
+lt_settle(struct lock_table *lt, const struct lock_entry *e,
+	  lock_effect_fn emit, void *ctx)
+{
+	while (lt->pending_head != LT_NONE) {
+		uint32_t slot = lt->pending_head;
+		struct lt_lock *lk = &lt->locks[slot];
+
+		lt->pending_head = lk->pending_next;
+		lk->pending = false;
+		lk->pending_next = LT_NONE;
+		lt_grant_waiters(lt, slot, e, emit, ctx);
+		/* A waiter implies a holder, or the head would be granted. */
+		LATCH_ASSERT(lk->waiters == 0 || lk->holders > 0);
+		LATCH_ASSERT(lk->shared || lk->holders <= 1);
+		lt_lock_maybe_free(lt, slot);
+	}
+}
+
+/* True if @client_id holds the lock at @slot (scans its holders). */
+static bool
+lt_lock_held_by(const struct lock_table *lt, uint32_t slot, uint64_t client_id)
+{
+	uint32_t i;
+
+	for (i = lt->locks[slot].hold_head; i != LT_NONE; i = lt->reqs[i].next)
+		if (lt->reqs[i].client_id == client_id)
+			return true;
+	return false;
+}
+
+/* Place of waiter @i in its queue, 1 = next. */
+static uint32_t
+lt_queue_place(const struct lock_table *lt, uint32_t i)
+{
+	uint32_t place = 1;
+	uint32_t j;
+
+	for (j = lt->locks[lt->reqs[i].lock].wait_head; j != i;
+	     j = lt->reqs[j].next) {
+		LATCH_ASSERT(j != LT_NONE);
+		place++;
+	}
+	return place;
+}
+
+/* ---- requests ---- */
+
+static void
+lt_answer_busy_full(struct lock_table *lt, const struct lock_entry *e,
+		    uint8_t op, lock_effect_fn emit, void *ctx)
+{
+	struct lt_answer ans = lt_answer_init(e, op, LATCH_S_BUSY);
+
+	lt->counters.busy_full++;
+	lt_answer(lt, &ans, e, emit, ctx);
+}
+
+/*
+ * ACQUIRE. Granted at once iff compatible with the holders and nobody
+ * waits (a reader never overtakes a queued writer). Otherwise BUSY (try)
+ * or queued FIFO (LATCH_F_WAIT).
+ *
+ * No re-entrancy: a client that holds the lock is never queued behind
+ * itself (it would wait for its own release), so it gets BUSY whenever the
+ * request cannot be granted at once; an exclusive re-acquire is therefore
+ * always BUSY. A shared re-acquire by a shared holder, granted at once, is
+ * a second grant with its own token.
+ */
+static void
+lt_acquire(struct lock_table *lt, const struct lock_entry *e,
+	   lock_effect_fn emit, void *ctx)
+{
+	struct lt_answer ans = lt_answer_init(e, LATCH_OP_ACQUIRE, LATCH_S_OK);
+	bool shared = (e->flags & LATCH_F_SHARED) != 0;
+	uint32_t session = LT_NONE;
+	uint32_t slot, i;
+	struct lt_req *r;
+	bool grantable;
+
+	ans.flags = e->flags & LATCH_F_SHARED;
+	/*
+	 * A retry whose answer left the dedup window while its grant or wait
+	 * lives on is still answered from that grant: never a second one.
+	 */
+	i = lt_map_find(lt, &lt->req_map, LT_MAP_REQ, e->client_id,
+			e->request_id);
+	if (i != LT_NONE) {
+		r = &lt->reqs[i];
+		lt->counters.dedup_hits++;
+		ans.flags = r->flags & LATCH_F_SHARED;
+		ans.lease_ms = r->lease_ms;
+		if (r->state == LT_REQ_HOLDING) {
+			ans.token = r->token;
+		} else {
+			ans.status = LATCH_S_QUEUED;
+			ans.count = lt_queue_place(lt, i);
+			ans.wait_ms = r->wait_ms;
+		}
+		lt_emit_reply(&ans, e, emit, ctx);
+		return;
+	}
+	if (e->flags & LATCH_F_SESSION) {
+		session = lt_session_find(lt, e->client_id);
+		if (session == LT_NONE) {
+			lt->counters.no_session++;
+			ans.status = LATCH_S_NO_SESSION;
+			lt_answer(lt, &ans, e, emit, ctx);
+			return;
+		}
+	}
+
+	slot = lt_lock_find(lt, &e->key);
+	if (slot == LT_NONE) {
+		grantable = true;
+	} else {
+		struct lt_lock *lk = &lt->locks[slot];
+
+		grantable = lk->waiters == 0 &&
+			    (lk->holders == 0 || (lk->shared && shared));
+	}
+	if (!grantable && (!(e->flags & LATCH_F_WAIT) ||
+			   lt_lock_held_by(lt, slot, e->client_id))) {
+		lt->counters.busy++;
+		ans.status = LATCH_S_BUSY;
+		lt_answer(lt, &ans, e, emit, ctx);
+		return;
+	}
+	/* Check every pool before changing anything. */
+	if (lt->req_free == LT_NONE ||
+	    (grantable ? lt->holders_used >= lt->cfg.holders_max
+		       : lt->waiters_used >= lt->cfg.waiters_max)) {
+		lt_answer_busy_full(lt, e, LATCH_OP_ACQUIRE, emit, ctx);
+		return;
+	}
+	if (slot == LT_NONE) {
+		slot = lt_lock_add(lt, &e->key);
+		if (slot == LT_NONE) {
+			lt_answer_busy_full(lt, e, LATCH_OP_ACQUIRE, emit, ctx);
+			return;
+		}
+	}
+
+	i = lt_req_alloc(lt);
+	LATCH_ASSERT(i != LT_NONE);
+	r = &lt->reqs[i];
+	r->client_id = e->client_id;
+	r->request_id = e->request_id;
+	r->token = 0;
+	r->lock = slot;
+	r->prev = r->next = LT_NONE;
+	r->session = LT_NONE;
+	r->sess_prev = r->sess_next = LT_NONE;
+	r->lease_ms = lt_lease_ms(lt, e->lease_ms);
+	r->wait_ms = 0;
+	r->flags = e->flags & (LATCH_F_SHARED | LATCH_F_SESSION);
+	r->addr = e->addr;
+	lt_map_put(&lt->req_map, lt_map_hash(r->client_id, r->request_id), i);
+	if (session != LT_NONE)
+		lt_session_bind(lt, session, i);
+
+	if (grantable) {
+		lt_hold(lt, i, e);
+		ans.token = r->token;
+		ans.lease_ms = r->lease_ms;
+	} else {
+		struct lt_lock *lk = &lt->locks[slot];
+
+		r->state = LT_REQ_WAITING;
+		r->wait_ms = lt_wait_ms(lt, e->wait_ms);
+		r->deadline_ms = e->now_ms + r->wait_ms;
+		lt_list_append(lt, &lk->wait_head, &lk->wait_tail, i);
+		lk->waiters++;
+		lt->waiters_used++;
+		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+		lt->counters.queued++;
+		ans.status = LATCH_S_QUEUED;
+		ans.count = lk->waiters;
+		ans.lease_ms = r->lease_ms;
+		ans.wait_ms = r->wait_ms;
+	}
+	lt_answer(lt, &ans, e, emit, ctx);
+}
+
+/*
+ * Find the holder of @e->key presenting @e->token. The token alone names
+ * the holder: any client may release with it (an operator's latchctl
+ * does). Returns LT_NONE and sets @status if there is none.
+ */
+static uint32_t
+lt_holder_by_token(const struct lock_table *lt, const struct lock_entry *e,
+		   uint16_t *status)
+{
+	uint32_t slot = lt_lock_find(lt, &e->key);
+	uint32_t i;
+
+	if (slot == LT_NONE) {
+		*status = LATCH_S_NOT_HELD;
+		return LT_NONE;
+	}
+	i = lt_map_find(lt, &lt->token_map, LT_MAP_TOKEN, e->token, 0);
+	if (i == LT_NONE || lt->reqs[i].lock != slot) {
+		*status = LATCH_S_STALE_TOKEN;
+		return LT_NONE;
+	}
+	LATCH_ASSERT(lt->reqs[i].state == LT_REQ_HOLDING);
+	*status = LATCH_S_OK;
+	return i;
+}
+
+/* RELEASE and RENEW share their checks; RENEW restarts the lease. */
+static void
+lt_release_renew(struct lock_table *lt, const struct lock_entry *e,
+		 lock_effect_fn emit, void *ctx)
+{
+	bool renew = e->op == LOCK_E_RENEW;
+	struct lt_answer ans = lt_answer_init(
+		e, renew ? LATCH_OP_RENEW : LATCH_OP_RELEASE, LATCH_S_OK);
+	uint32_t i = lt_holder_by_token(lt, e, &ans.status);
+	struct lt_req *r;
+
+	if (i == LT_NONE) {
+		if (ans.status == LATCH_S_NOT_HELD)
+			lt->counters.not_held++;
+		else
+			lt->counters.stale_token++;
+		lt_answer(lt, &ans, e, emit, ctx);
+		return;
+	}
+	r = &lt->reqs[i];
+	ans.token = r->token;
+	ans.flags = r->flags & LATCH_F_SHARED;
+	if (renew) {
+		r->lease_ms = lt_lease_ms(lt, e->lease_ms);
+		r->deadline_ms = e->now_ms + r->lease_ms;
+		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+		lt->counters.renews++;
+		ans.lease_ms = r->lease_ms;
+		lt_answer(lt, &ans, e, emit, ctx);
+		return;
+	}
+	lt->counters.releases++;
+	/* Answer first; grants to waiters follow in lt_settle(). */
+	lt_answer(lt, &ans, e, emit, ctx);
+	lt_unhold(lt, i);
+}
+
+/*
+ * End session @s now: its grants are taken away (LOST), its waits end
+ * (GRANTED with SESSION_ENDED); lt_settle() then grants the queues.
+ */
+static void
+lt_session_end(struct lock_table *lt, uint32_t s, lock_effect_fn emit,
+	       void *ctx)
+{
+	struct lt_session *ss = &lt->sessions[s];
+	uint32_t i, next;
+	bool had;
+
+	for (i = ss->bound_head; i != LT_NONE; i = next) {
+		next = lt->reqs[i].sess_next;
+		if (lt->reqs[i].state != LT_REQ_HOLDING)
+			continue;
+		lt_emit_notice(lt, &lt->reqs[i], LOCK_FX_LOST,
+			       LATCH_S_SESSION_ENDED, emit, ctx);
+		lt_unhold(lt, i);
+	}
+	for (i = ss->bound_head; i != LT_NONE; i = next) {
+		next = lt->reqs[i].sess_next;
+		LATCH_ASSERT(lt->reqs[i].state == LT_REQ_WAITING);
+		lt_dedup_wait_ended(lt, &lt->reqs[i], LATCH_S_SESSION_ENDED);
+		lt_emit_notice(lt, &lt->reqs[i], LOCK_FX_GRANTED,
+			       LATCH_S_SESSION_ENDED, emit, ctx);
+		lt_unwait(lt, i);
+	}
+	LATCH_ASSERT(ss->bound_head == LT_NONE && ss->grants == 0);
+	timer_wheel_cancel(lt->wheel, &ss->timer);
+	had = lt_map_del(&lt->session_map, lt_map_hash(ss->client_id, 0), s);
+	LATCH_ASSERT(had);
+	ss->in_use = false;
+	ss->next_free = lt->session_free;
+	lt->session_free = s;
+	lt->sessions_used--;
+}
+
+/*
+ * KEEPALIVE: open or refresh the client's session (answer: timeout granted
+ * and grants bound), or with LATCH_F_CLOSE end it now.
+ */
+static void
+lt_keepalive(struct lock_table *lt, const struct lock_entry *e,
+	     lock_effect_fn emit, void *ctx)
+{
+	struct lt_answer ans =
+		lt_answer_init(e, LATCH_OP_KEEPALIVE, LATCH_S_OK);
+	uint32_t s = lt_session_find(lt, e->client_id);
+	struct lt_session *ss;
+
+	if (e->flags & LATCH_F_CLOSE) {
+		/* Closing what is not open is done already: OK. */
+		if (s != LT_NONE)
+			ans.count = lt->sessions[s].grants;
+		lt_answer(lt, &ans, e, emit, ctx);
+		if (s != LT_NONE) {
+			lt->counters.sessions_closed++;
+			lt_session_end(lt, s, emit, ctx);
+		}
+		return;
+	}
+	if (s == LT_NONE) {
+		if (lt->session_free == LT_NONE) {
+			lt_answer_busy_full(lt, e, LATCH_OP_KEEPALIVE, emit,
+					    ctx);
+			return;
+		}
+		s = lt->session_free;
+		ss = &lt->sessions[s];
+		LATCH_ASSERT(!ss->in_use);
+		lt->session_free = ss->next_free;
+		ss->in_use = true;
+		ss->client_id = e->client_id;
+		ss->grants = 0;
+		ss->bound_head = LT_NONE;
+		lt_map_put(&lt->session_map, lt_map_hash(e->client_id, 0), s);
+		lt->sessions_used++;
+		lt->counters.sessions_opened++;
+	}
+	ss = &lt->sessions[s];
+	ss->timeout_ms = lt_session_ms(lt, e->lease_ms);
+	ss->deadline_ms = e->now_ms + ss->timeout_ms;
+	timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
+	ans.lease_ms = ss->timeout_ms;
+	ans.count = ss->grants;
+	lt_answer(lt, &ans, e, emit, ctx);
+}
+
+/* ---- timer entries (re-checked: they may be late or duplicated) ---- */
+
+static void
+lt_expire_lease(struct lock_table *lt, const struct lock_entry *e,
+		lock_effect_fn emit, void *ctx)
+{
+	uint16_t status;
+	uint32_t i = lt_holder_by_token(lt, e, &status);
+
+	if (i == LT_NONE || lt->reqs[i].deadline_ms > e->now_ms)
+		return;
+	lt->counters.lease_expired++;
+	lt_emit_notice(lt, &lt->reqs[i], LOCK_FX_LOST, LATCH_S_EXPIRED, emit,
+		       ctx);
+	lt_unhold(lt, i);
+}
+
+static void
+lt_expire_wait(struct lock_table *lt, const struct lock_entry *e,
+	       lock_effect_fn emit, void *ctx)
+{
+	uint32_t i = lt_map_find(lt, &lt->req_map, LT_MAP_REQ, e->client_id,
+				 e->request_id);
+	struct lt_req *r;
+
+	if (i == LT_NONE)
+		return;
+	r = &lt->reqs[i];
+	if (r->state != LT_REQ_WAITING || r->deadline_ms > e->now_ms ||
+	    !lt_key_equal(&lt->locks[r->lock].key, &e->key))
+		return;
+	lt->counters.wait_timeouts++;
+	lt_dedup_wait_ended(lt, r, LATCH_S_TIMEOUT);
+	lt_emit_notice(lt, r, LOCK_FX_GRANTED, LATCH_S_TIMEOUT, emit, ctx);
+	lt_unwait(lt, i);
+}
+
+static void
+lt_expire_session(struct lock_table *lt, const struct lock_entry *e,
+		  lock_effect_fn emit, void *ctx)
+{
+	uint32_t s = lt_session_find(lt, e->client_id);
+
+	if (s == LT_NONE || lt->sessions[s].deadline_ms > e->now_ms)
+		return;
+	lt->counters.sessions_expired++;
+	lt_session_end(lt, s, emit, ctx);
+}
+
+/* ---- public entry points ---- */
+
+void
+lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
+		 lock_effect_fn emit, void *ctx)
+{
+	struct lt_answer *old;
+
+	LATCH_ASSERT(lt != NULL && e != NULL && emit != NULL);
+	LATCH_ASSERT(lt->pending_head == LT_NONE);
+	switch (e->op) {
+	case LOCK_E_ACQUIRE:
+	case LOCK_E_RELEASE:
+	case LOCK_E_RENEW:
+	case LOCK_E_KEEPALIVE:
+		old = lt_dedup_find(lt, e->client_id, e->request_id);
+		if (old != NULL) {
+			/* A retry: the first answer, nothing changes. */
+			lt->counters.dedup_hits++;
+			lt_emit_reply(old, e, emit, ctx);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	switch (e->op) {
+	case LOCK_E_ACQUIRE:
+		lt_acquire(lt, e, emit, ctx);
+		break;
+	case LOCK_E_RELEASE:
+	case LOCK_E_RENEW:
+		lt_release_renew(lt, e, emit, ctx);
+		break;
+	case LOCK_E_KEEPALIVE:
+		lt_keepalive(lt, e, emit, ctx);
+		break;
+	case LOCK_E_EXPIRE_LEASE:
+		lt_expire_lease(lt, e, emit, ctx);
+		break;
+	case LOCK_E_EXPIRE_WAIT:
+		lt_expire_wait(lt, e, emit, ctx);
+		break;
+	case LOCK_E_EXPIRE_SESSION:
+		lt_expire_session(lt, e, emit, ctx);
+		break;
+	default:
+		/*
+		 * The log layer validates ops before they are committed; an
+		 * unknown one changes nothing here, on every replica alike.
+		 */
+		break;
+	}
+	lt_settle(lt, e, emit, ctx);
+}
+
+struct lt_tick {
+	struct lock_table *lt;
+	struct lock_entry *out;
+	unsigned n;
+	uint64_t now_ms;
+};
+
+/* Turn a due timer into its EXPIRE entry and arm the retry. */
+static void
+lt_tick_fire(void *arg, struct timer_node *node)
+{
+	struct lt_tick *t = arg;
+	struct lock_table *lt = t->lt;
+	struct lock_entry *e = &t->out[t->n++];
+
+	memset(e, 0, sizeof(*e));
+	e->now_ms = t->now_ms;
+	if (node->user & LT_TAG_SESSION) {
+		struct lt_session *ss =
+			&lt->sessions[node->user & ~LT_TAG_SESSION];
+
+		LATCH_ASSERT(ss->in_use);
+		e->op = LOCK_E_EXPIRE_SESSION;
+		e->client_id = ss->client_id;
+	} else {
+		struct lt_req *r = &lt->reqs[node->user];
+
+		LATCH_ASSERT(r->state != LT_REQ_FREE);
+		e->op = r->state == LT_REQ_HOLDING ? LOCK_E_EXPIRE_LEASE
+						   : LOCK_E_EXPIRE_WAIT;
+		e->client_id = r->client_id;
+		e->request_id = r->request_id;
+		e->token = r->state == LT_REQ_HOLDING ? r->token : 0;
+		e->key = lt->locks[r->lock].key;
+	}
+	timer_wheel_arm(lt->wheel, node, t->now_ms + LT_EXPIRE_RETRY_MS);
+}
+
+unsigned
+lock_table_tick(struct lock_table *lt, uint64_t now_ms, struct lock_entry *out,
+		unsigned max)
+{
+	struct lt_tick t = {
+		.lt = lt,
+		.out = out,
+		.n = 0,
+		.now_ms = now_ms,
+	};
+
+	if (max == 0)
+		return 0;
+	timer_wheel_advance(lt->wheel, now_ms, max, lt_tick_fire, &t);
+	LATCH_ASSERT(t.n <= max);
+	return t.n;
+}
+
+bool
+lock_table_query(const struct lock_table *lt, const struct lock_key *key,
+		 uint64_t now_ms, struct lock_query *out)
+{
+	uint32_t slot = lt_lock_find(lt, key);
+	const struct lt_lock *lk;
+
+	memset(out, 0, sizeof(*out));
+	if (slot == LT_NONE)
+		return false;
+	lk = &lt->locks[slot];
+	out->held = lk->holders > 0;
+	out->shared = lk->holders > 0 && lk->shared;
+	out->holders = lk->holders;
+	out->waiters = lk->waiters;
+	if (lk->hold_head != LT_NONE) {
+		const struct lt_req *r = &lt->reqs[lk->hold_head];
+		uint64_t left =
+			r->deadline_ms > now_ms ? r->deadline_ms - now_ms : 0;
+
+		out->holder = r->client_id;
+		out->token = r->token;
+		out->lease_left_ms =
+			left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+	}
+	return true;
+}
+
+void
+lock_table_takeover(struct lock_table *lt, uint64_t now_ms)
+{
+	uint32_t i;
+
+	/* Start-of-term work, bounded by the pools. */
+	for (i = 0; i < lt->reqs_max; i++) {
+		struct lt_req *r = &lt->reqs[i];
+
+		if (r->state == LT_REQ_FREE)
+			continue;
+		r->deadline_ms =
+			now_ms +
+			(r->state == LT_REQ_HOLDING ? r->lease_ms : r->wait_ms);
+		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+	}
+	for (i = 0; i < lt->cfg.sessions_max; i++) {
+		struct lt_session *ss = &lt->sessions[i];
+
+		if (!ss->in_use)
+			continue;
+		ss->deadline_ms = now_ms + ss->timeout_ms;
+		timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
+	}
+}
+
+uint64_t
+lock_table_token_last(const struct lock_table *lt)
+{
+	return lt->token_last;
+}
+
+const struct lock_table_counters *
+lock_table_counters(const struct lock_table *lt)
+{
+	return &lt->counters;
+}
+
+void
+lock_table_gauges(const struct lock_table *lt, struct lock_table_gauges *out)
+{
+	out->locks = lt->locks_used;
+	out->holders = lt->holders_used;
+	out->waiters = lt->waiters_used;
+	out->sessions = lt->sessions_used;
+}
+
+void
+lock_table_check_invariants(const struct lock_table *lt)
+{
+	uint32_t locks = 0, holders = 0, waiters = 0, sessions = 0;
+	uint32_t s, slot, i, n;
+
+	LATCH_ASSERT(lt->pending_head == LT_NONE);
+	for (slot = 0; slot < lt->cfg.locks_max; slot++) {
+		const struct lt_lock *lk = &lt->locks[slot];
+		uint64_t last = 0;
+
+		if (!lk->in_use)
+			continue;
+		locks++;
+		LATCH_ASSERT(lt->index.lookup(lt->index_ctx, &lk->key) ==
+			     (int32_t)slot);
+		LATCH_ASSERT(lk->holders > 0 || lk->waiters > 0);
+		LATCH_ASSERT(lk->waiters == 0 || lk->holders > 0);
+		LATCH_ASSERT(lk->shared || lk->holders <= 1);
+		LATCH_ASSERT(!lk->pending);
+		n = 0;
+		for (i = lk->hold_head; i != LT_NONE; i = lt->reqs[i].next) {
+			const struct lt_req *r = &lt->reqs[i];
+
+			LATCH_ASSERT(r->state == LT_REQ_HOLDING);
+			LATCH_ASSERT(r->lock == slot);
+			LATCH_ASSERT(((r->flags & LATCH_F_SHARED) != 0) ==
+				     lk->shared);
+			/* Holders are listed in grant order. */
+			LATCH_ASSERT(r->token > last);
+			LATCH_ASSERT(r->token <= lt->token_last);
+			last = r->token;
+			LATCH_ASSERT(lt_map_find(lt, &lt->token_map,
+						 LT_MAP_TOKEN, r->token,
+						 0) == i);
+			LATCH_ASSERT(lt_map_find(lt, &lt->req_map, LT_MAP_REQ,
+						 r->client_id,
+						 r->request_id) == i);
+			LATCH_ASSERT(timer_node_is_armed(&r->timer));
+			n++;
+		}
+		LATCH_ASSERT(n == lk->holders);
+		holders += n;
+		n = 0;
+		for (i = lk->wait_head; i != LT_NONE; i = lt->reqs[i].next) {
+			const struct lt_req *r = &lt->reqs[i];
+
+			LATCH_ASSERT(r->state == LT_REQ_WAITING);
+			LATCH_ASSERT(r->lock == slot);
+			LATCH_ASSERT(lt_map_find(lt, &lt->req_map, LT_MAP_REQ,
+						 r->client_id,
+						 r->request_id) == i);
+			LATCH_ASSERT(timer_node_is_armed(&r->timer));
+			n++;
+		}
+		LATCH_ASSERT(n == lk->waiters);
+		waiters += n;
+		if (lk->waiters > 0) {
+			/* The head is blocked by the holders. */
+			const struct lt_req *h = &lt->reqs[lk->wait_head];
+
+			LATCH_ASSERT(
+				!(lk->shared && (h->flags & LATCH_F_SHARED)));
+		}
+	}
+	LATCH_ASSERT(locks == lt->locks_used);
+	LATCH_ASSERT(holders == lt->holders_used);
+	LATCH_ASSERT(waiters == lt->waiters_used);
+	LATCH_ASSERT(lt->token_map.count == holders);
+	LATCH_ASSERT(lt->req_map.count == holders + waiters);
+	n = 0;
+	for (i = lt->req_free; i != LT_NONE; i = lt->reqs[i].next) {
+		LATCH_ASSERT(lt->reqs[i].state == LT_REQ_FREE);
+		n++;
+	}
+	LATCH_ASSERT(n + holders + waiters == lt->reqs_max);
+	for (s = 0; s < lt->cfg.sessions_max; s++) {
+		const struct lt_session *ss = &lt->sessions[s];
+		uint32_t grants = 0;
+
+		if (!ss->in_use)
+			continue;
+		sessions++;
+		LATCH_ASSERT(lt_map_find(lt, &lt->session_map, LT_MAP_SESSION,
+					 ss->client_id, 0) == s);
+		LATCH_ASSERT(timer_node_is_armed(&ss->timer));
+		for (i = ss->bound_head; i != LT_NONE;
+		     i = lt->reqs[i].sess_next) {
+			LATCH_ASSERT(lt->reqs[i].session == s);
+			LATCH_ASSERT(lt->reqs[i].client_id == ss->client_id);
+			if (lt->reqs[i].state == LT_REQ_HOLDING)
+				grants++;
+		}
+		LATCH_ASSERT(grants == ss->grants);
+	}
+	LATCH_ASSERT(sessions == lt->sessions_used);
+	LATCH_ASSERT(lt->session_map.count == sessions);
+	LATCH_ASSERT(lt->dedup_map.count == lt->dedup_count);
+	LATCH_ASSERT(timer_wheel_armed(lt->wheel) ==
+		     holders + waiters + sessions);
+}
+
+/* Fold @v into digest @h (an fmix64 round per word). */
+static inline uint64_t
+lt_digest_add(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t
+lt_digest_req(uint64_t h, const struct lt_req *r)
+{
+	h = lt_digest_add(h, r->client_id);
+	h = lt_digest_add(h, r->request_id);
+	h = lt_digest_add(h, r->token);
+	h = lt_digest_add(h, r->deadline_ms);
+	h = lt_digest_add(h, ((uint64_t)r->lease_ms << 32) | r->wait_ms);
+	h = lt_digest_add(h, ((uint64_t)r->flags << 8) | r->state);
+	return h;
+}
+
+uint64_t
+lock_table_digest(const struct lock_table *lt)
+{
+	uint64_t h = lt_digest_add(0, lt->token_last);
+	uint32_t slot, i, s;
+
+	for (slot = 0; slot < lt->cfg.locks_max; slot++) {
+		const struct lt_lock *lk = &lt->locks[slot];
+
+		if (!lk->in_use)
+			continue;
+		h = lt_digest_add(h, slot);
+		h = lt_digest_add(h, lk->key.len);
+		for (i = 0; i < lk->key.len; i++)
+			h = lt_digest_add(h, lk->key.bytes[i]);
+		for (i = lk->hold_head; i != LT_NONE; i = lt->reqs[i].next)
+			h = lt_digest_req(h, &lt->reqs[i]);
+		h = lt_digest_add(h, UINT64_MAX); /* holders | waiters */
+		for (i = lk->wait_head; i != LT_NONE; i = lt->reqs[i].next)
+			h = lt_digest_req(h, &lt->reqs[i]);
+	}
+	for (s = 0; s < lt->cfg.sessions_max; s++) {
+		const struct lt_session *ss = &lt->sessions[s];
+
+		if (!ss->in_use)
+			continue;
+		h = lt_digest_add(h, ss->client_id);
+		h = lt_digest_add(h, ss->deadline_ms);
+		h = lt_digest_add(h, ss->timeout_ms);
+		h = lt_digest_add(h, ss->grants);
+	}
+	return h;
+}

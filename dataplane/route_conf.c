@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The operator's routes and backends, and tables built from them
+ * (route_conf.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/route_conf.h"
+
+int
+route_conf_route_find(const struct route_conf *rc, const char *name)
+{
+	uint16_t i;
+
+	for (i = 0; i < rc->routes_count; i++)
+		if (!strcmp(rc->routes[i].name, name))
+			return i;
+	return -1;
+}
+
+int
+route_conf_backend_find(const struct route_conf *rc, const char *name)
+{
+	uint16_t i;
+
+	for (i = 0; i < rc->backends_count; i++)
+		if (!strcmp(rc->backends[i].name, name))
+			return i;
+	return -1;
+}
+
+static bool
+route_conf_pool_has(const struct route_conf *rc, const char *pool,
+		    const char *backend)
+{
+	uint16_t i;
+
+	for (i = 0; i < rc->backends_count; i++)
+		if (!strcmp(rc->backends[i].pool, pool) &&
+		    (backend == NULL || !strcmp(rc->backends[i].name, backend)))
+			return true;
+	return false;
+}
+
+int
+route_conf_from_profile(struct route_conf *rc, const struct profile *p,
+			const char **why)
+{
+	uint16_t i;
+	int via, rc_add;
+
+	memset(rc, 0, sizeof(*rc));
+	/* Frames no route claims stay on the worker's own path (ARP, lock
+	 * ports, pktgen), which counts and drops what it does not serve. */
+	rc->cfg.unmatched = ROUTER_PASS;
+	rc->cfg.bad_ip = ROUTER_PASS;
+	rc->port_base = p->port_base;
+	rc->workers = p->workers;
+	if (p->backends_count > ROUTE_CONF_BACKENDS_MAX) {
+		*why = "more backends than ROUTE_CONF_BACKENDS_MAX";
+		return -EINVAL;
+	}
+	for (i = 0; i < p->backends_count; i++) {
+		rc->backends[i] = p->backends[i];
+		via = ROUTE_CONF_VIA_RX;
+		if (p->backends[i].via[0] != '\0') {
+			via = profile_port_index(p, p->backends[i].via);
+			if (via < 0) {
+				*why = "a backend's via names no [port]";
+				return -EINVAL;
+			}
+		}
+		rc->backend_via[i] = (uint8_t)via;
+	}
+	rc->backends_count = p->backends_count;
+	for (i = 0; i < p->routes_count; i++) {
+		rc_add = route_conf_route_add(rc, &p->routes[i], why);
+		if (rc_add != 0) {
+			if (rc_add == -EEXIST)
+				*why = "two routes have the same name";
+			else if (rc_add == -ENOSPC)
+				*why = "more routes than ROUTE_CONF_ROUTES_MAX";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+route_conf_route_add(struct route_conf *rc, const struct profile_route *r,
+		     const char **why)
+{
+	bool used[ROUTE_CONF_ROUTES_MAX] = {false};
+	uint32_t lock_last = (uint32_t)rc->port_base + rc->workers - 1u;
+	uint16_t i, slot;
+
+	if (r->name[0] == '\0' || strlen(r->name) >= PROFILE_NAME_MAX) {
+		*why = "a route needs a name of 1 to 31 characters";
+		return -EINVAL;
+	}
+	if (route_conf_route_find(rc, r->name) >= 0) {
+		*why = "a route of that name exists";
+		return -EEXIST;
+	}
+	if (rc->routes_count == ROUTE_CONF_ROUTES_MAX) {
+		*why = "every route slot is taken";
+		return -ENOSPC;
+	}
+	if (r->match.first == 0 || r->match.first > r->match.last) {
+		*why = "the route's match is not a port range";
+		return -EINVAL;
+	}
+	if (rc->workers > 0 && r->match.last >= rc->port_base &&
+	    r->match.first <= lock_last) {
+		*why = "the route's match overlaps the lock ports";
+		return -EINVAL;
+	}
+	if (r->key.kind == PROFILE_KEY_NONE ||
+	    r->key.kind > PROFILE_KEY_LATCH) {
+		*why = "the route has no key";
+		return -EINVAL;
+	}
+	if (!route_conf_pool_has(rc, r->pool, NULL)) {
+		*why = "the route's pool has no backend";
+		return -EINVAL;
+	}
+	if (r->default_backend[0] != '\0' &&
+	    !route_conf_pool_has(rc, r->pool, r->default_backend)) {
+		*why = "the route's default is not a backend of its pool";
+		return -EINVAL;
+	}
+	for (i = 0; i < rc->routes_count; i++)
+		used[rc->route_slot[i]] = true;
+	for (slot = 0; used[slot]; slot++)
+		;
+	rc->routes[rc->routes_count] = *r;
+	rc->route_slot[rc->routes_count] = (uint8_t)slot;
+	rc->routes_count++;
+	return 0;
+}
+
+int
+route_conf_route_del(struct route_conf *rc, const char *name)
+{
+	int i = route_conf_route_find(rc, name);
+
+	if (i < 0)
+		return -ENOENT;
+	memmove(&rc->routes[i], &rc->routes[i + 1],
+		(size_t)(rc->routes_count - i - 1) * sizeof(rc->routes[0]));
+	memmove(&rc->route_slot[i], &rc->route_slot[i + 1],
+		(size_t)(rc->routes_count - i - 1));
+	rc->routes_count--;
+	return 0;
+}
+
+int
+route_conf_backend_set(struct route_conf *rc, const char *name, bool up)
+{
+	int i = route_conf_backend_find(rc, name);
+
+	if (i < 0)
+		return -ENOENT;
+	rc->backends[i].up = up;
+	return 0;
+}
+
+struct route_table *
+route_conf_build(const struct route_conf *rc, const char **why)
+{
+	struct router_route_def defs[ROUTE_CONF_ROUTES_MAX];
+	struct router_backend *pool;
+	struct route_table *t;
+	uint16_t i, j, n;
+	int err;
+
+	/* One array holds every route's pool: at most all backends each. */
+	pool = calloc((size_t)rc->routes_count * ROUTE_CONF_BACKENDS_MAX + 1,
+		      sizeof(*pool));
+	if (pool == NULL) {
+		*why = "out of memory";
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(defs, 0, sizeof(defs));
+	for (i = 0; i < rc->routes_count; i++) {
+		const struct profile_route *r = &rc->routes[i];
+		struct router_backend *be = pool + i * ROUTE_CONF_BACKENDS_MAX;
+		struct router_route_def *d = &defs[i];
+
+		d->port_first = r->match.first;
+		d->port_last = r->match.last;
+		d->key_kind = r->key.kind;
+		d->key_off = r->key.off;
+		d->key_len = r->key.len;
+		d->table_size = r->table_size;
+		d->default_backend = -1;
+		d->user = rc->route_slot[i];
+		d->backends = be;
+		n = 0;
+		for (j = 0; j < rc->backends_count; j++) {
+			const struct profile_backend *b = &rc->backends[j];
+			size_t id_len = strlen(b->name);
+
+			if (strcmp(b->pool, r->pool) != 0)
+				continue;
+			/* The name is the identity: stable across restarts
+			 * and address changes (router.h). */
+			memcpy(be[n].id, b->name, id_len);
+			be[n].id_len = (uint8_t)id_len;
+			be[n].up = b->up;
+			be[n].weight = b->weight;
+			memcpy(be[n].mac, b->mac, 6);
+			be[n].udp_port = b->udp_port;
+			be[n].ip_be = b->addr_be;
+			be[n].user = (uint16_t)(rc->backend_via[j] << 8 | j);
+			if (!strcmp(b->name, r->default_backend))
+				d->default_backend = n;
+			n++;
+		}
+		d->backends_count = n;
+	}
+	t = router_table_create(&rc->cfg, defs, rc->routes_count, why);
+	err = errno;
+	free(pool);
+	if (t == NULL)
+		errno = err;
+	else
+		t->generation = rc->generation + 1;
+	return t;
+}
+
+struct shard_map *
+route_conf_shard_map(const struct profile *p, const char **why)
+{
+	uint32_t ids[PROFILE_GROUPS_MAX];
+	uint16_t i;
+
+	if (p->groups_count == 0) {
+		errno = 0;
+		return NULL;
+	}
+	for (i = 0; i < p->groups_count; i++)
+		ids[i] = p->groups[i].id;
+	return shard_map_create(ids, p->groups_count, 0, why);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One ethdev port of latchd, configured from its [port NAME] section.
+ *
+ * A port has one RX and one TX queue per worker (worker w owns queue w,
+ * docs/design.md "processes"), a mempool of its own on the port's NUMA
+ * socket, RSS across the queues where the device supports it, and no
+ * offloads: workers compute checksums in software so every PMD, vdevs
+ * included, behaves the same.
+ *
+ * Thread safety: port_init() and port_stop_close() run on the main lcore,
+ * at start-up and shut-down, while no worker polls the port.
+ */
+#ifndef LATCH_PORT_H
+#define LATCH_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mempool.h>
+
+#include "firmware-cfg/profile.h"
+
+struct port {
+	const struct profile_port *cfg;
+	uint16_t port_id;
+	int socket_id;    /* SOCKET_ID_ANY when the device has none */
+	uint16_t queues;  /* RX queues = TX queues = workers */
+	uint16_t rx_desc; /* after rte_eth_dev_adjust_nb_rx_tx_desc */
+	uint16_t tx_desc;
+	bool rss; /* RSS spreads packets over the RX queues */
+	bool started;
+	struct rte_ether_addr mac;
+	struct rte_mempool *pool;
+};
+
+/*
+ * Copy the ethdev name of @devargs (the part before the first comma:
+ * "net_tap0" of "net_tap0,iface=latch0", or a PCI address) into @name.
+ * Returns 0, or -ENAMETOOLONG if it does not fit in @size bytes.
+ * Any thread; pure.
+ */
+int port_dev_name(const char *devargs, char *name, size_t size);
+
+/*
+ * Find the ethdev of @cfg (EAL must have probed it from --vdev or -a),
+ * create its mempool of @mbufs mbufs, configure @queues RX and TX queues,
+ * start it and read its MAC into @port. @burst is the workers' burst size,
+ * used to check that the pool can fill every queue. Returns 0 or -errno,
+ * having logged once with the port's name; on error nothing is left
+ * configured. Main lcore, after rte_eal_init().
+ */
+int port_init(struct port *port, const struct profile_port *cfg,
+	      uint16_t queues, uint32_t mbufs, uint16_t burst);
+
+/*
+ * Stop and close the port and free its mempool. Safe on a port that
+ * port_init() failed on or never saw (zeroed). Main lcore, after every
+ * worker lcore has returned.
+ */
+void port_stop_close(struct port *port);
+
+#endif /* LATCH_PORT_H */

@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# perf/bench.sh: latch's benchmark and its reference, in the same run
+# (docs/benchmarks.md; `make bench` calls it).
+#
+#   1. reference: dpdk-testpmd in macswap mode on a memif server socket,
+#      driven by latch-bench --mode echo: this machine's packet-rate limit
+#      and round trip over the same vdev path;
+#   2. latch: latchd on the lab profile (tools/lab up), driven by
+#      latch-bench --mode lock with the same frame size and core layout;
+#
+# then writes perf/results/latest.json (both sets of figures and the
+# ratios) and, with gnuplot, latency-cdf.png and throughput.png next to it.
+#
+# Core layout (2-core lab machine): latch-bench sends from CPU 0; the
+# server's fast path runs on CPU 1 (testpmd's forwarding lcore serves both
+# queues; latchd's two workers share CPU 1 under the lab profile's idle
+# policy); the main lcores of testpmd and latchd sleep on CPU 0.
+#
+# Never fails on a timing: figures are measured, not asserted.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+OUT=${BENCH_OUT:-$ROOT/perf/results}
+BENCH_LCORE=${BENCH_LCORE:-0}
+# The server's fast path on the other CPU; latchd's main stays on CPU 0.
+LAB_LCORES=${BENCH_LAB_LCORES:-0@0,1@1,2@1}
+REF_DIR=/run/latch-bench
+REF_SOCK=$REF_DIR/ref.sock
+LAB_SOCK=/run/latch/lab1/memif.sock
+# Frames of both halves: 42 bytes of headers + 56-byte message + the key.
+KEY_LEN=${BENCH_KEY_LEN:-16}
+# Requests in flight per queue that saturate the path here: a memif round
+# trip is a few us and a burst is 32, so 32 keep both sides busy.
+SAT_OUTSTANDING=${BENCH_SAT_OUTSTANDING:-32}
+QUICK=0
+
+usage() {
+	cat <<USAGE
+usage: perf/bench.sh [--quick] [--out DIR] [--help]
+
+Runs the reference (dpdk-testpmd macswap over memif, latch-bench --mode echo)
+and latch (latchd lab profile via tools/lab, latch-bench --mode lock) back to
+back on the same cores, then writes DIR/latest.json (default perf/results)
+with both sets of figures and the ratios rate_ratio, p50_ratio, p99_ratio,
+and draws DIR/latency-cdf.png and DIR/throughput.png with gnuplot.
+
+  --quick     a few seconds per run (under a minute in all)
+  --out DIR   where the results go
+  --help      this text
+
+Environment: BUILD (build dir, default build), BENCH_LCORE (CPU of
+latch-bench, default 0), BENCH_LAB_LCORES (latchd eal.lcores, default
+$LAB_LCORES), BENCH_KEY_LEN (default 16), BENCH_SAT_OUTSTANDING (default 32).
+Run as root (hugepages, the lab's namespace).
+USAGE
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1; shift ;;
+	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
+	--out=*) OUT=${1#--out=}; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$QUICK" -eq 1 ]; then
+	DUR=2
+	SWEEP_DUR=1
+	SWEEP="0.2 0.6 1.0 1.5 2.0"
+else
+	DUR=10
+	SWEEP_DUR=3
+	SWEEP="0.2 0.4 0.6 0.8 0.9 1.0 1.1 1.25 1.5 2.0"
+fi
+
+BENCH=$BUILD/perf/latch-bench
+[ "$(id -u)" -eq 0 ] || { echo "bench: run as root (hugepages, namespaces)" >&2; exit 1; }
+[ -x "$BENCH" ] || { echo "bench: $BENCH not built (make, or ninja -C $BUILD)" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "bench: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
+
+mkdir -p "$OUT" "$REF_DIR"
+WORK=$(mktemp -d /tmp/latch-bench.XXXXXX)
+TESTPMD_PID=
+LAB_UP=0
+
+# Undo what we started, by PID, and the files of our own prefixes.
+cleanup() {
+	if [ -n "$TESTPMD_PID" ] && kill -0 "$TESTPMD_PID" 2>/dev/null; then
+		kill -TERM "$TESTPMD_PID" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$TESTPMD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$TESTPMD_PID" 2>/dev/null || true
+	fi
+	if [ "$LAB_UP" -eq 1 ]; then
+		LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >/dev/null 2>&1 || true
+	fi
+	rm -f "$REF_SOCK"
+	rm -f /dev/hugepages/bench-*map_* 2>/dev/null || true
+	rm -rf /var/run/dpdk/bench-* 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$ROOT/tools/hugepages.sh"
+free_pages=$(awk '/HugePages_Free/ { print $2 }' /proc/meminfo)
+if [ "${free_pages:-0}" -ge 256 ] && mountpoint -q /dev/hugepages; then
+	MEM_ARGS=(--huge-unlink)
+else
+	MEM_ARGS=(--no-huge -m 512)
+fi
+
+# bench_run NAME ARGS...: one latch-bench run, its JSON in $WORK/NAME.json.
+bench_run() {
+	local name=$1
+	shift
+	echo "bench: $name: latch-bench $*" >&2
+	# One retry: a memif connection that a busy machine let time out
+	# is not a figure (the second failure stops the script).
+	"$BENCH" --lcore "$BENCH_LCORE" --key-len "$KEY_LEN" --quiet \
+		--file-prefix "bench-$name" --json "$WORK/$name.json" "$@" ||
+		"$BENCH" --lcore "$BENCH_LCORE" --key-len "$KEY_LEN" --quiet \
+			--file-prefix "bench-$name" --json "$WORK/$name.json" "$@"
+}
+
+# json_get FILE EXPR: one figure out of a report.
+json_get() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# ---- 1. reference: testpmd macswap ---------------------------------------
+rm -f "$REF_SOCK"
+echo "bench: reference: dpdk-testpmd macswap on $REF_SOCK" >&2
+dpdk-testpmd -l 0,1 --file-prefix bench-ref --no-pci "${MEM_ARGS[@]}" \
+	--vdev "net_memif0,role=server,socket=$REF_SOCK,socket-abstract=no" \
+	-- --forward-mode=macswap --rxq=2 --txq=2 --nb-cores=1 \
+	--stats-period 1 </dev/null >"$WORK/testpmd.log" 2>&1 &
+TESTPMD_PID=$!
+for _ in $(seq 100); do
+	[ -S "$REF_SOCK" ] && break
+	if ! kill -0 "$TESTPMD_PID" 2>/dev/null; then
+		cat "$WORK/testpmd.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+[ -S "$REF_SOCK" ] || { echo "bench: testpmd made no socket" >&2; exit 1; }
+REF=(--mode echo --socket "$REF_SOCK" --queues 2)
+bench_run ref_o1 "${REF[@]}" --duration "$DUR" --outstanding 1
+bench_run ref_sat "${REF[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
+kill -TERM "$TESTPMD_PID" 2>/dev/null || true
+wait "$TESTPMD_PID" 2>/dev/null || true
+TESTPMD_PID=
+
+# ---- 2. latch: latchd on the lab profile ---------------------------------
+LAB_UP=1
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set "eal.lcores=$LAB_LCORES" >&2
+LOCK=(--mode lock --socket "$LAB_SOCK" --queues 2)
+bench_run latch_o1 "${LOCK[@]}" --duration "$DUR" --outstanding 1
+bench_run latch_sat "${LOCK[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
+# Open-loop sweep around capacity. Arrivals are ACQUIREs (each granted one
+# is followed by its RELEASE), so capacity is the closed loop's ACQUIRE rate.
+cap=$(json_get "$WORK/latch_sat.json" "d['counters']['acquires'] / d['elapsed_s']")
+sweep_files=()
+for f in $SWEEP; do
+	rate=$(python3 -c "print(max(1, round($cap * $f)))")
+	bench_run "sweep_$f" "${LOCK[@]}" --duration "$SWEEP_DUR" \
+		--rate "$rate" --arrival poisson
+	sweep_files+=("$f:$WORK/sweep_$f.json")
+done
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
+LAB_UP=0
+
+# ---- 3. latest.json and the plots ----------------------------------------
+python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
+	"${sweep_files[@]}" <<'PY'
+import json, os, platform, sys, time
+
+out, work, quick, lcore, lab_lcores = sys.argv[1:6]
+sweep_args = sys.argv[6:]
+
+
+def load(name):
+    with open(os.path.join(work, name + ".json")) as f:
+        return json.load(f)
+
+
+ref_o1, ref_sat = load("ref_o1"), load("ref_sat")
+lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
+
+
+def figures(d):
+    h = d["latency"]
+    return {"answers_per_s": d["throughput"]["answers_per_s"],
+            "p50_ns": h["p50"], "p90_ns": h["p90"], "p99_ns": h["p99"],
+            "p99.9_ns": h["p99.9"], "p99.99_ns": h["p99.99"],
+            "max_ns": h["max"], "sent": d["counters"]["sent"],
+            "timeouts": d["counters"]["timeouts"]}
+
+
+def ratio(a, b):
+    return round(a / b, 4) if b else None
+
+
+sweep = []
+for arg in sweep_args:
+    factor, path = arg.split(":", 1)
+    with open(path) as f:
+        d = json.load(f)
+    sweep.append({"factor": float(factor),
+                  "offered_per_s": d["config"]["rate"],
+                  "requests_per_s": d["throughput"]["requests_per_s"],
+                  "goodput_per_s": d["throughput"]["answers_per_s"],
+                  "p50_ns": d["latency"]["p50"],
+                  "p99_ns": d["latency"]["p99"],
+                  "timeouts": d["counters"]["timeouts"],
+                  "busy": d["status"]["busy"]})
+
+cpu = ""
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+
+res = {
+    "schema": 1,
+    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "quick": quick == "1",
+    "machine": {"cpus": os.cpu_count(), "cpu": cpu,
+                "kernel": platform.release()},
+    "layout": {"latch_bench_cpu": int(lcore),
+               "testpmd": "-l 0,1 --nb-cores=1: forwarding lcore on CPU 1",
+               "latchd_eal_lcores": lab_lcores},
+    "frame_len": lat_o1["config"]["frame_len"],
+    "reference": {
+        "what": "dpdk-testpmd --forward-mode=macswap over net_memif, "
+                "latch-bench --mode echo",
+        "one_outstanding": figures(ref_o1),
+        "saturation": figures(ref_sat),
+        "outstanding_sat": ref_sat["config"]["outstanding"]},
+    "latch": {
+        "what": "latchd lab profile over net_memif, latch-bench --mode "
+                "lock (ACQUIRE then RELEASE of each grant)",
+        "one_outstanding": figures(lat_o1),
+        "saturation": figures(lat_sat),
+        "outstanding_sat": lat_sat["config"]["outstanding"],
+        "status_sat": lat_sat["status"],
+        "sweep": sweep},
+    "ratios": {
+        "rate_ratio": ratio(lat_sat["throughput"]["answers_per_s"],
+                            ref_sat["throughput"]["answers_per_s"]),
+        "p50_ratio": ratio(lat_o1["latency"]["p50"],
+                           ref_o1["latency"]["p50"]),
+        "p99_ratio": ratio(lat_o1["latency"]["p99"],
+                           ref_o1["latency"]["p99"])},
+    "runs": {"ref_o1": ref_o1, "ref_sat": ref_sat,
+             "latch_o1": lat_o1, "latch_sat": lat_sat},
+}
+with open(os.path.join(out, "latest.json"), "w") as f:
+    json.dump(res, f, indent=1)
+    f.write("\n")
+
+
+def cdf(d, path):
+    h = d["latency"]
+    n, seen = h["count"] or 1, 0
+    with open(path, "w") as f:
+        for low, high, c in h["buckets"]:
+            seen += c
+            f.write("%g %g\n" % ((low + high) / 2000.0, seen / n))
+
+
+cdf(ref_o1, os.path.join(work, "cdf_ref.dat"))
+cdf(lat_o1, os.path.join(work, "cdf_latch.dat"))
+with open(os.path.join(work, "sweep.dat"), "w") as f:
+    for s in sweep:
+        f.write("%g %g %g\n" % (s["offered_per_s"], s["goodput_per_s"],
+                                s["p99_ns"] / 1000.0))
+
+r = res["ratios"]
+print("bench: reference: %.3f Mpps at saturation; 1 outstanding: "
+      "p50 %.2f us, p99 %.2f us" % (
+          ref_sat["throughput"]["answers_per_s"] / 1e6,
+          ref_o1["latency"]["p50"] / 1e3, ref_o1["latency"]["p99"] / 1e3))
+print("bench: latch:     %.3f Mreq/s at saturation; 1 outstanding: "
+      "p50 %.2f us, p99 %.2f us" % (
+          lat_sat["throughput"]["answers_per_s"] / 1e6,
+          lat_o1["latency"]["p50"] / 1e3, lat_o1["latency"]["p99"] / 1e3))
+print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s" % (
+    r["rate_ratio"], r["p50_ratio"], r["p99_ratio"]))
+PY
+
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "work='$WORK'; out='$OUT'" "$ROOT/perf/plot.gp" &&
+		echo "bench: plots: $OUT/latency-cdf.png $OUT/throughput.png"
+else
+	echo "bench: gnuplot missing (apt-get install gnuplot-nox): no plots" >&2
+fi
+echo "bench: results: $OUT/latest.json"
