@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The partition log and its AppendEntries step (dataplane/plog.h).
+ *
+ * Citations are to the Raft paper (Ongaro and Ousterhout, "In Search of an
+ * Understandable Consensus Algorithm", 2014) unless "dissertation" is said
+ * (Ongaro, "Consensus: Bridging Theory and Practice", 2014).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/assert.h"
+#include "dataplane/plog.h"
+
+/* Mark @index and everything after it as changed (for checkers). */
+static void
+plog_touch(struct plog *pl, uint64_t index)
+{
+	if (index < pl->mod_lo)
+		pl->mod_lo = index;
+}
+
+/* The validation of a config; see plog_create(). */
+int
+plog_config_check(const struct plog_config *cfg)
+{
+	if (cfg->entries_max < 4 || (cfg->entries_max & (cfg->entries_max - 1)))
+		return -EINVAL;
+	if (cfg->batch_max == 0 || cfg->batch_max > RAFT_BATCH_MAX)
+		return -EINVAL;
+	if (cfg->inflight_max == 0)
+		return -EINVAL;
+	if (cfg->snapshot_max == 0 || cfg->snapshot_max > RAFT_SNAPSHOT_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Allocate a log: the ring and the snapshot buffer. Start-up only (the
+ * one allocation this module makes).
+ */
+struct plog *
+plog_create(const struct plog_config *cfg, const struct plog_ops *ops,
+	    void *ctx)
+{
+	struct plog *pl;
+
+	if (plog_config_check(cfg) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pl = calloc(1, sizeof(*pl));
+	if (pl == NULL)
+		return NULL;
+	pl->ring = calloc(cfg->entries_max, sizeof(*pl->ring));
+	if (pl->ring == NULL)
+		goto free_pl;
+	pl->snap_buf = calloc(1, cfg->snapshot_max);
+	if (pl->snap_buf == NULL)
+		goto free_ring;
+	pl->cfg = *cfg;
+	pl->ops = *ops;
+	pl->ctx = ctx;
+	pl->mask = cfg->entries_max - 1;
+	plog_reset(pl);
+	return pl;
+
+free_ring:
+	free(pl->ring);
+free_pl:
+	free(pl);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void
+plog_destroy(struct plog *pl)
+{
+	if (pl == NULL)
+		return;
+	free(pl->snap_buf);
+	free(pl->ring);
+	free(pl);
+}
+
+/*
+ * Forget every entry and the snapshot: the dataplane restarted and its
+ * memory is gone (DESIGN.md, "a dataplane restart loses that node's
+ * in-memory logs"). The apply layer resets its own state alongside.
+ */
+void
+plog_reset(struct plog *pl)
+{
+	unsigned i;
+
+	pl->snap_index = 0;
+	pl->snap_term = 0;
+	pl->last = 0;
+	pl->commit = 0;
+	pl->applied = 0;
+	pl->term_start = 0;
+	pl->snap_len = 0;
+	pl->mod_lo = 1;
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		memset(&pl->peers[i], 0, sizeof(pl->peers[i]));
+}
+
+bool
+plog_term_at(const struct plog *pl, uint64_t index, uint64_t *term)
+{
+	if (index == 0) {
+		*term = 0;
+		return true;
+	}
+	if (index == pl->snap_index) {
+		*term = pl->snap_term;
+		return true;
+	}
+	if (index < pl->snap_index || index > pl->last)
+		return false;
+	*term = pl->ring[index & pl->mask].term;
+	return true;
+}
+
+const struct lock_entry *
+plog_entry(const struct plog *pl, uint64_t index)
+{
+	if (index <= pl->snap_index || index > pl->last)
+		return NULL;
+	return &pl->ring[index & pl->mask];
+}
+
+struct raft_pos
+plog_last_pos(const struct plog *pl)
+{
+	struct raft_pos pos = {.term = 0, .index = pl->last};
+
+	LATCH_ASSERT(plog_term_at(pl, pl->last, &pos.term));
+	return pos;
+}
+
+/*
+ * §5.4.1: a log ending at @pos is at least as up to date as this one if
+ * its last term is higher, or equal with an index at least as high.
+ */
+bool
+plog_is_up_to_date(const struct plog *pl, struct raft_pos pos)
+{
+	struct raft_pos mine = plog_last_pos(pl);
+
+	return pos.term > mine.term ||
+	       (pos.term == mine.term && pos.index >= mine.index);
+}
+
+/*
+ * Apply committed entries in order (Figure 2, "Rules for Servers": if
+ * commitIndex > lastApplied, apply log[lastApplied]). Any role.
+ */
+void
+plog_apply(struct plog *pl)
+{
+	while (pl->applied < pl->commit) {
+		const struct lock_entry *e = plog_entry(pl, pl->applied + 1);
+
+		LATCH_ASSERT(e != NULL);
+		pl->applied++;
+		pl->ops.apply(pl->ctx, pl->applied, e);
+	}
+}
+
+/*
+ * Compact the ring up to the last applied entry (§7): the apply layer
+ * writes its state into the snapshot buffer, then the entries are dropped.
+ */
+static void
+plog_compact(struct plog *pl)
+{
+	uint64_t term;
+
+	LATCH_ASSERT(pl->applied > pl->snap_index);
+	LATCH_ASSERT(plog_term_at(pl, pl->applied, &term));
+	pl->snap_len =
+		pl->ops.save(pl->ctx, pl->snap_buf, pl->cfg.snapshot_max);
+	LATCH_ASSERT(pl->snap_len <= pl->cfg.snapshot_max);
+	pl->snap_index = pl->applied;
+	pl->snap_term = term;
+}
+
+/*
+ * Make room for one entry with at most @limit entries in the ring after
+ * it; -ENOSPC if the ring holds only unapplied ones (docs/raft.md, "ring
+ * sizing"). A leader accepts proposals only while half the ring is free,
+ * so its uncommitted tail stays short and followers learn of commits
+ * before their ring fills. A follower may hold as much as a new leader's
+ * log with its no-op (entries_max - 1), so it can always store what the
+ * leader has once it applied what the leader committed; one slot stays
+ * free.
+ */
+static int
+plog_make_room(struct plog *pl, uint64_t limit)
+{
+	if (pl->last - pl->snap_index < limit)
+		return 0;
+	if (pl->applied == pl->snap_index)
+		return -ENOSPC;
+	plog_compact(pl);
+	return pl->last - pl->snap_index < limit ? 0 : -ENOSPC;
+}
+
+#define PLOG_LIMIT_PROPOSE(pl) ((pl)->cfg.entries_max / 2)
+#define PLOG_LIMIT_FOLLOW(pl)  ((pl)->cfg.entries_max - 1)
+#define PLOG_LIMIT_NOOP(pl)    ((pl)->cfg.entries_max - 1)
+
+/* Drop entries after @index (conflict truncation, §5.3). */
+static void
+plog_truncate(struct plog *pl, uint64_t index)
+{
+	LATCH_ASSERT(index >= pl->commit);
+	LATCH_ASSERT(index < pl->last);
+	pl->last = index;
+	plog_touch(pl, index + 1);
+}
+
+static void
+plog_put(struct plog *pl, const struct lock_entry *e)
+{
+	pl->last++;
+	pl->ring[pl->last & pl->mask] = *e;
+	plog_touch(pl, pl->last);
+}
+
+/*
+ * Leader: append a proposed entry (§5.3, "the leader appends the command
+ * to its log as a new entry"). The caller set e->term to its term.
+ */
+int64_t
+plog_append(struct plog *pl, const struct lock_entry *e)
+{
+	if (plog_make_room(pl, PLOG_LIMIT_PROPOSE(pl)) != 0)
+		return -ENOSPC;
+	plog_put(pl, e);
+	return (int64_t)pl->last;
+}
+
+/* New leader: append its no-op (§5.4.2, §8); may take the last slot. */
+int64_t
+plog_append_noop(struct plog *pl, const struct lock_entry *e)
+{
+	if (plog_make_room(pl, PLOG_LIMIT_NOOP(pl)) != 0)
+		return -ENOSPC;
+	plog_put(pl, e);
+	return (int64_t)pl->last;
+}
+
+/*
+ * Follower: AppendEntries receiver implementation (Figure 2, steps 2-5).
+ * Reply false if the log has no entry at prev_index whose term matches
+ * prev_term, with a hint that skips the whole conflicting term (§5.3,
+ * the optimisation at the end). An existing entry that conflicts with a
+ * new one (same index, different term) is deleted with all that follow;
+ * entries already present are kept, so a duplicated or reordered APPEND
+ * never truncates. Commit becomes min(leaderCommit, last new entry).
+ * When the ring is full of unapplied entries only a prefix is taken and
+ * the reply says so; the leader resends the rest.
+ */
+bool
+plog_follower_append(struct plog *pl, const struct raft_msg_append *a,
+		     uint64_t *index)
+{
+	uint64_t prev = a->prev_index, matched, term, commit;
+	uint32_t k;
+
+	if (prev > pl->last) {
+		*index = pl->last;
+		return false;
+	}
+	if (prev >= pl->snap_index) {
+		LATCH_ASSERT(plog_term_at(pl, prev, &term));
+		if (term != a->prev_term) {
+			uint64_t i = prev;
+			uint64_t t;
+
+			LATCH_ASSERT(prev > pl->commit);
+			while (i - 1 > pl->snap_index && i - 1 > pl->commit &&
+			       plog_term_at(pl, i - 1, &t) && t == term)
+				i--;
+			*index = i - 1;
+			return false;
+		}
+	}
+	/* Below the snapshot everything is committed and so matches. */
+	matched = prev;
+	for (k = 0; k < a->n && k < RAFT_BATCH_MAX; k++) {
+		uint64_t idx = prev + 1 + k;
+		const struct lock_entry *e = &a->entries[k];
+
+		if (idx <= pl->snap_index) {
+			matched = idx;
+			continue;
+		}
+		if (idx <= pl->last) {
+			LATCH_ASSERT(plog_term_at(pl, idx, &term));
+			if (term == e->term) {
+				matched = idx;
+				continue;
+			}
+			plog_truncate(pl, idx - 1);
+		}
+		if (plog_make_room(pl, PLOG_LIMIT_FOLLOW(pl)) != 0)
+			break;
+		plog_put(pl, e);
+		matched = idx;
+	}
+	*index = matched;
+	commit = a->commit < matched ? a->commit : matched;
+	if (commit > pl->commit) {
+		pl->commit = commit;
+		plog_apply(pl);
+	}
+	return true;
+}
+
+/*
+ * Follower: InstallSnapshot receiver (Figure 13). A snapshot at or below
+ * commit changes nothing. If the log holds the snapshot's last entry
+ * (same index and term), the entries after it are kept; otherwise the
+ * whole log is replaced. The apply layer loads the state.
+ */
+uint64_t
+plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
+		      const uint8_t *data, uint32_t len)
+{
+	uint64_t t;
+
+	if (index <= pl->commit)
+		return index;
+	LATCH_ASSERT(len <= pl->cfg.snapshot_max);
+	if (!(plog_term_at(pl, index, &t) && t == term))
+		pl->last = index;
+	pl->snap_index = index;
+	pl->snap_term = term;
+	pl->commit = index;
+	pl->applied = index;
+	memcpy(pl->snap_buf, data, len);
+	pl->snap_len = len;
+	pl->ops.load(pl->ctx, data, len);
+	plog_touch(pl, index + 1);
+	return index;
+}
+
+/*
+ * Source of a PULL (docs/raft.md, "pull"): send the entries after the
+ * puller's last entry if it matches ours, else after its commit index
+ * (committed entries match everywhere, §5.4.3).
+ */
+bool
+plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
+	       struct raft_msg_append *out)
+{
+	uint64_t start, t, n, i;
+
+	if (last.index >= pl->snap_index && plog_term_at(pl, last.index, &t) &&
+	    t == last.term)
+		start = last.index;
+	else if (commit >= pl->snap_index && commit <= pl->last)
+		start = commit;
+	else
+		return false; /* the puller needs a snapshot: left to a leader */
+	n = pl->last - start;
+	if (n > pl->cfg.batch_max)
+		n = pl->cfg.batch_max;
+	if (n == 0)
+		return false;
+	LATCH_ASSERT(plog_term_at(pl, start, &t));
+	out->prev_index = start;
+	out->prev_term = t;
+	/* PULL_REPLY: commit carries the source's last term. */
+	LATCH_ASSERT(plog_term_at(pl, pl->last, &out->commit));
+	out->caught_up_incarnation = 0;
+	out->n = (uint32_t)n;
+	for (i = 0; i < n; i++)
+		out->entries[i] = pl->ring[(start + 1 + i) & pl->mask];
+	return true;
+}
+
+/*
+ * Puller: take a more up-to-date peer's entries. An entry of ours is
+ * replaced only by one of a higher term at the same index: an entry
+ * (i, t) is never committed once some log holds (i, t') with t' > t,
+ * because every leader after t's holds all committed entries (§5.4.3).
+ * Moreover, when the source's last term S is above our last term, any
+ * entry of ours that differs from the source's is replaced: a committed
+ * entry (i, t) with t < S is held by the leader of term S from its
+ * election on (its entries of term S follow it), so every log ending in
+ * term S holds it, and what differs is never committed.
+ * Entries are only extended or repaired, never dropped for nothing, and
+ * no ack is sent for them, so no leader counts them.
+ */
+uint32_t
+plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
+		uint64_t *matched)
+{
+	uint64_t prev = a->prev_index, t;
+	uint32_t k, taken = 0;
+	bool newer = a->commit > plog_last_pos(pl).term;
+
+	*matched = 0;
+
+	/* The source's log must match ours at prev, and through our commit
+	 * index: the PREVOTE_REPLY that made us pull may be stale, and a
+	 * source behind our committed prefix has nothing for us. */
+	if (prev > pl->last || prev < pl->snap_index)
+		return 0;
+	if (!(plog_term_at(pl, prev, &t) && t == a->prev_term))
+		return 0;
+	for (k = 0; k < a->n && k < RAFT_BATCH_MAX; k++) {
+		uint64_t idx = prev + 1 + k;
+		const struct lock_entry *e = &a->entries[k];
+
+		if (idx <= pl->commit) {
+			LATCH_ASSERT(plog_term_at(pl, idx, &t));
+			if (t != e->term)
+				return taken;
+			*matched = idx;
+			continue;
+		}
+		if (idx <= pl->last) {
+			LATCH_ASSERT(plog_term_at(pl, idx, &t));
+			if (t == e->term) {
+				*matched = idx;
+				continue;
+			}
+			if (t > e->term && !newer)
+				break;
+			plog_truncate(pl, idx - 1);
+		}
+		if (plog_make_room(pl, PLOG_LIMIT_FOLLOW(pl)) != 0)
+			break;
+		plog_put(pl, e);
+		*matched = idx;
+		taken++;
+	}
+	return taken;
+}
+
+/*
+ * Leader: on election, nextIndex of every follower is the leader's last
+ * index + 1 and matchIndex 0 (Figure 2, "Volatile state on leaders").
+ */
+void
+plog_leader_start(struct plog *pl)
+{
+	unsigned i;
+
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		plog_leader_reset_peer(pl, i);
+}
+
+/* Leader: a follower came back without its log (new incarnation). */
+void
+plog_leader_reset_peer(struct plog *pl, unsigned peer)
+{
+	struct plog_progress *p = &pl->peers[peer];
+
+	p->next = pl->last + 1;
+	p->match = 0;
+	p->inflight = 0;
+	p->snapshot_sent = false;
+}
+
+/*
+ * Leader: the next message for @peer (§5.3 and dissertation §10.2.1):
+ * a snapshot if the entries it needs were compacted (§7); else a batch
+ * of up to batch_max entries from nextIndex, sent optimistically
+ * (nextIndex advances at once) while fewer than inflight_max are
+ * unanswered; else, if @heartbeat, an empty APPEND. A heartbeat sent
+ * while a pipeline is full names matchIndex as prev, which the follower
+ * is known to hold, so it cannot cause a spurious rejection.
+ */
+enum plog_send
+plog_leader_send(struct plog *pl, unsigned peer, bool heartbeat,
+		 struct raft_msg *out)
+{
+	struct plog_progress *p = &pl->peers[peer];
+	struct raft_msg_append *a = &out->u.append;
+	uint64_t n = 0, prev, i;
+
+	LATCH_ASSERT(peer < RAFT_NODES_MAX);
+	if (p->next <= pl->snap_index) {
+		if (p->snapshot_sent && !heartbeat)
+			return PLOG_SEND_NONE;
+		out->type = RAFT_MSG_SNAPSHOT;
+		out->u.snapshot.index = pl->snap_index;
+		out->u.snapshot.term = pl->snap_term;
+		out->u.snapshot.len = pl->snap_len;
+		memcpy(out->u.snapshot.data, pl->snap_buf, pl->snap_len);
+		p->snapshot_sent = true;
+		p->next = pl->snap_index + 1;
+		p->inflight = 0;
+		return PLOG_SEND_SNAPSHOT;
+	}
+	if (p->snapshot_sent && !heartbeat)
+		return PLOG_SEND_NONE;
+	LATCH_ASSERT(p->next <= pl->last + 1);
+	if (p->inflight < pl->cfg.inflight_max && !p->snapshot_sent) {
+		n = pl->last + 1 - p->next;
+		if (n > pl->cfg.batch_max)
+			n = pl->cfg.batch_max;
+	}
+	if (n == 0 && !heartbeat)
+		return PLOG_SEND_NONE;
+	prev = p->next - 1;
+	if (n == 0 && p->inflight > 0 && p->match >= pl->snap_index)
+		prev = p->match;
+	out->type = RAFT_MSG_APPEND;
+	a->prev_index = prev;
+	LATCH_ASSERT(plog_term_at(pl, prev, &a->prev_term));
+	a->commit = pl->commit;
+	a->caught_up_incarnation = 0;
+	a->n = (uint32_t)n;
+	for (i = 0; i < n; i++)
+		a->entries[i] = pl->ring[(prev + 1 + i) & pl->mask];
+	if (n > 0) {
+		p->next += n;
+		p->inflight++;
+	}
+	return PLOG_SEND_APPEND;
+}
+
+/*
+ * Leader: an APPEND_REPLY or SNAPSHOT reply (Figure 2, "Rules for
+ * Servers, Leaders"): on success matchIndex and nextIndex move forward
+ * (never back: replies may arrive out of order); on failure nextIndex
+ * moves back to the hint and the pipeline restarts from there. A failure
+ * whose hint is below matchIndex is stale and ignored.
+ */
+void
+plog_leader_reply(struct plog *pl, unsigned peer, bool success, uint64_t index)
+{
+	struct plog_progress *p = &pl->peers[peer];
+
+	LATCH_ASSERT(peer < RAFT_NODES_MAX);
+	if (index > pl->last)
+		return; /* not an answer to anything this leader sent */
+	if (success) {
+		if (index > p->match)
+			p->match = index;
+		if (p->next < index + 1)
+			p->next = index + 1;
+		if (p->inflight > 0)
+			p->inflight--;
+		if (p->snapshot_sent && index >= pl->snap_index)
+			p->snapshot_sent = false;
+		return;
+	}
+	if (index < p->match)
+		return;
+	p->next = index + 1;
+	p->inflight = 0;
+	p->snapshot_sent = false;
+}
+
+/* Leader: assume what is unanswered was lost, and resend from match. */
+void
+plog_leader_retransmit(struct plog *pl, unsigned peer)
+{
+	struct plog_progress *p = &pl->peers[peer];
+
+	if (p->next > p->match + 1 || p->snapshot_sent) {
+		p->next = p->match + 1;
+		p->inflight = 0;
+		p->snapshot_sent = false;
+	}
+}
+
+/*
+ * Leader: §5.3 and §5.4.2. The highest N > commitIndex such that a
+ * majority of voters hold entry N and log[N].term == currentTerm becomes
+ * the commit index; entries of earlier terms commit only with it
+ * (Figure 8). Acks of followers not in @counted (amnesic: docs/raft.md,
+ * "the diskless rule") do not count.
+ */
+bool
+plog_leader_commit(struct plog *pl, uint64_t term, uint8_t voters,
+		   uint8_t counted, unsigned self)
+{
+	unsigned need = (unsigned)__builtin_popcount(voters) / 2 + 1;
+	uint64_t n, t;
+
+	for (n = pl->last; n > pl->commit; n--) {
+		unsigned count = 0, i;
+
+		LATCH_ASSERT(plog_term_at(pl, n, &t));
+		if (t < term)
+			break;
+		LATCH_ASSERT(t == term);
+		for (i = 0; i < RAFT_NODES_MAX; i++) {
+			if (!(voters & (1u << i)))
+				continue;
+			if (i == self)
+				count++;
+			else if ((counted & (1u << i)) &&
+				 pl->peers[i].match >= n)
+				count++;
+		}
+		if (count >= need) {
+			pl->commit = n;
+			plog_apply(pl);
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One replicated log: a partition log (entries are struct lock_entry) or,
+ * reusing the same code, the control plane's meta log (docs/raft.md).
+ *
+ * The log is a fixed-size ring of entries sized at creation; indices start
+ * at 1. Entries up to snap_index live only in the snapshot (produced by the
+ * apply layer through ops->save). This file implements the AppendEntries
+ * step for one log (Raft paper §5.3, §5.4.2, §7): the follower's
+ * consistency check, conflict truncation and commit, and the leader's
+ * per-follower next/match index with batching and pipelining, and its
+ * commit rule. Term and role checks belong to the caller (control/raft):
+ * these functions trust that a message comes from the current leader.
+ *
+ * Pure: no clock, no system call, no global, no allocation after
+ * plog_create(). Thread safety: none; one owner (a worker lcore or a
+ * simulated node).
+ */
+#ifndef LATCH_PLOG_H
+#define LATCH_PLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/raft/raft_msg.h"
+#include "dataplane/lock_table.h"
+
+/* entry.op of the no-op a new leader appends to every log (§5.4.2). */
+#define PLOG_OP_NOOP 0
+
+struct plog_config {
+	uint32_t entries_max;  /* ring size, power of two */
+	uint32_t batch_max;    /* entries per APPEND, <= RAFT_BATCH_MAX */
+	uint32_t inflight_max; /* APPENDs in flight per follower (pipelining) */
+	uint32_t snapshot_max; /* bytes, <= RAFT_SNAPSHOT_MAX */
+};
+
+/*
+ * Callbacks into the apply layer. apply is called for every committed
+ * entry in index order, once per entry per incarnation; save writes the
+ * state as of the last applied entry; load replaces the state.
+ */
+struct plog_ops {
+	void (*apply)(void *ctx, uint64_t index, const struct lock_entry *e);
+	uint32_t (*save)(void *ctx, uint8_t *buf, uint32_t max);
+	void (*load)(void *ctx, const uint8_t *buf, uint32_t len);
+};
+
+/* Leader's view of one follower (paper Figure 2, nextIndex/matchIndex). */
+struct plog_progress {
+	uint64_t next;
+	uint64_t match;
+	uint32_t inflight; /* APPENDs sent since the last reply or reset */
+	bool snapshot_sent;
+};
+
+struct plog {
+	struct plog_config cfg;
+	struct plog_ops ops;
+	void *ctx;
+	uint64_t mask;
+	struct lock_entry *ring;
+	uint64_t snap_index; /* last index covered by the snapshot */
+	uint64_t snap_term;
+	uint64_t last;
+	uint64_t commit;
+	uint64_t applied;
+	uint64_t term_start; /* leader: index of its no-op in this log */
+	uint64_t mod_lo;     /* lowest index changed since plog_mod_clear() */
+	uint32_t snap_len;
+	uint8_t *snap_buf;
+	struct plog_progress peers[RAFT_NODES_MAX];
+};
+
+/* What plog_leader_send() filled. */
+enum plog_send {
+	PLOG_SEND_NONE = 0,
+	PLOG_SEND_APPEND = 1,
+	PLOG_SEND_SNAPSHOT = 2,
+};
+
+/* Start-up only: -EINVAL and NULL for a bad config, NULL/ENOMEM. */
+struct plog *plog_create(const struct plog_config *cfg,
+			 const struct plog_ops *ops, void *ctx);
+void plog_destroy(struct plog *pl);
+int plog_config_check(const struct plog_config *cfg);
+
+/* Forget everything: the dataplane restarted (amnesia). */
+void plog_reset(struct plog *pl);
+
+struct raft_pos plog_last_pos(const struct plog *pl);
+/* Term of entry @index; false if it is compacted (below the snapshot) or
+ * beyond the end. */
+bool plog_term_at(const struct plog *pl, uint64_t index, uint64_t *term);
+/* Entry @index or NULL when not in the ring. */
+const struct lock_entry *plog_entry(const struct plog *pl, uint64_t index);
+/* §5.4.1: is a log ending at @pos at least as up to date as this one? */
+bool plog_is_up_to_date(const struct plog *pl, struct raft_pos pos);
+
+/* Leader: append @e (its term already set). Returns the index, or
+ * -ENOSPC when the ring is full of unapplied entries. */
+int64_t plog_append(struct plog *pl, const struct lock_entry *e);
+/* New leader: append its no-op; -ENOSPC only if the ring is full of
+ * unapplied entries. */
+int64_t plog_append_noop(struct plog *pl, const struct lock_entry *e);
+
+/* Follower side of AppendEntries (§5.3). Sets *index as the reply's. */
+bool plog_follower_append(struct plog *pl, const struct raft_msg_append *a,
+			  uint64_t *index);
+/* Follower side of InstallSnapshot (§7). Returns the matched index. */
+uint64_t plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
+			       const uint8_t *data, uint32_t len);
+/* Extend (or repair) this log from a more up-to-date peer's tail; see
+ * docs/raft.md, "pull". Returns how many entries were taken; *matched is
+ * the last index now known equal to the source's (0 if none). */
+uint32_t plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
+			 uint64_t *matched);
+/* Fill a PULL_REPLY for a puller whose log ends at @last with @commit. */
+bool plog_pull_fill(const struct plog *pl, struct raft_pos last,
+		    uint64_t commit, struct raft_msg_append *out);
+
+/* Leader: reset progress of every peer on election (§5.3). */
+void plog_leader_start(struct plog *pl);
+/* Leader: forget a follower's progress (its dataplane restarted). */
+void plog_leader_reset_peer(struct plog *pl, unsigned peer);
+/* Leader: next message for @peer; @heartbeat forces an (empty) APPEND. */
+enum plog_send plog_leader_send(struct plog *pl, unsigned peer, bool heartbeat,
+				struct raft_msg *out);
+/* Leader: a follower's APPEND_REPLY. */
+void plog_leader_reply(struct plog *pl, unsigned peer, bool success,
+		       uint64_t index);
+/* Leader: after a heartbeat period without an answer, resend from match. */
+void plog_leader_retransmit(struct plog *pl, unsigned peer);
+/*
+ * Leader: advance commit to the highest index of @term held by a majority
+ * of @voters (§5.4.2), counting @counted (voters whose acks count) and
+ * itself as @self. Applies what became committed. Returns true if commit
+ * moved.
+ */
+bool plog_leader_commit(struct plog *pl, uint64_t term, uint8_t voters,
+			uint8_t counted, unsigned self);
+
+/* Apply committed entries not yet applied, in order. */
+void plog_apply(struct plog *pl);
+
+/* Checkers (the simulator): lowest index changed since the last clear. */
+static inline void
+plog_mod_clear(struct plog *pl)
+{
+	pl->mod_lo = UINT64_MAX;
+}
+
+#endif /* LATCH_PLOG_H */
