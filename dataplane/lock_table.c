@@ -59,8 +59,14 @@ struct lt_req {
 	uint32_t sess_prev, sess_next;
 	uint32_t lease_ms; /* granted, or to grant when waiting */
 	uint32_t wait_ms;  /* WAITING, for takeover */
-	uint16_t flags;    /* LATCH_F_SHARED | LATCH_F_SESSION */
-	uint8_t state;     /* enum lt_req_state */
+	/*
+	 * Map hashes kept so removal never recomputes them: of (client,
+	 * request) in req_map, and of (token, 0) in token_map (HOLDING).
+	 */
+	uint32_t req_hash;
+	uint32_t token_hash;
+	uint16_t flags; /* LATCH_F_SHARED | LATCH_F_SESSION */
+	uint8_t state;  /* enum lt_req_state */
 	struct lock_addr addr;
 };
 
@@ -93,6 +99,7 @@ struct lt_answer {
 	uint32_t count;
 	uint32_t lease_ms;
 	uint32_t wait_ms;
+	uint32_t hash; /* of (client, request) in dedup_map: eviction */
 	uint16_t status;
 	uint16_t flags;
 	uint8_t op;
@@ -198,14 +205,24 @@ lt_map_hash(uint64_t a, uint64_t b)
 	return (uint32_t)h;
 }
 
+/*
+ * Buckets per entry of a map. Two keeps a map at most half full, so
+ * probes stay short and always end. The dedup window is always full once
+ * warm and every answer both adds to it and evicts from it, so it gets
+ * four: a quarter full, its inserts and backward shifts scan 1.4 buckets
+ * instead of 2.5 on average (Knuth 6.4, linear probing), for 8 more bytes
+ * per remembered answer.
+ */
+#define LT_MAP_SPREAD       2u
+#define LT_MAP_SPREAD_DEDUP 4u
+
 static int
-lt_map_init(struct lt_map *m, uint32_t max)
+lt_map_init(struct lt_map *m, uint32_t max, uint32_t spread)
 {
 	uint64_t n = 2;
 	uint64_t i;
 
-	/* At most half full, so probes stay short and always end. */
-	while (n < 2ull * max)
+	while (n < (uint64_t)spread * max)
 		n <<= 1;
 	m->buckets = malloc(n * sizeof(*m->buckets));
 	if (m->buckets == NULL)
@@ -248,12 +265,15 @@ lt_map_match(const struct lock_table *lt, enum lt_map_kind kind, uint32_t val,
 	return false;
 }
 
-/* Index of the record with key (a, b), or LT_NONE. */
+/*
+ * Index of the record with key (a, b), whose lt_map_hash() is @h, or
+ * LT_NONE. Callers compute @h once per entry and reuse it for every map
+ * keyed alike (the dedup window and the requests share (client, request)).
+ */
 static inline uint32_t
-lt_map_find(const struct lock_table *lt, const struct lt_map *m,
-	    enum lt_map_kind kind, uint64_t a, uint64_t b)
+lt_map_find_h(const struct lock_table *lt, const struct lt_map *m,
+	      enum lt_map_kind kind, uint32_t h, uint64_t a, uint64_t b)
 {
-	uint32_t h = lt_map_hash(a, b);
 	uint32_t pos = h & m->mask;
 
 	/* Bounded: the array is never more than half full. */
@@ -266,6 +286,14 @@ lt_map_find(const struct lock_table *lt, const struct lt_map *m,
 			return k->val;
 		pos = (pos + 1) & m->mask;
 	}
+}
+
+/* As lt_map_find_h(), hashing (a, b) here: for the rarer paths. */
+static inline uint32_t
+lt_map_find(const struct lock_table *lt, const struct lt_map *m,
+	    enum lt_map_kind kind, uint64_t a, uint64_t b)
+{
+	return lt_map_find_h(lt, m, kind, lt_map_hash(a, b), a, b);
 }
 
 /* Add record @val, whose key hashes to @h and is absent. */
@@ -412,13 +440,15 @@ lock_table_create(const struct lock_table_config *cfg,
 	if (lt->dedup == NULL)
 		goto free_sessions;
 
-	if (lt_map_init(&lt->req_map, lt->reqs_max) != 0)
+	if (lt_map_init(&lt->req_map, lt->reqs_max, LT_MAP_SPREAD) != 0)
 		goto free_dedup;
-	if (lt_map_init(&lt->token_map, lt->reqs_max) != 0)
+	if (lt_map_init(&lt->token_map, lt->reqs_max, LT_MAP_SPREAD) != 0)
 		goto fini_req_map;
-	if (lt_map_init(&lt->session_map, cfg->sessions_max) != 0)
+	if (lt_map_init(&lt->session_map, cfg->sessions_max, LT_MAP_SPREAD) !=
+	    0)
 		goto fini_token_map;
-	if (lt_map_init(&lt->dedup_map, cfg->dedup_max) != 0)
+	if (lt_map_init(&lt->dedup_map, cfg->dedup_max, LT_MAP_SPREAD_DEDUP) !=
+	    0)
 		goto fini_session_map;
 
 	lt->wheel = timer_wheel_create(cfg->timer_slots);
@@ -509,15 +539,17 @@ lt_session_ms(const struct lock_table *lt, uint32_t asked)
 
 /* ---- dedup window ---- */
 
+/* Answer remembered for (client, request), whose hash is @h, or NULL. */
 static struct lt_answer *
-lt_dedup_find(struct lock_table *lt, uint64_t client_id, uint64_t request_id)
+lt_dedup_find(struct lock_table *lt, uint32_t h, uint64_t client_id,
+	      uint64_t request_id)
 {
 	uint32_t i;
 
 	if (lt->cfg.dedup_max == 0)
 		return NULL;
-	i = lt_map_find(lt, &lt->dedup_map, LT_MAP_DEDUP, client_id,
-			request_id);
+	i = lt_map_find_h(lt, &lt->dedup_map, LT_MAP_DEDUP, h, client_id,
+			  request_id);
 	return i == LT_NONE ? NULL : &lt->dedup[i];
 }
 
@@ -533,9 +565,7 @@ lt_dedup_put(struct lock_table *lt, const struct lt_answer *ans)
 	if (lt->dedup_count == max) {
 		struct lt_answer *old = &lt->dedup[lt->dedup_head];
 		bool had =
-			lt_map_del(&lt->dedup_map,
-				   lt_map_hash(old->client_id, old->request_id),
-				   lt->dedup_head);
+			lt_map_del(&lt->dedup_map, old->hash, lt->dedup_head);
 
 		LATCH_ASSERT(had);
 		lt->dedup_head =
@@ -546,8 +576,7 @@ lt_dedup_put(struct lock_table *lt, const struct lt_answer *ans)
 	if (i >= max)
 		i -= max;
 	lt->dedup[i] = *ans;
-	lt_map_put(&lt->dedup_map, lt_map_hash(ans->client_id, ans->request_id),
-		   i);
+	lt_map_put(&lt->dedup_map, ans->hash, i);
 	lt->dedup_count++;
 }
 
@@ -559,7 +588,8 @@ static void
 lt_dedup_wait_ended(struct lock_table *lt, const struct lt_req *r,
 		    uint16_t status)
 {
-	struct lt_answer *a = lt_dedup_find(lt, r->client_id, r->request_id);
+	struct lt_answer *a =
+		lt_dedup_find(lt, r->req_hash, r->client_id, r->request_id);
 
 	if (a == NULL || a->op != LATCH_OP_ACQUIRE ||
 	    a->status != LATCH_S_QUEUED)
@@ -603,12 +633,15 @@ lt_answer(struct lock_table *lt, const struct lt_answer *ans,
 	lt_emit_reply(ans, e, emit, ctx);
 }
 
+/* @eh is lt_map_hash(e->client_id, e->request_id). */
 static struct lt_answer
-lt_answer_init(const struct lock_entry *e, uint8_t op, uint16_t status)
+lt_answer_init(const struct lock_entry *e, uint32_t eh, uint8_t op,
+	       uint16_t status)
 {
 	struct lt_answer a = {
 		.client_id = e->client_id,
 		.request_id = e->request_id,
+		.hash = eh,
 		.op = op,
 		.status = status,
 	};
@@ -677,11 +710,60 @@ lt_lock_find(const struct lock_table *lt, const struct lock_key *key)
 	return (uint32_t)slot;
 }
 
+/* Start the lock of @key at @slot, which the index just gave it. */
+static void
+lt_lock_init(struct lock_table *lt, uint32_t slot, const struct lock_key *key)
+{
+	struct lt_lock *lk = &lt->locks[slot];
+
+	LATCH_ASSERT(!lk->in_use);
+	lk->key = *key;
+	lk->in_use = true;
+	lk->shared = false;
+	lk->pending = false;
+	lk->holders = lk->waiters = 0;
+	lk->hold_head = lk->hold_tail = LT_NONE;
+	lk->wait_head = lk->wait_tail = LT_NONE;
+	lk->pending_next = LT_NONE;
+	lt->locks_used++;
+}
+
+/*
+ * Slot of the lock of @key through one index add: the lock there if @key
+ * has one, else a new lock. Only when a new lock could be granted at once
+ * (the caller checked the request and holder pools): then asking the index
+ * to add instead of lookup-then-add saves a probe, and the outcome is the
+ * one lookup-then-add gives. LT_NONE if the index is full; *@is_new says
+ * whether the lock was made here.
+ */
+static uint32_t
+lt_lock_find_or_add(struct lock_table *lt, const struct lock_key *key,
+		    bool *is_new)
+{
+	int32_t slot;
+
+	*is_new = false;
+	LATCH_ASSERT(lt->locks_used < lt->cfg.locks_max);
+	slot = lt->index.add(lt->index_ctx, key);
+	if (slot < 0)
+		return LT_NONE;
+	if ((uint32_t)slot >= lt->cfg.locks_max) {
+		/* An index sized above locks_max: treat its excess as full. */
+		lt->index.del(lt->index_ctx, key);
+		return LT_NONE;
+	}
+	/* The index holds exactly the keys of in-use locks. */
+	if (lt->locks[slot].in_use)
+		return (uint32_t)slot;
+	lt_lock_init(lt, (uint32_t)slot, key);
+	*is_new = true;
+	return (uint32_t)slot;
+}
+
 /* Make a lock for @key (absent); LT_NONE if the pool or index is full. */
 static uint32_t
 lt_lock_add(struct lock_table *lt, const struct lock_key *key)
 {
-	struct lt_lock *lk;
 	int32_t slot;
 
 	if (lt->locks_used >= lt->cfg.locks_max)
@@ -694,15 +776,7 @@ lt_lock_add(struct lock_table *lt, const struct lock_key *key)
 		lt->index.del(lt->index_ctx, key);
 		return LT_NONE;
 	}
-	lk = &lt->locks[slot];
-	LATCH_ASSERT(!lk->in_use);
-	memset(lk, 0, sizeof(*lk));
-	lk->key = *key;
-	lk->in_use = true;
-	lk->hold_head = lk->hold_tail = LT_NONE;
-	lk->wait_head = lk->wait_tail = LT_NONE;
-	lk->pending_next = LT_NONE;
-	lt->locks_used++;
+	lt_lock_init(lt, (uint32_t)slot, key);
 	return (uint32_t)slot;
 }
 
@@ -822,7 +896,8 @@ lt_hold(struct lock_table *lt, uint32_t i, const struct lock_entry *e)
 	lt_list_append(lt, &lk->hold_head, &lk->hold_tail, i);
 	lk->holders++;
 	lt->holders_used++;
-	lt_map_put(&lt->token_map, lt_map_hash(r->token, 0), i);
+	r->token_hash = lt_map_hash(r->token, 0);
+	lt_map_put(&lt->token_map, r->token_hash, i);
 	timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
 	if (r->session != LT_NONE)
 		lt->sessions[r->session].grants++;
@@ -844,10 +919,9 @@ lt_unhold(struct lock_table *lt, uint32_t i)
 	lt_list_remove(lt, &lk->hold_head, &lk->hold_tail, i);
 	lk->holders--;
 	lt->holders_used--;
-	had = lt_map_del(&lt->token_map, lt_map_hash(r->token, 0), i);
+	had = lt_map_del(&lt->token_map, r->token_hash, i);
 	LATCH_ASSERT(had);
-	had = lt_map_del(&lt->req_map, lt_map_hash(r->client_id, r->request_id),
-			 i);
+	had = lt_map_del(&lt->req_map, r->req_hash, i);
 	LATCH_ASSERT(had);
 	lt_session_unbind(lt, i);
 	timer_wheel_cancel(lt->wheel, &r->timer);
@@ -868,8 +942,7 @@ lt_unwait(struct lock_table *lt, uint32_t i)
 	lt_list_remove(lt, &lk->wait_head, &lk->wait_tail, i);
 	lk->waiters--;
 	lt->waiters_used--;
-	had = lt_map_del(&lt->req_map, lt_map_hash(r->client_id, r->request_id),
-			 i);
+	had = lt_map_del(&lt->req_map, r->req_hash, i);
 	LATCH_ASSERT(had);
 	lt_session_unbind(lt, i);
 	timer_wheel_cancel(lt->wheel, &r->timer);
@@ -973,9 +1046,9 @@ lt_queue_place(const struct lock_table *lt, uint32_t i)
 
 static void
 lt_answer_busy_full(struct lock_table *lt, const struct lock_entry *e,
-		    uint8_t op, lock_effect_fn emit, void *ctx)
+		    uint32_t eh, uint8_t op, lock_effect_fn emit, void *ctx)
 {
-	struct lt_answer ans = lt_answer_init(e, op, LATCH_S_BUSY);
+	struct lt_answer ans = lt_answer_init(e, eh, op, LATCH_S_BUSY);
 
 	lt->counters.busy_full++;
 	lt_answer(lt, &ans, e, emit, ctx);
@@ -993,23 +1066,25 @@ lt_answer_busy_full(struct lock_table *lt, const struct lock_entry *e,
  * a second grant with its own token.
  */
 static void
-lt_acquire(struct lock_table *lt, const struct lock_entry *e,
+lt_acquire(struct lock_table *lt, const struct lock_entry *e, uint32_t eh,
 	   lock_effect_fn emit, void *ctx)
 {
-	struct lt_answer ans = lt_answer_init(e, LATCH_OP_ACQUIRE, LATCH_S_OK);
+	struct lt_answer ans =
+		lt_answer_init(e, eh, LATCH_OP_ACQUIRE, LATCH_S_OK);
 	bool shared = (e->flags & LATCH_F_SHARED) != 0;
 	uint32_t session = LT_NONE;
 	uint32_t slot, i;
 	struct lt_req *r;
-	bool grantable;
+	bool grantable, is_new = false;
 
 	ans.flags = e->flags & LATCH_F_SHARED;
 	/*
 	 * A retry whose answer left the dedup window while its grant or wait
 	 * lives on is still answered from that grant: never a second one.
+	 * The request map is keyed like the dedup window: same hash.
 	 */
-	i = lt_map_find(lt, &lt->req_map, LT_MAP_REQ, e->client_id,
-			e->request_id);
+	i = lt_map_find_h(lt, &lt->req_map, LT_MAP_REQ, eh, e->client_id,
+			  e->request_id);
 	if (i != LT_NONE) {
 		r = &lt->reqs[i];
 		lt->counters.dedup_hits++;
@@ -1035,8 +1110,24 @@ lt_acquire(struct lock_table *lt, const struct lock_entry *e,
 		}
 	}
 
-	slot = lt_lock_find(lt, &e->key);
-	if (slot == LT_NONE) {
+	/*
+	 * The common case, a key nobody holds, in one index operation: when
+	 * every pool has room for a new grant, add the key at once (a key
+	 * already present just returns its lock). Otherwise look up first,
+	 * exactly as before, so a full pool never touches the index.
+	 */
+	if (lt->req_free != LT_NONE && lt->holders_used < lt->cfg.holders_max &&
+	    lt->locks_used < lt->cfg.locks_max) {
+		slot = lt_lock_find_or_add(lt, &e->key, &is_new);
+		if (slot == LT_NONE) {
+			lt_answer_busy_full(lt, e, eh, LATCH_OP_ACQUIRE, emit,
+					    ctx);
+			return;
+		}
+	} else {
+		slot = lt_lock_find(lt, &e->key);
+	}
+	if (slot == LT_NONE || is_new) {
 		grantable = true;
 	} else {
 		struct lt_lock *lk = &lt->locks[slot];
@@ -1055,13 +1146,16 @@ lt_acquire(struct lock_table *lt, const struct lock_entry *e,
 	if (lt->req_free == LT_NONE ||
 	    (grantable ? lt->holders_used >= lt->cfg.holders_max
 		       : lt->waiters_used >= lt->cfg.waiters_max)) {
-		lt_answer_busy_full(lt, e, LATCH_OP_ACQUIRE, emit, ctx);
+		/* Never after a lock was made: its pools were checked. */
+		LATCH_ASSERT(!is_new);
+		lt_answer_busy_full(lt, e, eh, LATCH_OP_ACQUIRE, emit, ctx);
 		return;
 	}
 	if (slot == LT_NONE) {
 		slot = lt_lock_add(lt, &e->key);
 		if (slot == LT_NONE) {
-			lt_answer_busy_full(lt, e, LATCH_OP_ACQUIRE, emit, ctx);
+			lt_answer_busy_full(lt, e, eh, LATCH_OP_ACQUIRE, emit,
+					    ctx);
 			return;
 		}
 	}
@@ -1080,7 +1174,8 @@ lt_acquire(struct lock_table *lt, const struct lock_entry *e,
 	r->wait_ms = 0;
 	r->flags = e->flags & (LATCH_F_SHARED | LATCH_F_SESSION);
 	r->addr = e->addr;
-	lt_map_put(&lt->req_map, lt_map_hash(r->client_id, r->request_id), i);
+	r->req_hash = eh;
+	lt_map_put(&lt->req_map, eh, i);
 	if (session != LT_NONE)
 		lt_session_bind(lt, session, i);
 
@@ -1111,36 +1206,38 @@ lt_acquire(struct lock_table *lt, const struct lock_entry *e,
  * Find the holder of @e->key presenting @e->token. The token alone names
  * the holder: any client may release with it (an operator's latchctl
  * does). Returns LT_NONE and sets @status if there is none.
+ *
+ * The token is looked up first and the key compared with its lock's key,
+ * which is the same test as looking the key up in the index (the index
+ * holds exactly the keys of in-use locks) without hashing the key: the
+ * index is asked only to tell NOT_HELD from STALE_TOKEN on failure.
  */
 static uint32_t
 lt_holder_by_token(const struct lock_table *lt, const struct lock_entry *e,
 		   uint16_t *status)
 {
-	uint32_t slot = lt_lock_find(lt, &e->key);
-	uint32_t i;
+	uint32_t i = lt_map_find_h(lt, &lt->token_map, LT_MAP_TOKEN,
+				   lt_map_hash(e->token, 0), e->token, 0);
 
-	if (slot == LT_NONE) {
-		*status = LATCH_S_NOT_HELD;
-		return LT_NONE;
+	if (i != LT_NONE &&
+	    lt_key_equal(&lt->locks[lt->reqs[i].lock].key, &e->key)) {
+		LATCH_ASSERT(lt->reqs[i].state == LT_REQ_HOLDING);
+		*status = LATCH_S_OK;
+		return i;
 	}
-	i = lt_map_find(lt, &lt->token_map, LT_MAP_TOKEN, e->token, 0);
-	if (i == LT_NONE || lt->reqs[i].lock != slot) {
-		*status = LATCH_S_STALE_TOKEN;
-		return LT_NONE;
-	}
-	LATCH_ASSERT(lt->reqs[i].state == LT_REQ_HOLDING);
-	*status = LATCH_S_OK;
-	return i;
+	*status = lt_lock_find(lt, &e->key) == LT_NONE ? LATCH_S_NOT_HELD
+						       : LATCH_S_STALE_TOKEN;
+	return LT_NONE;
 }
 
 /* RELEASE and RENEW share their checks; RENEW restarts the lease. */
 static void
-lt_release_renew(struct lock_table *lt, const struct lock_entry *e,
+lt_release_renew(struct lock_table *lt, const struct lock_entry *e, uint32_t eh,
 		 lock_effect_fn emit, void *ctx)
 {
 	bool renew = e->op == LOCK_E_RENEW;
 	struct lt_answer ans = lt_answer_init(
-		e, renew ? LATCH_OP_RENEW : LATCH_OP_RELEASE, LATCH_S_OK);
+		e, eh, renew ? LATCH_OP_RENEW : LATCH_OP_RELEASE, LATCH_S_OK);
 	uint32_t i = lt_holder_by_token(lt, e, &ans.status);
 	struct lt_req *r;
 
@@ -1213,11 +1310,11 @@ lt_session_end(struct lock_table *lt, uint32_t s, lock_effect_fn emit,
  * and grants bound), or with LATCH_F_CLOSE end it now.
  */
 static void
-lt_keepalive(struct lock_table *lt, const struct lock_entry *e,
+lt_keepalive(struct lock_table *lt, const struct lock_entry *e, uint32_t eh,
 	     lock_effect_fn emit, void *ctx)
 {
 	struct lt_answer ans =
-		lt_answer_init(e, LATCH_OP_KEEPALIVE, LATCH_S_OK);
+		lt_answer_init(e, eh, LATCH_OP_KEEPALIVE, LATCH_S_OK);
 	uint32_t s = lt_session_find(lt, e->client_id);
 	struct lt_session *ss;
 
@@ -1234,7 +1331,7 @@ lt_keepalive(struct lock_table *lt, const struct lock_entry *e,
 	}
 	if (s == LT_NONE) {
 		if (lt->session_free == LT_NONE) {
-			lt_answer_busy_full(lt, e, LATCH_OP_KEEPALIVE, emit,
+			lt_answer_busy_full(lt, e, eh, LATCH_OP_KEEPALIVE, emit,
 					    ctx);
 			return;
 		}
@@ -1315,6 +1412,7 @@ lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
 		 lock_effect_fn emit, void *ctx)
 {
 	struct lt_answer *old;
+	uint32_t eh = 0;
 
 	LATCH_ASSERT(lt != NULL && e != NULL && emit != NULL);
 	LATCH_ASSERT(lt->pending_head == LT_NONE);
@@ -1323,7 +1421,9 @@ lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
 	case LOCK_E_RELEASE:
 	case LOCK_E_RENEW:
 	case LOCK_E_KEEPALIVE:
-		old = lt_dedup_find(lt, e->client_id, e->request_id);
+		/* Hashed once: the dedup window and request map share it. */
+		eh = lt_map_hash(e->client_id, e->request_id);
+		old = lt_dedup_find(lt, eh, e->client_id, e->request_id);
 		if (old != NULL) {
 			/* A retry: the first answer, nothing changes. */
 			lt->counters.dedup_hits++;
@@ -1336,14 +1436,14 @@ lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
 	}
 	switch (e->op) {
 	case LOCK_E_ACQUIRE:
-		lt_acquire(lt, e, emit, ctx);
+		lt_acquire(lt, e, eh, emit, ctx);
 		break;
 	case LOCK_E_RELEASE:
 	case LOCK_E_RENEW:
-		lt_release_renew(lt, e, emit, ctx);
+		lt_release_renew(lt, e, eh, emit, ctx);
 		break;
 	case LOCK_E_KEEPALIVE:
-		lt_keepalive(lt, e, emit, ctx);
+		lt_keepalive(lt, e, eh, emit, ctx);
 		break;
 	case LOCK_E_EXPIRE_LEASE:
 		lt_expire_lease(lt, e, emit, ctx);
@@ -1474,6 +1574,38 @@ lock_table_takeover(struct lock_table *lt, uint64_t now_ms)
 	}
 }
 
+/* Prefetch for reading and writing, kept in all cache levels. */
+static inline void
+lt_prefetch_bucket(const struct lt_map *m, uint32_t h)
+{
+	__builtin_prefetch(&m->buckets[h & m->mask], 1, 3);
+}
+
+void
+lock_table_prefetch(const struct lock_table *lt, const struct lock_entry *e)
+{
+	uint32_t eh;
+
+	switch (e->op) {
+	case LOCK_E_ACQUIRE:
+	case LOCK_E_RELEASE:
+	case LOCK_E_RENEW:
+	case LOCK_E_KEEPALIVE:
+		break;
+	default:
+		return;
+	}
+	eh = lt_map_hash(e->client_id, e->request_id);
+	if (lt->cfg.dedup_max != 0) {
+		lt_prefetch_bucket(&lt->dedup_map, eh);
+		__builtin_prefetch(&lt->dedup[lt->dedup_head], 1, 3);
+	}
+	if (e->op == LOCK_E_ACQUIRE)
+		lt_prefetch_bucket(&lt->req_map, eh);
+	else if (e->op != LOCK_E_KEEPALIVE)
+		lt_prefetch_bucket(&lt->token_map, lt_map_hash(e->token, 0));
+}
+
 uint64_t
 lock_table_token_last(const struct lock_table *lt)
 {
@@ -1530,6 +1662,9 @@ lock_table_check_invariants(const struct lock_table *lt)
 			LATCH_ASSERT(lt_map_find(lt, &lt->token_map,
 						 LT_MAP_TOKEN, r->token,
 						 0) == i);
+			LATCH_ASSERT(r->token_hash == lt_map_hash(r->token, 0));
+			LATCH_ASSERT(r->req_hash ==
+				     lt_map_hash(r->client_id, r->request_id));
 			LATCH_ASSERT(lt_map_find(lt, &lt->req_map, LT_MAP_REQ,
 						 r->client_id,
 						 r->request_id) == i);
@@ -1593,6 +1728,18 @@ lock_table_check_invariants(const struct lock_table *lt)
 	LATCH_ASSERT(sessions == lt->sessions_used);
 	LATCH_ASSERT(lt->session_map.count == sessions);
 	LATCH_ASSERT(lt->dedup_map.count == lt->dedup_count);
+	for (n = 0; n < lt->dedup_count; n++) {
+		uint32_t d = lt->dedup_head + n;
+		const struct lt_answer *a;
+
+		if (d >= lt->cfg.dedup_max)
+			d -= lt->cfg.dedup_max;
+		a = &lt->dedup[d];
+		LATCH_ASSERT(a->hash ==
+			     lt_map_hash(a->client_id, a->request_id));
+		LATCH_ASSERT(lt_map_find(lt, &lt->dedup_map, LT_MAP_DEDUP,
+					 a->client_id, a->request_id) == d);
+	}
 	LATCH_ASSERT(timer_wheel_armed(lt->wheel) ==
 		     holders + waiters + sessions);
 }

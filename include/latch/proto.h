@@ -61,6 +61,8 @@ enum latch_flag {
 	LATCH_F_SESSION = 1u << 2, /**< ACQUIRE: bind the lock to the session */
 	LATCH_F_CLOSE = 1u << 3,   /**< KEEPALIVE: end the session now */
 	LATCH_F_REPLICA = 1u << 4, /**< reserved for replicated answers */
+	LATCH_F_FORWARD = 1u << 5, /**< a follower forwards to the leader
+					instead of answering NOT_LEADER */
 };
 #define LATCH_F_KNOWN                                                      \
 	(LATCH_F_SHARED | LATCH_F_WAIT | LATCH_F_SESSION | LATCH_F_CLOSE | \

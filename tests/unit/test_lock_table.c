@@ -1202,6 +1202,120 @@ test_digest_replicas(void **state)
 	fix_free(b);
 }
 
+/* Effects of one entry, compared field by field (pointers by content). */
+static void
+assert_fx_log_equal(const struct fx_log *a, const struct fx_log *b)
+{
+	unsigned i;
+
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		const struct lock_effect *x = &a->fx[i], *y = &b->fx[i];
+
+		assert_int_equal(x->kind, y->kind);
+		assert_int_equal(x->op, y->op);
+		assert_int_equal(x->status, y->status);
+		assert_int_equal(x->flags, y->flags);
+		assert_int_equal(x->count, y->count);
+		assert_int_equal(x->lease_ms, y->lease_ms);
+		assert_int_equal(x->wait_ms, y->wait_ms);
+		assert_int_equal(x->client_id, y->client_id);
+		assert_int_equal(x->request_id, y->request_id);
+		assert_int_equal(x->token, y->token);
+		assert_true((x->key == NULL) == (y->key == NULL));
+		if (x->key != NULL)
+			assert_memory_equal(x->key, y->key, sizeof(*x->key));
+	}
+}
+
+/*
+ * lock_table_prefetch() is a hint: a table given it before every entry
+ * (and for entries never applied) answers and ends exactly like one that
+ * is not, over grants, retries, waits, renewals, sessions and expiries.
+ */
+static void
+test_prefetch_changes_nothing(void **state)
+{
+	struct lock_table_config c = cfg_default();
+	struct fix *a, *b;
+	uint64_t rng = 0x9e3779b97f4a7c15ull; /* fixed seed */
+	struct lock_entry out[16];
+	unsigned step, n, j;
+
+	(void)state;
+	c.dedup_max = 8; /* small: evictions happen often */
+	a = fix_new(&c);
+	b = fix_new(&c);
+	for (step = 0; step < 5000; step++) {
+		static const char *const keys[] = {"p", "q", "r"};
+		struct lock_entry e, other;
+		uint64_t r;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		r = rng;
+		e = entry(a, LOCK_E_ACQUIRE, 1 + r % 4, keys[(r >> 8) % 3]);
+		switch ((r >> 16) % 6) {
+		case 0:
+			e.flags = LATCH_F_WAIT;
+			break;
+		case 1:
+			e.flags = LATCH_F_SHARED | LATCH_F_WAIT;
+			break;
+		case 2:
+			e.op = LOCK_E_RELEASE;
+			e.token = lock_table_token_last(a->lt) - (r >> 24) % 3;
+			break;
+		case 3:
+			e.op = LOCK_E_RENEW;
+			e.token = lock_table_token_last(a->lt);
+			break;
+		case 4:
+			e.op = LOCK_E_KEEPALIVE;
+			e.flags = (r >> 24) % 4 == 0 ? LATCH_F_CLOSE : 0;
+			break;
+		default:
+			/* A retry of a recent request. */
+			e.request_id -= (r >> 24) % 12;
+			break;
+		}
+		if ((r >> 32) % 3 == 0)
+			e.flags |= LATCH_F_SESSION;
+		other = e;
+		other.request_id += 1000000;
+		other.token += 1;
+		lock_table_prefetch(b->lt, &other);
+		lock_table_prefetch(b->lt, &e);
+		apply(a, &e);
+		apply(b, &e);
+		assert_fx_log_equal(&a->log, &b->log);
+		if ((r >> 40) % 16 == 0) {
+			a->now += (r >> 44) % 2000;
+			n = lock_table_tick(a->lt, a->now, out, 16);
+			assert_int_equal(
+				lock_table_tick(b->lt, a->now, out, 16), n);
+			for (j = 0; j < n; j++) {
+				lock_table_prefetch(b->lt, &out[j]);
+				apply(a, &out[j]);
+				apply(b, &out[j]);
+				assert_fx_log_equal(&a->log, &b->log);
+			}
+		}
+		assert_int_equal(lock_table_digest(a->lt),
+				 lock_table_digest(b->lt));
+	}
+	assert_memory_equal(lock_table_counters(a->lt),
+			    lock_table_counters(b->lt),
+			    sizeof(struct lock_table_counters));
+	/* The run reached the interesting states. */
+	assert_true(lock_table_counters(a->lt)->grants > 100);
+	assert_true(lock_table_counters(a->lt)->queued > 10);
+	assert_true(lock_table_counters(a->lt)->dedup_hits > 10);
+	fix_free(a);
+	fix_free(b);
+}
+
 /* ---- randomized run against a model ---- */
 
 #define R_KEYS    8
@@ -1659,6 +1773,7 @@ main(void)
 		cmocka_unit_test(test_rare_tick_and_max),
 		cmocka_unit_test(test_lost_expire_reproposed),
 		cmocka_unit_test(test_digest_replicas),
+		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_random_model),
 	};
 
