@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/wire.h"
 
 const char *const latch_wire_verdict_names[LATCH_WIRE_VERDICT_MAX] = {
@@ -45,48 +46,6 @@ _Static_assert(offsetof(struct latch_msg, f.wait_ms) == OFF_WAIT_MS,
 _Static_assert(offsetof(struct latch_msg, hdr.request_id) == OFF_REQUEST_ID,
 	       "offsets follow proto.h");
 
-static inline uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 bool
 latch_wire_op_is_keyed(uint8_t op)
 {
@@ -119,19 +78,19 @@ latch_wire_decode(const void *buf, size_t len, uint16_t partitions,
 	op = p[OFF_OP];
 	out->op = op & (uint8_t)~LATCH_OP_REPLY;
 	out->reply = (op & LATCH_OP_REPLY) != 0;
-	out->flags = get16(p + OFF_FLAGS);
-	out->partition = get16(p + OFF_PARTITION);
-	out->key_len = get16(p + OFF_KEY_LEN);
-	out->status = get16(p + OFF_STATUS);
-	out->count = get32(p + OFF_COUNT);
-	out->client_id = get64(p + OFF_CLIENT_ID);
-	out->request_id = get64(p + OFF_REQUEST_ID);
-	out->token = get64(p + OFF_TOKEN);
-	out->holder = get64(p + OFF_HOLDER);
-	out->lease_ms = get32(p + OFF_LEASE_MS);
-	out->wait_ms = get32(p + OFF_WAIT_MS);
+	out->flags = be_get16(p + OFF_FLAGS);
+	out->partition = be_get16(p + OFF_PARTITION);
+	out->key_len = be_get16(p + OFF_KEY_LEN);
+	out->status = be_get16(p + OFF_STATUS);
+	out->count = be_get32(p + OFF_COUNT);
+	out->client_id = be_get64(p + OFF_CLIENT_ID);
+	out->request_id = be_get64(p + OFF_REQUEST_ID);
+	out->token = be_get64(p + OFF_TOKEN);
+	out->holder = be_get64(p + OFF_HOLDER);
+	out->lease_ms = be_get32(p + OFF_LEASE_MS);
+	out->wait_ms = be_get32(p + OFF_WAIT_MS);
 
-	if (get16(p + OFF_MAGIC) != LATCH_MAGIC)
+	if (be_get16(p + OFF_MAGIC) != LATCH_MAGIC)
 		return LATCH_WIRE_BAD_MAGIC;
 	if (p[OFF_VERSION] != LATCH_VERSION)
 		return LATCH_WIRE_BAD_VERSION;
@@ -178,20 +137,20 @@ latch_wire_encode(const struct latch_wire_msg *m, void *buf, size_t cap)
 	if (cap < len)
 		return 0;
 
-	put16(p + OFF_MAGIC, LATCH_MAGIC);
+	be_put16(p + OFF_MAGIC, LATCH_MAGIC);
 	p[OFF_VERSION] = LATCH_VERSION;
 	p[OFF_OP] = (uint8_t)(m->op | (m->reply ? LATCH_OP_REPLY : 0));
-	put16(p + OFF_FLAGS, m->flags);
-	put16(p + OFF_PARTITION, m->partition);
-	put16(p + OFF_KEY_LEN, m->key_len);
-	put16(p + OFF_STATUS, m->status);
-	put32(p + OFF_COUNT, m->count);
-	put64(p + OFF_CLIENT_ID, m->client_id);
-	put64(p + OFF_REQUEST_ID, m->request_id);
-	put64(p + OFF_TOKEN, m->token);
-	put64(p + OFF_HOLDER, m->holder);
-	put32(p + OFF_LEASE_MS, m->lease_ms);
-	put32(p + OFF_WAIT_MS, m->wait_ms);
+	be_put16(p + OFF_FLAGS, m->flags);
+	be_put16(p + OFF_PARTITION, m->partition);
+	be_put16(p + OFF_KEY_LEN, m->key_len);
+	be_put16(p + OFF_STATUS, m->status);
+	be_put32(p + OFF_COUNT, m->count);
+	be_put64(p + OFF_CLIENT_ID, m->client_id);
+	be_put64(p + OFF_REQUEST_ID, m->request_id);
+	be_put64(p + OFF_TOKEN, m->token);
+	be_put64(p + OFF_HOLDER, m->holder);
+	be_put32(p + OFF_LEASE_MS, m->lease_ms);
+	be_put32(p + OFF_WAIT_MS, m->wait_ms);
 	/* memmove: an answer may be encoded over the request it echoes. */
 	if (m->key_len != 0)
 		memmove(p + OFF_KEY, m->key, m->key_len);

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/assert.h"
 #include "dataplane/pkt.h"
 
@@ -48,33 +49,6 @@
 #define L3            PKT_ETH_LEN
 #define L4            (PKT_ETH_LEN + PKT_IPV4_LEN)
 
-static inline uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static inline void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 /* Swap @n bytes at @a and @b (n <= 6). */
 static inline void
 swap_bytes(uint8_t *a, uint8_t *b, unsigned n)
@@ -94,7 +68,7 @@ pkt_ip_checksum(const uint8_t *hdr, uint32_t len)
 	uint32_t i;
 
 	for (i = 0; i + 1 < len; i += 2)
-		sum += get16(hdr + i);
+		sum += be_get16(hdr + i);
 	if (len & 1)
 		sum += (uint32_t)hdr[len - 1] << 8;
 	while (sum >> 16)
@@ -110,10 +84,10 @@ parse_arp(const uint8_t *frame, uint32_t len, struct pkt_info *out)
 
 	if (len < PKT_ETH_LEN + PKT_ARP_LEN)
 		return PKT_TRUNCATED;
-	if (get16(arp + ARP_OFF_HTYPE) != ARP_HTYPE_ETHER ||
-	    get16(arp + ARP_OFF_PTYPE) != ETHERTYPE_IPV4 ||
+	if (be_get16(arp + ARP_OFF_HTYPE) != ARP_HTYPE_ETHER ||
+	    be_get16(arp + ARP_OFF_PTYPE) != ETHERTYPE_IPV4 ||
 	    arp[ARP_OFF_HLEN] != 6 || arp[ARP_OFF_PLEN] != 4 ||
-	    get16(arp + ARP_OFF_OP) != ARP_OP_REQUEST)
+	    be_get16(arp + ARP_OFF_OP) != ARP_OP_REQUEST)
 		return PKT_ARP_OTHER;
 	memcpy(&out->src_ip_be, arp + ARP_OFF_SPA, 4);
 	memcpy(&out->dst_ip_be, arp + ARP_OFF_TPA, 4);
@@ -135,24 +109,24 @@ parse_ipv4_udp(const uint8_t *frame, uint32_t len, struct pkt_info *out)
 		return PKT_BAD_IP_LEN;
 	if ((ip[IP_OFF_VIHL] & 0xf) > 5)
 		return PKT_IP_OPTIONS;
-	ip_len = get16(ip + IP_OFF_TOTLEN);
+	ip_len = be_get16(ip + IP_OFF_TOTLEN);
 	/* Frames may carry Ethernet padding after the datagram, never less. */
 	if (ip_len < PKT_IPV4_LEN || ip_len > len - PKT_ETH_LEN)
 		return PKT_BAD_IP_LEN;
-	if (get16(ip + IP_OFF_FRAG) & (IPV4_MF | IPV4_OFFSET_MASK))
+	if (be_get16(ip + IP_OFF_FRAG) & (IPV4_MF | IPV4_OFFSET_MASK))
 		return PKT_IP_FRAGMENT;
 	if (ip[IP_OFF_PROTO] != IPPROTO_UDP_NUM)
 		return PKT_NOT_UDP;
 	if (ip_len < PKT_IPV4_LEN + PKT_UDP_LEN)
 		return PKT_TRUNCATED;
-	udp_len = get16(udp + 4);
+	udp_len = be_get16(udp + 4);
 	if (udp_len < PKT_UDP_LEN || udp_len > ip_len - PKT_IPV4_LEN)
 		return PKT_BAD_UDP_LEN;
 
 	memcpy(&out->src_ip_be, ip + IP_OFF_SRC, 4);
 	memcpy(&out->dst_ip_be, ip + IP_OFF_DST, 4);
-	out->src_port = get16(udp);
-	out->dst_port = get16(udp + 2);
+	out->src_port = be_get16(udp);
+	out->dst_port = be_get16(udp + 2);
 	out->payload_off = PKT_UDP_PAYLOAD_OFF;
 	out->payload_len = (uint16_t)(udp_len - PKT_UDP_LEN);
 	return PKT_UDP;
@@ -167,7 +141,7 @@ pkt_parse(const uint8_t *frame, uint32_t len, struct pkt_info *out)
 	if (len < PKT_ETH_LEN) {
 		v = PKT_TRUNCATED;
 	} else {
-		type = get16(frame + 12);
+		type = be_get16(frame + 12);
 		if (type == ETHERTYPE_IPV4)
 			v = parse_ipv4_udp(frame, len, out);
 		else if (type == ETHERTYPE_ARP)
@@ -183,8 +157,8 @@ pkt_parse(const uint8_t *frame, uint32_t len, struct pkt_info *out)
 static void
 ipv4_checksum_set(uint8_t *ip)
 {
-	put16(ip + IP_OFF_CSUM, 0);
-	put16(ip + IP_OFF_CSUM, pkt_ip_checksum(ip, PKT_IPV4_LEN));
+	be_put16(ip + IP_OFF_CSUM, 0);
+	be_put16(ip + IP_OFF_CSUM, pkt_ip_checksum(ip, PKT_IPV4_LEN));
 }
 
 void
@@ -203,7 +177,7 @@ pkt_answer_udp(uint8_t *frame, const struct pkt_info *info,
 	ip[IP_OFF_TTL] = PKT_TTL;
 	ipv4_checksum_set(ip);
 	swap_bytes(udp, udp + 2, 2);
-	put16(udp + 6, 0);
+	be_put16(udp + 6, 0);
 }
 
 bool
@@ -214,14 +188,15 @@ pkt_latch_answer(uint8_t *payload, uint32_t len,
 		return false;
 	payload[offsetof(struct latch_hdr, op)] =
 		(uint8_t)((a->op & ~LATCH_OP_REPLY) | LATCH_OP_REPLY);
-	put16(payload + offsetof(struct latch_hdr, flags), a->flags);
-	put16(payload + offsetof(struct latch_hdr, status), a->status);
-	put32(payload + offsetof(struct latch_hdr, count), a->count);
+	be_put16(payload + offsetof(struct latch_hdr, flags), a->flags);
+	be_put16(payload + offsetof(struct latch_hdr, status), a->status);
+	be_put32(payload + offsetof(struct latch_hdr, count), a->count);
 	payload += sizeof(struct latch_hdr);
-	put64(payload + offsetof(struct latch_fields, token), a->token);
-	put64(payload + offsetof(struct latch_fields, holder), a->holder);
-	put32(payload + offsetof(struct latch_fields, lease_ms), a->lease_ms);
-	put32(payload + offsetof(struct latch_fields, wait_ms), a->wait_ms);
+	be_put64(payload + offsetof(struct latch_fields, token), a->token);
+	be_put64(payload + offsetof(struct latch_fields, holder), a->holder);
+	be_put32(payload + offsetof(struct latch_fields, lease_ms),
+		 a->lease_ms);
+	be_put32(payload + offsetof(struct latch_fields, wait_ms), a->wait_ms);
 	return true;
 }
 
@@ -248,7 +223,7 @@ pkt_arp_reply(uint8_t *frame, const struct pkt_info *info,
 	memcpy(arp + ARP_OFF_TPA, arp + ARP_OFF_SPA, 4);
 	memcpy(arp + ARP_OFF_SHA, our_mac, 6);
 	memcpy(arp + ARP_OFF_SPA, &our_ip_be, 4);
-	put16(arp + ARP_OFF_OP, ARP_OP_REPLY);
+	be_put16(arp + ARP_OFF_OP, ARP_OP_REPLY);
 	memcpy(frame, arp + ARP_OFF_THA, 6);
 	memcpy(frame + 6, our_mac, 6);
 	return true;
@@ -316,23 +291,23 @@ pkt_build_notify(uint8_t *buf, size_t cap, const struct pkt_client_addr *to,
 
 	memcpy(buf, to->mac, 6);
 	memcpy(buf + 6, our_mac, 6);
-	put16(buf + 12, ETHERTYPE_IPV4);
+	be_put16(buf + 12, ETHERTYPE_IPV4);
 
 	ip[IP_OFF_VIHL] = 0x45; /* version 4, 5 words: no options */
 	ip[1] = 0;              /* DSCP/ECN: best effort */
-	put16(ip + IP_OFF_TOTLEN, (uint16_t)(frame - PKT_ETH_LEN));
-	put16(ip + 4, 0); /* id: unused with DF (RFC 6864) */
-	put16(ip + IP_OFF_FRAG, IPV4_DF);
+	be_put16(ip + IP_OFF_TOTLEN, (uint16_t)(frame - PKT_ETH_LEN));
+	be_put16(ip + 4, 0); /* id: unused with DF (RFC 6864) */
+	be_put16(ip + IP_OFF_FRAG, IPV4_DF);
 	ip[IP_OFF_TTL] = PKT_TTL;
 	ip[IP_OFF_PROTO] = IPPROTO_UDP_NUM;
 	memcpy(ip + IP_OFF_SRC, &our_ip_be, 4);
 	memcpy(ip + IP_OFF_DST, &to->ip_be, 4);
 	ipv4_checksum_set(ip);
 
-	put16(udp, to->server_port);
-	put16(udp + 2, to->udp_port);
-	put16(udp + 4, (uint16_t)(frame - L4));
-	put16(udp + 6, 0); /* no checksum: legal for IPv4 (RFC 768) */
+	be_put16(udp, to->server_port);
+	be_put16(udp + 2, to->udp_port);
+	be_put16(udp + 4, (uint16_t)(frame - L4));
+	be_put16(udp + 6, 0); /* no checksum: legal for IPv4 (RFC 768) */
 
 	if (frame < PKT_ETH_MIN_LEN) {
 		memset(buf + frame, 0, PKT_ETH_MIN_LEN - frame);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/assert.h"
 #include "dataplane/router.h"
 
@@ -31,19 +32,6 @@ const char *const router_reason_names[ROUTER_R_MAX] = {
 #undef ROUTER_REASON_NAME
 };
 
-static inline uint16_t
-rt_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void
-rt_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), in one's complement. */
 static inline uint16_t
 rt_csum_replace16(uint16_t hc, uint16_t old, uint16_t new_word)
@@ -61,8 +49,8 @@ router_rewrite(uint8_t *frame, const struct router_backend *be)
 	uint8_t *ip = frame + RT_IP_OFF;
 	uint8_t *udp = frame + RT_UDP_OFF;
 	uint8_t new_ip[4];
-	uint16_t ip_sum = rt_get16(ip + 10);
-	uint16_t udp_sum = rt_get16(udp + 6);
+	uint16_t ip_sum = be_get16(ip + 10);
+	uint16_t udp_sum = be_get16(udp + 6);
 	uint16_t old_w, new_w;
 	int k;
 
@@ -71,29 +59,29 @@ router_rewrite(uint8_t *frame, const struct router_backend *be)
 	memcpy(new_ip, &be->ip_be, 4);
 
 	/* TTL shares its checksum word with the protocol byte. */
-	old_w = rt_get16(ip + 8);
+	old_w = be_get16(ip + 8);
 	LATCH_DEBUG_ASSERT(ip[8] > 1);
 	ip[8]--;
-	new_w = rt_get16(ip + 8);
+	new_w = be_get16(ip + 8);
 	ip_sum = rt_csum_replace16(ip_sum, old_w, new_w);
 
 	/* Destination address: in the IP header and the UDP pseudo-header. */
 	for (k = 0; k < 4; k += 2) {
-		old_w = rt_get16(ip + 16 + k);
-		new_w = rt_get16(new_ip + k);
+		old_w = be_get16(ip + 16 + k);
+		new_w = be_get16(new_ip + k);
 		ip_sum = rt_csum_replace16(ip_sum, old_w, new_w);
 		udp_sum = rt_csum_replace16(udp_sum, old_w, new_w);
 	}
 	memcpy(ip + 16, new_ip, 4);
-	rt_put16(ip + 10, ip_sum);
+	be_put16(ip + 10, ip_sum);
 
-	old_w = rt_get16(udp + 2);
+	old_w = be_get16(udp + 2);
 	udp_sum = rt_csum_replace16(udp_sum, old_w, be->udp_port);
-	rt_put16(udp + 2, be->udp_port);
+	be_put16(udp + 2, be->udp_port);
 	/* 0 means "no checksum" (RFC 768): keep it; a computed 0 is sent as
 	 * all ones, its other one's complement form. */
-	if (rt_get16(udp + 6) != 0)
-		rt_put16(udp + 6, udp_sum == 0 ? 0xffff : udp_sum);
+	if (be_get16(udp + 6) != 0)
+		be_put16(udp + 6, udp_sum == 0 ? 0xffff : udp_sum);
 }
 
 /* Frames no route can claim: the table's choice for unmatched traffic. */
@@ -161,12 +149,12 @@ rt_key(const struct router_route *r, const uint8_t *frame, uint16_t payload_len,
 	case ROUTER_KEY_LATCH:
 		/* Header fields at fixed offsets of struct latch_hdr. */
 		if (payload_len < LATCH_MSG_FIXED_LEN ||
-		    rt_get16(payload) != LATCH_MAGIC ||
+		    be_get16(payload) != LATCH_MAGIC ||
 		    payload[2] != LATCH_VERSION) {
 			*reason = ROUTER_R_bad_latch_msg;
 			return NULL;
 		}
-		klen = rt_get16(payload + 8);
+		klen = be_get16(payload + 8);
 		if (klen > LATCH_KEY_MAX ||
 		    LATCH_MSG_FIXED_LEN + klen > payload_len) {
 			*reason = ROUTER_R_bad_latch_msg;
@@ -200,7 +188,7 @@ router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 
 	if (len < RT_ETH_LEN)
 		return rt_bad_ip(t, d, ROUTER_R_truncated);
-	if (rt_get16(frame + 12) != RT_ETHERTYPE_IPV4)
+	if (be_get16(frame + 12) != RT_ETHERTYPE_IPV4)
 		return rt_unmatched(t, d, ROUTER_R_not_ipv4);
 	if (len < RT_ETH_LEN + RT_IPV4_LEN)
 		return rt_bad_ip(t, d, ROUTER_R_truncated);
@@ -210,21 +198,21 @@ router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 		return rt_bad_ip(t, d, ROUTER_R_bad_ip_len);
 	if ((ip[0] & 0x0f) > 5)
 		return rt_bad_ip(t, d, ROUTER_R_ip_options);
-	ip_len = rt_get16(ip + 2);
+	ip_len = be_get16(ip + 2);
 	/* Ethernet pads short frames: the frame may exceed the datagram. */
 	if (ip_len < RT_IPV4_LEN || ip_len > len - RT_ETH_LEN)
 		return rt_bad_ip(t, d, ROUTER_R_bad_ip_len);
-	if (rt_get16(ip + 6) & (RT_IP_MF | RT_IP_OFFSET_MASK))
+	if (be_get16(ip + 6) & (RT_IP_MF | RT_IP_OFFSET_MASK))
 		return rt_bad_ip(t, d, ROUTER_R_ip_fragment);
 	if (ip[9] != RT_IPPROTO_UDP)
 		return rt_unmatched(t, d, ROUTER_R_not_udp);
 	if (ip_len < RT_IPV4_LEN + RT_UDP_LEN)
 		return rt_bad_ip(t, d, ROUTER_R_bad_udp_len);
-	udp_len = rt_get16(udp + 4);
+	udp_len = be_get16(udp + 4);
 	if (udp_len < RT_UDP_LEN || udp_len > ip_len - RT_IPV4_LEN)
 		return rt_bad_ip(t, d, ROUTER_R_bad_udp_len);
 
-	route = t->port_route[rt_get16(udp + 2)];
+	route = t->port_route[be_get16(udp + 2)];
 	if (route == ROUTER_ROUTE_NONE)
 		return rt_unmatched(t, d, ROUTER_R_unmatched);
 	LATCH_DEBUG_ASSERT(route < t->routes_count);
