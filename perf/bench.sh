@@ -9,6 +9,9 @@
 #      and round trip over the same vdev path;
 #   2. latch: latchd on the lab profile (tools/lab up), driven by
 #      latch-bench --mode lock with the same frame size and core layout;
+#   3. route: the same latchd, with a route (defined by --set at start-up)
+#      whose one backend is latch-bench itself, driven by latch-bench
+#      --mode route: latchd's router forwards every frame back over memif;
 #
 # then writes perf/results/latest.json (both sets of figures and the
 # ratios) and, with gnuplot, latency-cdf.png and throughput.png next to it.
@@ -37,6 +40,17 @@ KEY_LEN=${BENCH_KEY_LEN:-16}
 # Requests in flight per queue that saturate the path here: a memif round
 # trip is a few us and a burst is 32, so 32 keep both sides busy.
 SAT_OUTSTANDING=${BENCH_SAT_OUTSTANDING:-32}
+# Route run: latchd routes UDP port ROUTE_PORT (key: the latch message's
+# key) to one backend, latch-bench's own memif address and MAC, port
+# ROUTE_BACKEND_PORT (docs/routing.md; docs/benchmarks.md "Routing").
+ROUTE_PORT=9000
+ROUTE_BACKEND_PORT=9100
+BENCH_MAC=02:00:c6:13:00:02
+ROUTE_SETS=(--set route.bench.match=$ROUTE_PORT --set route.bench.key=latch
+	--set route.bench.pool=bench --set backend.bench1.pool=bench
+	--set backend.bench1.addr=198.19.0.2 --set backend.bench1.mac=$BENCH_MAC
+	--set backend.bench1.port=$ROUTE_BACKEND_PORT
+	--set backend.bench1.via=memif0)
 QUICK=0
 
 usage() {
@@ -44,10 +58,11 @@ usage() {
 usage: perf/bench.sh [--quick] [--out DIR] [--help]
 
 Runs the reference (dpdk-testpmd macswap over memif, latch-bench --mode echo)
-and latch (latchd lab profile via tools/lab, latch-bench --mode lock) back to
-back on the same cores, then writes DIR/latest.json (default perf/results)
-with both sets of figures and the ratios rate_ratio, p50_ratio, p99_ratio,
-and draws DIR/latency-cdf.png and DIR/throughput.png with gnuplot.
+and latch (latchd lab profile via tools/lab, latch-bench --mode lock, then
+--mode route through a route whose backend is latch-bench) back to back on
+the same cores, then writes DIR/latest.json (default perf/results) with
+every set of figures and the ratios rate_ratio, p50_ratio, p99_ratio,
+route_rate_ratio, route_p50_ratio, and draws DIR/latency-cdf.png and DIR/throughput.png with gnuplot.
 
   --quick     a few seconds per run (under a minute in all)
   --out DIR   where the results go
@@ -163,7 +178,8 @@ TESTPMD_PID=
 
 # ---- 2. latch: latchd on the lab profile ---------------------------------
 LAB_UP=1
-LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set "eal.lcores=$LAB_LCORES" >&2
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set "eal.lcores=$LAB_LCORES" \
+	"${ROUTE_SETS[@]}" >&2
 LOCK=(--mode lock --socket "$LAB_SOCK" --queues 2)
 bench_run latch_o1 "${LOCK[@]}" --duration "$DUR" --outstanding 1
 bench_run latch_sat "${LOCK[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
@@ -177,10 +193,17 @@ for f in $SWEEP; do
 		--rate "$rate" --arrival poisson
 	sweep_files+=("$f:$WORK/sweep_$f.json")
 done
+# ---- 3. route: the same latchd routes frames back to latch-bench -------
+ROUTE=(--mode route --socket "$LAB_SOCK" --queues 2 --mac "$BENCH_MAC"
+	--route-port "$ROUTE_PORT")
+bench_run route_o1 "${ROUTE[@]}" --duration "$DUR" --outstanding 1
+bench_run route_sat "${ROUTE[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" exec latchctl --json route list \
+	>"$WORK/route_list.json"
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
 
-# ---- 3. latest.json and the plots ----------------------------------------
+# ---- 4. latest.json and the plots ----------------------------------------
 python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
 	"${sweep_files[@]}" <<'PY'
 import json, os, platform, sys, time
@@ -196,6 +219,9 @@ def load(name):
 
 ref_o1, ref_sat = load("ref_o1"), load("ref_sat")
 lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
+rt_o1, rt_sat = load("route_o1"), load("route_sat")
+with open(os.path.join(work, "route_list.json")) as f:
+    route_list = json.load(f)
 
 
 def figures(d):
@@ -256,15 +282,28 @@ res = {
         "outstanding_sat": lat_sat["config"]["outstanding"],
         "status_sat": lat_sat["status"],
         "sweep": sweep},
+    "route": {
+        "what": "latchd lab profile routing UDP port %d (key: latch) to "
+                "one backend, latch-bench itself, over net_memif; "
+                "latch-bench --mode route" % rt_o1["config"]["route_port"],
+        "one_outstanding": figures(rt_o1),
+        "saturation": figures(rt_sat),
+        "outstanding_sat": rt_sat["config"]["outstanding"],
+        "latchd_routes": route_list.get("routes", [])},
     "ratios": {
         "rate_ratio": ratio(lat_sat["throughput"]["answers_per_s"],
                             ref_sat["throughput"]["answers_per_s"]),
         "p50_ratio": ratio(lat_o1["latency"]["p50"],
                            ref_o1["latency"]["p50"]),
         "p99_ratio": ratio(lat_o1["latency"]["p99"],
-                           ref_o1["latency"]["p99"])},
+                           ref_o1["latency"]["p99"]),
+        "route_rate_ratio": ratio(rt_sat["throughput"]["answers_per_s"],
+                                  ref_sat["throughput"]["answers_per_s"]),
+        "route_p50_ratio": ratio(rt_o1["latency"]["p50"],
+                                 ref_o1["latency"]["p50"])},
     "runs": {"ref_o1": ref_o1, "ref_sat": ref_sat,
-             "latch_o1": lat_o1, "latch_sat": lat_sat},
+             "latch_o1": lat_o1, "latch_sat": lat_sat,
+             "route_o1": rt_o1, "route_sat": rt_sat},
 }
 with open(os.path.join(out, "latest.json"), "w") as f:
     json.dump(res, f, indent=1)
@@ -296,8 +335,14 @@ print("bench: latch:     %.3f Mreq/s at saturation; 1 outstanding: "
       "p50 %.2f us, p99 %.2f us" % (
           lat_sat["throughput"]["answers_per_s"] / 1e6,
           lat_o1["latency"]["p50"] / 1e3, lat_o1["latency"]["p99"] / 1e3))
+print("bench: route:     %.3f Mpps routed at saturation; 1 outstanding: "
+      "p50 %.2f us, p99 %.2f us" % (
+          rt_sat["throughput"]["answers_per_s"] / 1e6,
+          rt_o1["latency"]["p50"] / 1e3, rt_o1["latency"]["p99"] / 1e3))
 print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s" % (
     r["rate_ratio"], r["p50_ratio"], r["p99_ratio"]))
+print("bench: route_rate_ratio %s  route_p50_ratio %s" % (
+    r["route_rate_ratio"], r["route_p50_ratio"]))
 PY
 
 if command -v gnuplot >/dev/null; then

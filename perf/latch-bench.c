@@ -17,7 +17,10 @@
  * Lock mode sends ACQUIRE (try or wait, exclusive or shared) followed by
  * RELEASE of each grant; echo mode sends the same frames to a plain
  * forwarder (dpdk-testpmd macswap), the reference that tells this
- * machine's packet-rate limit and round trip.
+ * machine's packet-rate limit and round trip. Route mode sends them to a
+ * routed UDP port of latchd (docs/routing.md) whose backend is
+ * latch-bench itself, so latchd's router (parse, Maglev lookup, rewrite)
+ * returns each one over the same memif port.
  *
  * Every request is tracked by its request id in a table of
  * BENCH_INFLIGHT_MAX entries until its answer or its timeout, so the
@@ -79,12 +82,17 @@
 #define BENCH_LINK_WAIT_S 10
 /* ARP for the server's MAC: tries, 100 ms apart (else broadcast). */
 #define BENCH_ARP_TRIES 10
+/* TTL of our requests (RFC 1700's default); a routed one comes back less. */
+#define BENCH_TTL 64
+/* Route mode: latchd's routed port, clear of the lock ports 7400.. */
+#define BENCH_ROUTE_PORT_DEFAULT 9000
 /* UDP source port of queue q's requests: 50000 + q (any free port). */
 #define BENCH_SRC_PORT_BASE 50000
 
 enum bench_mode {
 	BENCH_MODE_LOCK = 0,
 	BENCH_MODE_ECHO,
+	BENCH_MODE_ROUTE,
 };
 
 enum bench_arrival {
@@ -118,6 +126,8 @@ struct bench_config {
 	uint16_t port_base;
 	uint32_t server_ip_be;
 	uint32_t client_ip_be;
+	uint16_t route_port; /* route mode: latchd's routed UDP port */
+	const char *mac;     /* our memif MAC (vdev "mac="), or NULL */
 	const char *json_path;
 	bool quiet;
 	int eal_extra_argc;
@@ -210,6 +220,20 @@ struct bench {
 
 static volatile bool bench_stop_signal;
 
+static const char *
+bench_mode_name(enum bench_mode mode)
+{
+	switch (mode) {
+	case BENCH_MODE_ECHO:
+		return "echo";
+	case BENCH_MODE_ROUTE:
+		return "route";
+	case BENCH_MODE_LOCK:
+	default:
+		return "lock";
+	}
+}
+
 static void
 bench_on_signal(int sig)
 {
@@ -229,11 +253,17 @@ bench_usage(FILE *f)
 		"latency percentiles and throughput (docs/benchmarks.md).\n"
 		"\n"
 		"Load:\n"
-		"  --mode lock|echo      lock: ACQUIRE+RELEASE pairs "
+		"  --mode lock|echo|route  lock: ACQUIRE+RELEASE pairs "
 		"(default); "
 		"echo:\n"
 		"                        same-sized frames, any echoed frame "
-		"answers\n"
+		"answers;\n"
+		"                        route: the frames to latchd's routed "
+		"port\n"
+		"                        (--route-port), whose backend is us\n"
+		"  --route-port P        route mode: UDP port of latchd's "
+		"route "
+		"(9000)\n"
 		"  --duration S          seconds of load (default 5)\n"
 		"  --outstanding N       closed loop: requests in flight per "
 		"queue\n"
@@ -269,6 +299,9 @@ bench_usage(FILE *f)
 		"  --server-ip A         latchd's address (default "
 		"198.19.0.1)\n"
 		"  --client-ip A         our address (default 198.19.0.2)\n"
+		"  --mac MAC             our memif MAC (default: memif's "
+		"own);\n"
+		"                        route mode: the backend's mac\n"
 		"  --port-base P         UDP port of partition 0 (default "
 		"7400)\n"
 		"  --lcore N             CPU of the sending lcore (default 0)\n"
@@ -342,6 +375,8 @@ enum {
 	OPT_HUGE,
 	OPT_JSON,
 	OPT_QUIET,
+	OPT_ROUTE_PORT,
+	OPT_MAC,
 	OPT_HELP,
 };
 
@@ -381,6 +416,8 @@ bench_parse_args(int argc, char **argv, struct bench_config *cfg)
 		{"huge", no_argument, NULL, OPT_HUGE},
 		{"json", required_argument, NULL, OPT_JSON},
 		{"quiet", no_argument, NULL, OPT_QUIET},
+		{"route-port", required_argument, NULL, OPT_ROUTE_PORT},
+		{"mac", required_argument, NULL, OPT_MAC},
 		{"help", no_argument, NULL, OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -395,6 +432,8 @@ bench_parse_args(int argc, char **argv, struct bench_config *cfg)
 				cfg->mode = BENCH_MODE_LOCK;
 			else if (strcmp(optarg, "echo") == 0)
 				cfg->mode = BENCH_MODE_ECHO;
+			else if (strcmp(optarg, "route") == 0)
+				cfg->mode = BENCH_MODE_ROUTE;
 			else
 				ret = -EINVAL;
 			break;
@@ -491,6 +530,21 @@ bench_parse_args(int argc, char **argv, struct bench_config *cfg)
 			ret = bench_parse_u64(optarg, UINT16_MAX, &u);
 			cfg->port_base = (uint16_t)u;
 			break;
+		case OPT_ROUTE_PORT:
+			ret = bench_parse_u64(optarg, UINT16_MAX, &u);
+			cfg->route_port = (uint16_t)u;
+			if (u == 0)
+				ret = -EINVAL;
+			break;
+		case OPT_MAC: {
+			struct rte_ether_addr ea;
+
+			ret = rte_ether_unformat_addr(optarg, &ea) == 0
+				      ? 0
+				      : -EINVAL;
+			cfg->mac = optarg;
+			break;
+		}
 		case OPT_LCORE:
 			ret = bench_parse_u64(optarg, RTE_MAX_LCORE - 1, &u);
 			cfg->lcore = (unsigned)u;
@@ -580,8 +634,9 @@ bench_eal_init(const char *argv0, struct bench_config *cfg)
 	if (cfg->vdev == NULL) {
 		snprintf(vdev, sizeof(vdev),
 			 "net_memif0,role=client,socket=%s,"
-			 "socket-abstract=no",
-			 cfg->socket);
+			 "socket-abstract=no%s%s",
+			 cfg->socket, cfg->mac != NULL ? ",mac=" : "",
+			 cfg->mac != NULL ? cfg->mac : "");
 		cfg->vdev = vdev;
 	}
 	if (cfg->no_huge < 0)
@@ -659,7 +714,7 @@ static void
 bench_build_templates(struct bench *b)
 {
 	uint16_t msg_len = (uint16_t)(LATCH_MSG_FIXED_LEN + b->cfg.key_len);
-	uint16_t q, ip_len = (uint16_t)(20 + 8 + msg_len);
+	uint16_t q, dport, ip_len = (uint16_t)(20 + 8 + msg_len);
 	uint8_t *t;
 	uint32_t sum;
 	unsigned i;
@@ -680,7 +735,7 @@ bench_build_templates(struct bench *b)
 		t[18] = t[19] = 0; /* id: unused with DF (RFC 6864) */
 		t[20] = 0x40;      /* DF */
 		t[21] = 0;
-		t[22] = 64; /* TTL */
+		t[22] = BENCH_TTL;
 		t[23] = 17; /* UDP */
 		t[24] = t[25] = 0;
 		memcpy(t + 26, &b->cfg.client_ip_be, 4);
@@ -694,8 +749,12 @@ bench_build_templates(struct bench *b)
 		t[25] = (uint8_t)~sum;
 		t[34] = (uint8_t)((BENCH_SRC_PORT_BASE + q) >> 8);
 		t[35] = (uint8_t)(BENCH_SRC_PORT_BASE + q);
-		t[36] = (uint8_t)((b->cfg.port_base + q) >> 8);
-		t[37] = (uint8_t)(b->cfg.port_base + q);
+		/* Route mode: every queue to the route's one port. */
+		dport = b->cfg.mode == BENCH_MODE_ROUTE
+				? b->cfg.route_port
+				: (uint16_t)(b->cfg.port_base + q);
+		t[36] = (uint8_t)(dport >> 8);
+		t[37] = (uint8_t)dport;
 		t[38] = (uint8_t)((8 + msg_len) >> 8);
 		t[39] = (uint8_t)(8 + msg_len);
 		t[40] = t[41] = 0; /* no UDP checksum: legal for IPv4 */
@@ -947,7 +1006,7 @@ bench_on_answer(struct bench *b, const struct latch_wire_msg *m, uint64_t now)
 	}
 	b->c.answered++;
 	bench_record(b, r, now);
-	if (b->cfg.mode == BENCH_MODE_ECHO) {
+	if (b->cfg.mode != BENCH_MODE_LOCK) {
 		bench_after(b, r, false, 0, now);
 		return;
 	}
@@ -1003,6 +1062,18 @@ bench_rx_one(struct bench *b, uint16_t q, struct rte_mbuf *mb, uint64_t now)
 	if (latch_wire_decode(f + BENCH_HDR_LEN, udp_len - 8u, 0, &m) !=
 	    LATCH_WIRE_OK) {
 		b->c.rx_malformed++;
+		return;
+	}
+	/*
+	 * Route mode: only a frame the router rewrote counts, i.e. sent to
+	 * us (the backend) with one hop taken off its TTL; anything else
+	 * (latchd answering the request itself, say) is not a routed
+	 * packet.
+	 */
+	if (b->cfg.mode == BENCH_MODE_ROUTE &&
+	    (memcmp(f + 30, &b->cfg.client_ip_be, 4) != 0 ||
+	     f[22] >= BENCH_TTL)) {
+		b->c.rx_other++;
 		return;
 	}
 	if (b->cfg.mode == BENCH_MODE_LOCK && !m.reply) {
@@ -1263,8 +1334,7 @@ bench_write_json(const struct bench *b, FILE *f)
 	fprintf(f,
 		"{\"tool\":\"latch-bench\",\"schema\":1,\"mode\":\"%s\","
 		"\"loop\":\"%s\",",
-		c->mode == BENCH_MODE_ECHO ? "echo" : "lock",
-		c->rate > 0 ? "open" : "closed");
+		bench_mode_name(c->mode), c->rate > 0 ? "open" : "closed");
 	fprintf(f,
 		"\"config\":{\"queues\":%u,\"outstanding\":%u,\"rate\":%.1f,"
 		"\"arrival\":\"%s\",\"duration_s\":%.3f,\"timeout_ms\":%u,"
@@ -1273,7 +1343,7 @@ bench_write_json(const struct bench *b, FILE *f)
 		"\"key_len\":%u,\"frame_len\":%u,\"lease_ms\":%u,"
 		"\"wait_ms\":%u,\"seed\":%" PRIu64 ",\"vdev\":\"%s\","
 		"\"server_ip\":\"%s\",\"client_ip\":\"%s\",\"port_base\":%u,"
-		"\"lcore\":%u,\"no_huge\":%s},",
+		"\"route_port\":%u,\"lcore\":%u,\"no_huge\":%s},",
 		c->queues, c->rate > 0 ? 0 : c->outstanding, c->rate,
 		c->rate > 0 ? (c->arrival == BENCH_ARRIVAL_POISSON ? "poisson"
 								   : "const")
@@ -1282,7 +1352,7 @@ bench_write_json(const struct bench *b, FILE *f)
 		keygen_dist_name(c->dist), b->keygen.theta,
 		c->wait ? "true" : "false", c->shared_ratio, c->clients,
 		c->key_len, b->frame_len, c->lease_ms, c->wait_ms, c->seed,
-		c->vdev, sip, cip, c->port_base, c->lcore,
+		c->vdev, sip, cip, c->port_base, c->route_port, c->lcore,
 		c->no_huge ? "true" : "false");
 	fprintf(f,
 		"\"elapsed_s\":%.6f,\"throughput\":{\"requests_per_s\":%.1f,"
@@ -1329,7 +1399,7 @@ bench_summary(const struct bench *b)
 		"sent %" PRIu64 " answered %" PRIu64 " timeouts %" PRIu64
 		"\nlatch-bench: latency us: p50 %.2f p90 %.2f p99 %.2f "
 		"p99.9 %.2f p99.99 %.2f max %.2f\n",
-		b->cfg.mode == BENCH_MODE_ECHO ? "echo" : "lock",
+		bench_mode_name(b->cfg.mode),
 		b->cfg.rate > 0 ? "open" : "closed", b->cfg.queues,
 		(double)b->at_end.answered / t / 1e6, b->c.sent, b->c.answered,
 		b->c.timeouts, hist_percentile(h, 50) / 1e3,
@@ -1500,6 +1570,7 @@ main(int argc, char **argv)
 		.timeout_ms = 1000,
 		.seed = 1,
 		.port_base = LATCH_PORT_BASE_DEFAULT,
+		.route_port = BENCH_ROUTE_PORT_DEFAULT,
 	};
 	char runtime_dir[PATH_MAX];
 	struct bench *b;
@@ -1557,15 +1628,15 @@ main(int argc, char **argv)
 		ret = 1;
 		goto bench_free;
 	}
-	if (cfg.mode == BENCH_MODE_LOCK)
+	if (cfg.mode != BENCH_MODE_ECHO)
 		bench_arp(b);
 	bench_build_templates(b);
 	if (!cfg.quiet)
 		fprintf(stderr,
 			"latch-bench: %s mode, %u queues, %s, %u-byte frames, "
 			"%.1f s on lcore %u\n",
-			cfg.mode == BENCH_MODE_ECHO ? "echo" : "lock",
-			cfg.queues, cfg.rate > 0 ? "open loop" : "closed loop",
+			bench_mode_name(cfg.mode), cfg.queues,
+			cfg.rate > 0 ? "open loop" : "closed loop",
 			b->frame_len, cfg.duration_s, cfg.lcore);
 
 	bench_run(b);
