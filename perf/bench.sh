@@ -85,6 +85,15 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# One lab per machine: wait for any integration test or other bench that
+# holds it (tests/integration/lib.sh takes the same lock).
+mkdir -p /run/lock
+exec {LAB_LOCK_FD}>/run/lock/latch-lab.lock
+if ! flock -w 900 "$LAB_LOCK_FD"; then
+	echo "bench: the lab is busy (/run/lock/latch-lab.lock held for 900 s)" >&2
+	exit 1
+fi
+
 if [ "$QUICK" -eq 1 ]; then
 	DUR=2
 	SWEEP_DUR=1
