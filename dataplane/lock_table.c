@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "common/bytes.h"
 #include "dataplane/lock_table.h"
 #include "dataplane/timer_wheel.h"
 
@@ -131,6 +132,30 @@ struct lt_map {
 	uint32_t max;
 };
 
+/*
+ * A snapshot being loaded (see "snapshots" below): the record being
+ * gathered, what the header promised and what is left of it.
+ */
+struct lt_load {
+	bool active; /* between load_begin and a successful load_end */
+	int err;     /* sticky: the error that ended the load, or 0 */
+	uint8_t phase;
+	bool holding; /* the next request record is a holder */
+	uint16_t need, have;
+	uint8_t stage[LOCK_SNAPSHOT_RECORD_MAX];
+	uint64_t sum;
+	uint32_t locks_left, holders_left, waiters_left;
+	uint32_t sessions_left, dedup_left;
+	uint32_t slot; /* lock being loaded */
+	uint32_t lock_holders_left, lock_waiters_left;
+	uint64_t last_token; /* of the lock's previous holder */
+	uint32_t sess;       /* session being loaded */
+	uint32_t sess_tail;  /* last request bound to it */
+	uint32_t bound_left;
+	uint32_t sess_reqs;  /* requests with LATCH_F_SESSION loaded */
+	uint32_t sess_bound; /* ... and bound to their session so far */
+};
+
 struct lock_table {
 	struct lock_table_config cfg;
 	struct lock_index_ops index;
@@ -162,6 +187,13 @@ struct lock_table {
 	struct timer_wheel *wheel;
 	uint64_t token_last;
 	struct lock_table_counters counters;
+
+	/*
+	 * Bumped by every change of replicated state outside a load, so a
+	 * save in chunks can assert that nothing changed under it.
+	 */
+	uint64_t generation;
+	struct lt_load load; /* a snapshot being loaded */
 };
 
 /* ---- small helpers ---- */
@@ -1416,6 +1448,8 @@ lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
 
 	LATCH_ASSERT(lt != NULL && e != NULL && emit != NULL);
 	LATCH_ASSERT(lt->pending_head == LT_NONE);
+	LATCH_DEBUG_ASSERT(!lt->load.active);
+	lt->generation++;
 	switch (e->op) {
 	case LOCK_E_ACQUIRE:
 	case LOCK_E_RELEASE:
@@ -1553,6 +1587,7 @@ lock_table_takeover(struct lock_table *lt, uint64_t now_ms)
 {
 	uint32_t i;
 
+	lt->generation++;
 	/* Start-of-term work, bounded by the pools. */
 	for (i = 0; i < lt->reqs_max; i++) {
 		struct lt_req *r = &lt->reqs[i];
@@ -1767,36 +1802,927 @@ lt_digest_req(uint64_t h, const struct lt_req *r)
 	return h;
 }
 
+/*
+ * Locks and sessions are each hashed alone and the hashes summed, so the
+ * digest does not depend on where they sit: a lock's slot comes from the
+ * key index and a session's from the pool's free list, which differ
+ * between a table that applied the entries and one loaded from a snapshot
+ * (or using another index) though their states are the same. The dedup
+ * window is folded in its FIFO order, as it is replicated state too.
+ */
 uint64_t
 lock_table_digest(const struct lock_table *lt)
 {
 	uint64_t h = lt_digest_add(0, lt->token_last);
-	uint32_t slot, i, s;
+	uint64_t locks = 0, sessions = 0;
+	uint32_t slot, i, s, n;
+
+	for (slot = 0; slot < lt->cfg.locks_max; slot++) {
+		const struct lt_lock *lk = &lt->locks[slot];
+		uint64_t x;
+
+		if (!lk->in_use)
+			continue;
+		x = lt_digest_add(1, lk->key.len);
+		for (i = 0; i < lk->key.len; i++)
+			x = lt_digest_add(x, lk->key.bytes[i]);
+		for (i = lk->hold_head; i != LT_NONE; i = lt->reqs[i].next)
+			x = lt_digest_req(x, &lt->reqs[i]);
+		x = lt_digest_add(x, UINT64_MAX); /* holders | waiters */
+		for (i = lk->wait_head; i != LT_NONE; i = lt->reqs[i].next)
+			x = lt_digest_req(x, &lt->reqs[i]);
+		locks += x;
+	}
+	for (s = 0; s < lt->cfg.sessions_max; s++) {
+		const struct lt_session *ss = &lt->sessions[s];
+		uint64_t x;
+
+		if (!ss->in_use)
+			continue;
+		x = lt_digest_add(2, ss->client_id);
+		x = lt_digest_add(x, ss->deadline_ms);
+		x = lt_digest_add(x, ss->timeout_ms);
+		x = lt_digest_add(x, ss->grants);
+		/* Bound requests in order: the order a session end uses. */
+		for (i = ss->bound_head; i != LT_NONE;
+		     i = lt->reqs[i].sess_next)
+			x = lt_digest_add(x, lt->reqs[i].request_id);
+		sessions += x;
+	}
+	h = lt_digest_add(h, lt->locks_used);
+	h = lt_digest_add(h, locks);
+	h = lt_digest_add(h, lt->sessions_used);
+	h = lt_digest_add(h, sessions);
+	h = lt_digest_add(h, lt->dedup_count);
+	for (n = 0; n < lt->dedup_count; n++) {
+		const struct lt_answer *a;
+
+		i = lt->dedup_head + n;
+		if (i >= lt->cfg.dedup_max)
+			i -= lt->cfg.dedup_max;
+		a = &lt->dedup[i];
+		h = lt_digest_add(h, a->client_id);
+		h = lt_digest_add(h, a->request_id);
+		h = lt_digest_add(h, a->token);
+		h = lt_digest_add(h, ((uint64_t)a->count << 32) | a->lease_ms);
+		h = lt_digest_add(h, ((uint64_t)a->wait_ms << 32) |
+					     ((uint64_t)a->status << 16) |
+					     a->flags);
+		h = lt_digest_add(h, a->op);
+	}
+	return h;
+}
+
+/* ---- snapshots ---- */
+
+/*
+ * Snapshot format, version 1 (also docs/snapshot.md). Every integer is
+ * big-endian; there is no padding. The stream is a sequence of records:
+ *
+ * header, 60 bytes:
+ *   magic u32 0x4c54534e ("LTSN"), version u16 (1), reserved u16 (0),
+ *   lease_default_ms u32, lease_max_ms u32, wait_default_ms u32,
+ *   wait_max_ms u32, session_default_ms u32, session_max_ms u32 (the
+ *   saving table's policy: a load refuses a different one),
+ *   token_last u64,
+ *   locks u32, holders u32, waiters u32, sessions u32, dedup u32 (how
+ *   many records of each kind follow: checked against the pools first).
+ * then per lock (in any order):
+ *   key_len u16 (1 .. LATCH_KEY_MAX), key bytes[key_len], mode u8 (0
+ *   exclusive, 1 shared), holders u32 (>= 1), waiters u32,
+ *   then its holders in grant order and its waiters in FIFO order, each
+ *   a request record of 58 bytes:
+ *     client_id u64, request_id u64, token u64 (0 for a waiter),
+ *     deadline_ms u64 (lease end, or wait end for a waiter), lease_ms u32,
+ *     wait_ms u32, flags u16 (LATCH_F_SHARED | LATCH_F_SESSION),
+ *     addr bytes[16].
+ * then per session, 24 bytes:
+ *   client_id u64, timeout_ms u32, deadline_ms u64, bound u32,
+ *   then the request_id u64 of each request bound to the session, in the
+ *   session's order (which is the order a session end reports them in).
+ * then the dedup window, oldest answer first, 41 bytes each:
+ *   client_id u64, request_id u64, token u64, count u32, lease_ms u32,
+ *   wait_ms u32, status u16, flags u16, op u8.
+ * then the trailer: FNV-1a 64 of every byte before it, u64. Nothing after.
+ *
+ * What lock_table_apply() reads is all there: the records, their order
+ * (holder lists, queues, session bindings and the window are all ordered
+ * state) and token_last. Lock slots and pool positions are not saved: they
+ * have no effect on what apply does, and lock_table_digest() ignores them.
+ */
+
+#define LT_SNAP_MAGIC      0x4c54534eu
+#define LT_SNAP_HDR_LEN    60u
+#define LT_SNAP_LOCK_FIXED 9u /* after the key: mode, holders, waiters */
+#define LT_SNAP_REQ_LEN    58u
+#define LT_SNAP_SESS_LEN   24u
+#define LT_SNAP_BOUND_LEN  8u
+#define LT_SNAP_DEDUP_LEN  41u
+#define LT_SNAP_SUM_LEN    8u
+
+_Static_assert(2 + LATCH_KEY_MAX + LT_SNAP_LOCK_FIXED <=
+		       LOCK_SNAPSHOT_RECORD_MAX,
+	       "a lock record fits a cursor's stage");
+_Static_assert(LT_SNAP_HDR_LEN <= LOCK_SNAPSHOT_RECORD_MAX &&
+		       LT_SNAP_REQ_LEN <= LOCK_SNAPSHOT_RECORD_MAX &&
+		       LT_SNAP_DEDUP_LEN <= LOCK_SNAPSHOT_RECORD_MAX,
+	       "every record fits a cursor's stage");
+
+/* FNV-1a 64 (Fowler, Noll, Vo): offset basis and prime from its spec. */
+#define LT_FNV_BASIS 0xcbf29ce484222325ull
+#define LT_FNV_PRIME 0x100000001b3ull
+
+static uint64_t
+lt_fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= LT_FNV_PRIME;
+	}
+	return h;
+}
+
+/* Request flags a snapshot may carry: the ones lt_acquire() keeps. */
+#define LT_REQ_FLAGS (LATCH_F_SHARED | LATCH_F_SESSION)
+
+enum lt_save_phase {
+	LT_SAVE_HEADER = 0,
+	LT_SAVE_LOCKS,
+	LT_SAVE_SESSIONS,
+	LT_SAVE_DEDUP,
+	LT_SAVE_TRAILER,
+	LT_SAVE_DONE,
+};
+
+enum lt_save_list {
+	LT_LIST_HOLDERS = 0,
+	LT_LIST_WAITERS,
+};
+
+static void
+lt_snap_put_req(uint8_t *p, const struct lt_req *r)
+{
+	be_put64(p, r->client_id);
+	be_put64(p + 8, r->request_id);
+	be_put64(p + 16, r->state == LT_REQ_HOLDING ? r->token : 0);
+	be_put64(p + 24, r->deadline_ms);
+	be_put32(p + 32, r->lease_ms);
+	be_put32(p + 36, r->wait_ms);
+	be_put16(p + 40, r->flags);
+	memcpy(p + 42, r->addr.bytes, sizeof(r->addr.bytes));
+}
+
+static void
+lt_snap_put_header(const struct lock_table *lt, uint8_t *p)
+{
+	be_put32(p, LT_SNAP_MAGIC);
+	be_put16(p + 4, LOCK_SNAPSHOT_VERSION);
+	be_put16(p + 6, 0);
+	be_put32(p + 8, lt->cfg.lease_default_ms);
+	be_put32(p + 12, lt->cfg.lease_max_ms);
+	be_put32(p + 16, lt->cfg.wait_default_ms);
+	be_put32(p + 20, lt->cfg.wait_max_ms);
+	be_put32(p + 24, lt->cfg.session_default_ms);
+	be_put32(p + 28, lt->cfg.session_max_ms);
+	be_put64(p + 32, lt->token_last);
+	be_put32(p + 40, lt->locks_used);
+	be_put32(p + 44, lt->holders_used);
+	be_put32(p + 48, lt->waiters_used);
+	be_put32(p + 52, lt->sessions_used);
+	be_put32(p + 56, lt->dedup_count);
+}
+
+/*
+ * Make the next record of the save in @c's stage and fold it into the
+ * checksum. Returns false once the trailer was made. Each call makes one
+ * record, so a save's work per chunk is bounded by the chunk (plus the
+ * empty slots skipped).
+ */
+static bool
+lt_save_fill(const struct lock_table *lt, struct lock_snapshot_cursor *c)
+{
+	uint8_t *p = c->stage;
+
+	c->stage_off = 0;
+	c->stage_len = 0;
+	/* Bounded: each pass either makes a record or moves to a phase. */
+	for (;;) {
+		switch (c->phase) {
+		case LT_SAVE_HEADER:
+			lt_snap_put_header(lt, p);
+			c->stage_len = LT_SNAP_HDR_LEN;
+			c->phase = LT_SAVE_LOCKS;
+			c->pos = 0;
+			c->req = LT_NONE;
+			break;
+		case LT_SAVE_LOCKS: {
+			const struct lt_lock *lk;
+
+			if (c->req != LT_NONE) {
+				const struct lt_req *r = &lt->reqs[c->req];
+
+				lt_snap_put_req(p, r);
+				c->stage_len = LT_SNAP_REQ_LEN;
+				c->req = r->next;
+				lk = &lt->locks[c->pos];
+				if (c->req == LT_NONE &&
+				    c->list == LT_LIST_HOLDERS) {
+					c->list = LT_LIST_WAITERS;
+					c->req = lk->wait_head;
+				}
+				if (c->req == LT_NONE)
+					c->pos++;
+				break;
+			}
+			while (c->pos < lt->cfg.locks_max &&
+			       !lt->locks[c->pos].in_use)
+				c->pos++;
+			if (c->pos == lt->cfg.locks_max) {
+				c->phase = LT_SAVE_SESSIONS;
+				c->pos = 0;
+				continue;
+			}
+			lk = &lt->locks[c->pos];
+			LATCH_ASSERT(lk->holders > 0);
+			be_put16(p, lk->key.len);
+			memcpy(p + 2, lk->key.bytes, lk->key.len);
+			p[2 + lk->key.len] = lk->shared ? 1 : 0;
+			be_put32(p + 3 + lk->key.len, lk->holders);
+			be_put32(p + 7 + lk->key.len, lk->waiters);
+			c->stage_len = (uint16_t)(2 + lk->key.len +
+						  LT_SNAP_LOCK_FIXED);
+			c->list = LT_LIST_HOLDERS;
+			c->req = lk->hold_head;
+			break;
+		}
+		case LT_SAVE_SESSIONS: {
+			const struct lt_session *ss;
+			uint32_t bound = 0, i;
+
+			if (c->req != LT_NONE) {
+				be_put64(p, lt->reqs[c->req].request_id);
+				c->stage_len = LT_SNAP_BOUND_LEN;
+				c->req = lt->reqs[c->req].sess_next;
+				if (c->req == LT_NONE)
+					c->pos++;
+				break;
+			}
+			while (c->pos < lt->cfg.sessions_max &&
+			       !lt->sessions[c->pos].in_use)
+				c->pos++;
+			if (c->pos >= lt->cfg.sessions_max) {
+				c->phase = LT_SAVE_DEDUP;
+				c->pos = 0;
+				continue;
+			}
+			ss = &lt->sessions[c->pos];
+			for (i = ss->bound_head; i != LT_NONE;
+			     i = lt->reqs[i].sess_next)
+				bound++;
+			be_put64(p, ss->client_id);
+			be_put32(p + 8, ss->timeout_ms);
+			be_put64(p + 12, ss->deadline_ms);
+			be_put32(p + 20, bound);
+			c->stage_len = LT_SNAP_SESS_LEN;
+			c->req = ss->bound_head;
+			if (c->req == LT_NONE)
+				c->pos++;
+			break;
+		}
+		case LT_SAVE_DEDUP: {
+			const struct lt_answer *a;
+			uint32_t i;
+
+			if (c->pos >= lt->dedup_count) {
+				c->phase = LT_SAVE_TRAILER;
+				continue;
+			}
+			i = lt->dedup_head + c->pos;
+			if (i >= lt->cfg.dedup_max)
+				i -= lt->cfg.dedup_max;
+			a = &lt->dedup[i];
+			be_put64(p, a->client_id);
+			be_put64(p + 8, a->request_id);
+			be_put64(p + 16, a->token);
+			be_put32(p + 24, a->count);
+			be_put32(p + 28, a->lease_ms);
+			be_put32(p + 32, a->wait_ms);
+			be_put16(p + 36, a->status);
+			be_put16(p + 38, a->flags);
+			p[40] = a->op;
+			c->stage_len = LT_SNAP_DEDUP_LEN;
+			c->pos++;
+			break;
+		}
+		case LT_SAVE_TRAILER:
+			be_put64(p, c->sum);
+			c->stage_len = LT_SNAP_SUM_LEN;
+			c->phase = LT_SAVE_DONE;
+			return true;
+		default:
+			return false;
+		}
+		c->sum = lt_fnv(c->sum, p, c->stage_len);
+		return true;
+	}
+}
+
+int
+lock_table_save_begin(const struct lock_table *lt,
+		      struct lock_snapshot_cursor *c)
+{
+	LATCH_ASSERT(lt != NULL && c != NULL);
+	if (lt->load.active)
+		return -EBUSY;
+	memset(c, 0, sizeof(*c));
+	c->generation = lt->generation;
+	c->sum = LT_FNV_BASIS;
+	c->phase = LT_SAVE_HEADER;
+	c->req = LT_NONE;
+	return 0;
+}
+
+size_t
+lock_table_save_next(const struct lock_table *lt,
+		     struct lock_snapshot_cursor *c, uint8_t *buf, size_t max)
+{
+	size_t out = 0;
+
+	/* The state changed under the save: the caller broke the rule. */
+	LATCH_ASSERT(c->generation == lt->generation && !lt->load.active);
+	/* Bounded by @max: each pass copies at least one byte or ends. */
+	while (out < max) {
+		size_t n;
+
+		if (c->stage_off == c->stage_len && !lt_save_fill(lt, c))
+			break;
+		n = (size_t)(c->stage_len - c->stage_off);
+		if (n > max - out)
+			n = max - out;
+		memcpy(buf + out, c->stage + c->stage_off, n);
+		c->stage_off = (uint16_t)(c->stage_off + n);
+		out += n;
+	}
+	return out;
+}
+
+uint64_t
+lock_table_save_size(const struct lock_table *lt)
+{
+	uint64_t n = LT_SNAP_HDR_LEN + LT_SNAP_SUM_LEN;
+	uint32_t slot, i;
 
 	for (slot = 0; slot < lt->cfg.locks_max; slot++) {
 		const struct lt_lock *lk = &lt->locks[slot];
 
-		if (!lk->in_use)
-			continue;
-		h = lt_digest_add(h, slot);
-		h = lt_digest_add(h, lk->key.len);
-		for (i = 0; i < lk->key.len; i++)
-			h = lt_digest_add(h, lk->key.bytes[i]);
-		for (i = lk->hold_head; i != LT_NONE; i = lt->reqs[i].next)
-			h = lt_digest_req(h, &lt->reqs[i]);
-		h = lt_digest_add(h, UINT64_MAX); /* holders | waiters */
-		for (i = lk->wait_head; i != LT_NONE; i = lt->reqs[i].next)
-			h = lt_digest_req(h, &lt->reqs[i]);
+		if (lk->in_use)
+			n += 2 + lk->key.len + LT_SNAP_LOCK_FIXED;
 	}
-	for (s = 0; s < lt->cfg.sessions_max; s++) {
-		const struct lt_session *ss = &lt->sessions[s];
+	n += (uint64_t)(lt->holders_used + lt->waiters_used) * LT_SNAP_REQ_LEN;
+	n += (uint64_t)lt->sessions_used * LT_SNAP_SESS_LEN;
+	for (i = 0; i < lt->reqs_max; i++)
+		if (lt->reqs[i].state != LT_REQ_FREE &&
+		    lt->reqs[i].session != LT_NONE)
+			n += LT_SNAP_BOUND_LEN;
+	n += (uint64_t)lt->dedup_count * LT_SNAP_DEDUP_LEN;
+	return n;
+}
 
-		if (!ss->in_use)
-			continue;
-		h = lt_digest_add(h, ss->client_id);
-		h = lt_digest_add(h, ss->deadline_ms);
-		h = lt_digest_add(h, ss->timeout_ms);
-		h = lt_digest_add(h, ss->grants);
+int64_t
+lock_table_save(const struct lock_table *lt, uint8_t *buf, uint64_t max)
+{
+	struct lock_snapshot_cursor c;
+	uint8_t more;
+	size_t n;
+	int err;
+
+	err = lock_table_save_begin(lt, &c);
+	if (err != 0)
+		return err;
+	if (max > SIZE_MAX)
+		max = SIZE_MAX;
+	n = lock_table_save_next(lt, &c, buf, (size_t)max);
+	if (lock_table_save_next(lt, &c, &more, 1) != 0)
+		return -ENOSPC;
+	return (int64_t)n;
+}
+
+/* ---- loading ---- */
+
+enum lt_load_phase {
+	LT_LOAD_HEADER = 0,
+	LT_LOAD_LOCK_HEAD, /* key_len */
+	LT_LOAD_LOCK_BODY, /* key, mode, counts */
+	LT_LOAD_REQ,
+	LT_LOAD_SESSION,
+	LT_LOAD_BOUND,
+	LT_LOAD_DEDUP,
+	LT_LOAD_TRAILER,
+	LT_LOAD_DONE,
+};
+
+static void
+lt_map_clear(struct lt_map *m)
+{
+	uint32_t i;
+
+	for (i = 0; i <= m->mask; i++) {
+		m->buckets[i].hash = 0;
+		m->buckets[i].val = LT_NONE;
 	}
-	return h;
+	m->count = 0;
+}
+
+/*
+ * Empty @lt as lock_table_create() made it, but keep the counters and the
+ * wheel's time: every key leaves the index, every timer is cancelled.
+ * O(pools): for loads only.
+ */
+static void
+lt_clear(struct lock_table *lt)
+{
+	uint32_t i;
+
+	for (i = 0; i < lt->cfg.locks_max; i++) {
+		struct lt_lock *lk = &lt->locks[i];
+
+		if (lk->in_use) {
+			int32_t got = lt->index.del(lt->index_ctx, &lk->key);
+
+			LATCH_ASSERT(got == (int32_t)i);
+		}
+		memset(lk, 0, sizeof(*lk));
+	}
+	for (i = 0; i < lt->reqs_max; i++) {
+		struct lt_req *r = &lt->reqs[i];
+
+		timer_wheel_cancel(lt->wheel, &r->timer);
+		r->state = LT_REQ_FREE;
+		r->session = LT_NONE;
+		r->next = i + 1 < lt->reqs_max ? i + 1 : LT_NONE;
+	}
+	lt->req_free = 0;
+	for (i = 0; i < lt->cfg.sessions_max; i++) {
+		struct lt_session *ss = &lt->sessions[i];
+
+		timer_wheel_cancel(lt->wheel, &ss->timer);
+		ss->in_use = false;
+		ss->next_free = i + 1 < lt->cfg.sessions_max ? i + 1 : LT_NONE;
+	}
+	lt->session_free = lt->cfg.sessions_max ? 0 : LT_NONE;
+	lt_map_clear(&lt->req_map);
+	lt_map_clear(&lt->token_map);
+	lt_map_clear(&lt->session_map);
+	lt_map_clear(&lt->dedup_map);
+	lt->dedup_head = lt->dedup_count = 0;
+	lt->locks_used = lt->holders_used = lt->waiters_used = 0;
+	lt->sessions_used = 0;
+	lt->pending_head = LT_NONE;
+	lt->token_last = 0;
+	LATCH_ASSERT(timer_wheel_armed(lt->wheel) == 0);
+}
+
+static int
+lt_load_header(struct lock_table *lt, const uint8_t *p)
+{
+	struct lt_load *ld = &lt->load;
+	const struct lock_table_config *cfg = &lt->cfg;
+
+	if (be_get32(p) != LT_SNAP_MAGIC ||
+	    be_get16(p + 4) != LOCK_SNAPSHOT_VERSION || be_get16(p + 6) != 0)
+		return -EINVAL;
+	/* Replicas must apply with one policy, or their states part. */
+	if (be_get32(p + 8) != cfg->lease_default_ms ||
+	    be_get32(p + 12) != cfg->lease_max_ms ||
+	    be_get32(p + 16) != cfg->wait_default_ms ||
+	    be_get32(p + 20) != cfg->wait_max_ms ||
+	    be_get32(p + 24) != cfg->session_default_ms ||
+	    be_get32(p + 28) != cfg->session_max_ms)
+		return -EINVAL;
+	lt->token_last = be_get64(p + 32);
+	ld->locks_left = be_get32(p + 40);
+	ld->holders_left = be_get32(p + 44);
+	ld->waiters_left = be_get32(p + 48);
+	ld->sessions_left = be_get32(p + 52);
+	ld->dedup_left = be_get32(p + 56);
+	if (ld->locks_left > cfg->locks_max ||
+	    ld->holders_left > cfg->holders_max ||
+	    ld->waiters_left > cfg->waiters_max ||
+	    ld->sessions_left > cfg->sessions_max ||
+	    ld->dedup_left > cfg->dedup_max)
+		return -ENOSPC;
+	/* Every lock has a holder; a holder needs a lock. */
+	if (ld->locks_left > ld->holders_left ||
+	    (ld->locks_left == 0 && ld->holders_left > 0))
+		return -EINVAL;
+	return 0;
+}
+
+static int
+lt_load_lock(struct lock_table *lt, const uint8_t *p, uint16_t key_len)
+{
+	struct lt_load *ld = &lt->load;
+	struct lock_key key;
+	uint8_t mode = p[key_len];
+	uint32_t holders = be_get32(p + key_len + 1);
+	uint32_t waiters = be_get32(p + key_len + 5);
+	int32_t slot;
+
+	if (mode > 1 || holders == 0 || (mode == 0 && holders != 1) ||
+	    holders > ld->holders_left || waiters > ld->waiters_left)
+		return -EINVAL;
+	if (lock_key_set(&key, p, key_len) != 0)
+		return -EINVAL;
+	slot = lt->index.add(lt->index_ctx, &key);
+	if (slot < 0)
+		return -ENOSPC;
+	if ((uint32_t)slot >= lt->cfg.locks_max) {
+		/* An index sized above locks_max: its excess is full. */
+		lt->index.del(lt->index_ctx, &key);
+		return -ENOSPC;
+	}
+	/* The same key twice: the slot belongs to the first lock. */
+	if (lt->locks[slot].in_use)
+		return -EINVAL;
+	lt_lock_init(lt, (uint32_t)slot, &key);
+	lt->locks[slot].shared = mode == 1;
+	ld->locks_left--;
+	ld->holders_left -= holders;
+	ld->waiters_left -= waiters;
+	ld->slot = (uint32_t)slot;
+	ld->lock_holders_left = holders;
+	ld->lock_waiters_left = waiters;
+	ld->last_token = 0;
+	return 0;
+}
+
+static int
+lt_load_req(struct lock_table *lt, const uint8_t *p)
+{
+	struct lt_load *ld = &lt->load;
+	struct lt_lock *lk = &lt->locks[ld->slot];
+	bool holding = ld->holding;
+	uint64_t client_id = be_get64(p);
+	uint64_t request_id = be_get64(p + 8);
+	uint64_t token = be_get64(p + 16);
+	uint32_t lease_ms = be_get32(p + 32);
+	uint32_t wait_ms = be_get32(p + 36);
+	uint16_t flags = be_get16(p + 40);
+	bool shared = (flags & LATCH_F_SHARED) != 0;
+	uint32_t h = lt_map_hash(client_id, request_id);
+	uint32_t i;
+	struct lt_req *r;
+
+	if ((flags & ~LT_REQ_FLAGS) != 0 || lease_ms == 0 ||
+	    lease_ms > lt->cfg.lease_max_ms || wait_ms > lt->cfg.wait_max_ms)
+		return -EINVAL;
+	if (lt_map_find_h(lt, &lt->req_map, LT_MAP_REQ, h, client_id,
+			  request_id) != LT_NONE)
+		return -EINVAL;
+	if (holding) {
+		/* Grant order is token order; tokens are unique. */
+		if (shared != lk->shared || token <= ld->last_token ||
+		    token > lt->token_last)
+			return -EINVAL;
+		if (lt_map_find(lt, &lt->token_map, LT_MAP_TOKEN, token, 0) !=
+		    LT_NONE)
+			return -EINVAL;
+	} else {
+		if (token != 0 || wait_ms == 0)
+			return -EINVAL;
+		/* A compatible head would have been granted. */
+		if (lk->waiters == 0 && lk->shared && shared)
+			return -EINVAL;
+	}
+	i = lt_req_alloc(lt);
+	/* The header's counts were checked against the pools. */
+	LATCH_ASSERT(i != LT_NONE);
+	r = &lt->reqs[i];
+	r->client_id = client_id;
+	r->request_id = request_id;
+	r->token = token;
+	r->deadline_ms = be_get64(p + 24);
+	r->lock = ld->slot;
+	r->session = LT_NONE;
+	r->sess_prev = r->sess_next = LT_NONE;
+	r->lease_ms = lease_ms;
+	r->wait_ms = wait_ms;
+	r->flags = flags;
+	memcpy(r->addr.bytes, p + 42, sizeof(r->addr.bytes));
+	r->req_hash = h;
+	lt_map_put(&lt->req_map, h, i);
+	if (holding) {
+		r->state = LT_REQ_HOLDING;
+		lt_list_append(lt, &lk->hold_head, &lk->hold_tail, i);
+		lk->holders++;
+		lt->holders_used++;
+		r->token_hash = lt_map_hash(token, 0);
+		lt_map_put(&lt->token_map, r->token_hash, i);
+		ld->last_token = token;
+		ld->lock_holders_left--;
+	} else {
+		r->state = LT_REQ_WAITING;
+		lt_list_append(lt, &lk->wait_head, &lk->wait_tail, i);
+		lk->waiters++;
+		lt->waiters_used++;
+		ld->lock_waiters_left--;
+	}
+	timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+	if (flags & LATCH_F_SESSION)
+		ld->sess_reqs++;
+	return 0;
+}
+
+static int
+lt_load_session(struct lock_table *lt, const uint8_t *p)
+{
+	struct lt_load *ld = &lt->load;
+	uint64_t client_id = be_get64(p);
+	uint32_t timeout_ms = be_get32(p + 8);
+	uint32_t bound = be_get32(p + 20);
+	uint32_t h = lt_map_hash(client_id, 0);
+	struct lt_session *ss;
+	uint32_t s;
+
+	if (timeout_ms == 0 || timeout_ms > lt->cfg.session_max_ms ||
+	    bound > ld->sess_reqs - ld->sess_bound)
+		return -EINVAL;
+	if (lt_map_find_h(lt, &lt->session_map, LT_MAP_SESSION, h, client_id,
+			  0) != LT_NONE)
+		return -EINVAL;
+	s = lt->session_free;
+	/* The header's count was checked against the pool. */
+	LATCH_ASSERT(s != LT_NONE);
+	ss = &lt->sessions[s];
+	lt->session_free = ss->next_free;
+	ss->in_use = true;
+	ss->client_id = client_id;
+	ss->timeout_ms = timeout_ms;
+	ss->deadline_ms = be_get64(p + 12);
+	ss->grants = 0;
+	ss->bound_head = LT_NONE;
+	lt_map_put(&lt->session_map, h, s);
+	lt->sessions_used++;
+	timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
+	ld->sessions_left--;
+	ld->sess = s;
+	ld->sess_tail = LT_NONE;
+	ld->bound_left = bound;
+	return 0;
+}
+
+/* Bind the next request of the session being loaded, at its tail. */
+static int
+lt_load_bound(struct lock_table *lt, const uint8_t *p)
+{
+	struct lt_load *ld = &lt->load;
+	struct lt_session *ss = &lt->sessions[ld->sess];
+	uint32_t i = lt_map_find(lt, &lt->req_map, LT_MAP_REQ, ss->client_id,
+				 be_get64(p));
+	struct lt_req *r;
+
+	if (i == LT_NONE)
+		return -EINVAL;
+	r = &lt->reqs[i];
+	if (!(r->flags & LATCH_F_SESSION) || r->session != LT_NONE)
+		return -EINVAL;
+	r->session = ld->sess;
+	r->sess_prev = ld->sess_tail;
+	r->sess_next = LT_NONE;
+	if (ld->sess_tail == LT_NONE)
+		ss->bound_head = i;
+	else
+		lt->reqs[ld->sess_tail].sess_next = i;
+	ld->sess_tail = i;
+	if (r->state == LT_REQ_HOLDING)
+		ss->grants++;
+	ld->sess_bound++;
+	ld->bound_left--;
+	return 0;
+}
+
+static int
+lt_load_dedup(struct lock_table *lt, const uint8_t *p)
+{
+	struct lt_load *ld = &lt->load;
+	struct lt_answer a = {
+		.client_id = be_get64(p),
+		.request_id = be_get64(p + 8),
+		.token = be_get64(p + 16),
+		.count = be_get32(p + 24),
+		.lease_ms = be_get32(p + 28),
+		.wait_ms = be_get32(p + 32),
+		.status = be_get16(p + 36),
+		.flags = be_get16(p + 38),
+		.op = p[40],
+	};
+
+	switch (a.op) {
+	case LATCH_OP_ACQUIRE:
+	case LATCH_OP_RELEASE:
+	case LATCH_OP_RENEW:
+	case LATCH_OP_KEEPALIVE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((a.flags & ~LATCH_F_SHARED) != 0)
+		return -EINVAL;
+	a.hash = lt_map_hash(a.client_id, a.request_id);
+	if (lt_dedup_find(lt, a.hash, a.client_id, a.request_id) != NULL)
+		return -EINVAL;
+	/* Never evicts: the header's count was checked against dedup_max. */
+	LATCH_ASSERT(lt->dedup_count < lt->cfg.dedup_max);
+	lt_dedup_put(lt, &a);
+	ld->dedup_left--;
+	return 0;
+}
+
+/*
+ * Choose the record that comes next from what is left, checking at each
+ * section's end that the header's totals were met.
+ */
+static int
+lt_load_advance(struct lock_table *lt)
+{
+	struct lt_load *ld = &lt->load;
+
+	ld->have = 0;
+	if (ld->phase == LT_LOAD_TRAILER) {
+		ld->phase = LT_LOAD_DONE;
+		ld->need = 0;
+		return 0;
+	}
+	if (ld->lock_holders_left > 0 || ld->lock_waiters_left > 0) {
+		ld->phase = LT_LOAD_REQ;
+		ld->holding = ld->lock_holders_left > 0;
+		ld->need = LT_SNAP_REQ_LEN;
+		return 0;
+	}
+	if (ld->locks_left > 0) {
+		ld->phase = LT_LOAD_LOCK_HEAD;
+		ld->need = 2;
+		return 0;
+	}
+	if (ld->holders_left != 0 || ld->waiters_left != 0)
+		return -EINVAL;
+	if (ld->bound_left > 0) {
+		ld->phase = LT_LOAD_BOUND;
+		ld->need = LT_SNAP_BOUND_LEN;
+		return 0;
+	}
+	if (ld->sessions_left > 0) {
+		ld->phase = LT_LOAD_SESSION;
+		ld->need = LT_SNAP_SESS_LEN;
+		return 0;
+	}
+	/* A request made with LATCH_F_SESSION is bound to its session. */
+	if (ld->sess_bound != ld->sess_reqs)
+		return -EINVAL;
+	if (ld->dedup_left > 0) {
+		ld->phase = LT_LOAD_DEDUP;
+		ld->need = LT_SNAP_DEDUP_LEN;
+		return 0;
+	}
+	ld->phase = LT_LOAD_TRAILER;
+	ld->need = LT_SNAP_SUM_LEN;
+	return 0;
+}
+
+/* Act on the record gathered in the stage, then choose the next. */
+static int
+lt_load_record(struct lock_table *lt)
+{
+	struct lt_load *ld = &lt->load;
+	const uint8_t *p = ld->stage;
+	uint16_t key_len;
+	int err = 0;
+
+	switch (ld->phase) {
+	case LT_LOAD_HEADER:
+		err = lt_load_header(lt, p);
+		break;
+	case LT_LOAD_LOCK_HEAD:
+		key_len = be_get16(p);
+		if (key_len == 0 || key_len > LATCH_KEY_MAX)
+			return -EINVAL;
+		ld->phase = LT_LOAD_LOCK_BODY;
+		ld->need = (uint16_t)(key_len + LT_SNAP_LOCK_FIXED);
+		ld->have = 0;
+		return 0;
+	case LT_LOAD_LOCK_BODY:
+		err = lt_load_lock(lt, p,
+				   (uint16_t)(ld->need - LT_SNAP_LOCK_FIXED));
+		break;
+	case LT_LOAD_REQ:
+		err = lt_load_req(lt, p);
+		break;
+	case LT_LOAD_SESSION:
+		err = lt_load_session(lt, p);
+		break;
+	case LT_LOAD_BOUND:
+		err = lt_load_bound(lt, p);
+		break;
+	case LT_LOAD_DEDUP:
+		err = lt_load_dedup(lt, p);
+		break;
+	case LT_LOAD_TRAILER:
+		if (be_get64(p) != ld->sum)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (err != 0)
+		return err;
+	return lt_load_advance(lt);
+}
+
+/* End a load with @err: the table is emptied, the error kept. */
+static int
+lt_load_fail(struct lock_table *lt, int err)
+{
+	lt_clear(lt);
+	lt->load.active = false;
+	lt->load.err = err;
+	return err;
+}
+
+int
+lock_table_load_begin(struct lock_table *lt)
+{
+	struct lt_load *ld = &lt->load;
+
+	LATCH_ASSERT(lt != NULL);
+	lt->generation++;
+	lt_clear(lt);
+	memset(ld, 0, sizeof(*ld));
+	ld->active = true;
+	ld->phase = LT_LOAD_HEADER;
+	ld->need = LT_SNAP_HDR_LEN;
+	ld->sum = LT_FNV_BASIS;
+	ld->slot = LT_NONE;
+	ld->sess = LT_NONE;
+	ld->sess_tail = LT_NONE;
+	return 0;
+}
+
+int
+lock_table_load_next(struct lock_table *lt, const uint8_t *buf, size_t len)
+{
+	struct lt_load *ld = &lt->load;
+
+	if (!ld->active)
+		return ld->err != 0 ? ld->err : -EINVAL;
+	/* Bounded by @len: each pass takes at least one byte. */
+	while (len > 0) {
+		size_t n;
+		int err;
+
+		if (ld->phase == LT_LOAD_DONE)
+			return lt_load_fail(lt, -EINVAL); /* bytes after it */
+		n = (size_t)(ld->need - ld->have);
+		if (n > len)
+			n = len;
+		memcpy(ld->stage + ld->have, buf, n);
+		ld->have = (uint16_t)(ld->have + n);
+		buf += n;
+		len -= n;
+		if (ld->have < ld->need)
+			break;
+		if (ld->phase != LT_LOAD_TRAILER)
+			ld->sum = lt_fnv(ld->sum, ld->stage, ld->need);
+		err = lt_load_record(lt);
+		if (err != 0)
+			return lt_load_fail(lt, err);
+	}
+	return 0;
+}
+
+int
+lock_table_load_end(struct lock_table *lt)
+{
+	struct lt_load *ld = &lt->load;
+
+	if (!ld->active)
+		return ld->err != 0 ? ld->err : -EINVAL;
+	if (ld->phase != LT_LOAD_DONE)
+		return lt_load_fail(lt, -EINVAL); /* cut short */
+	ld->active = false;
+	ld->err = 0;
+	return 0;
+}
+
+int
+lock_table_load(struct lock_table *lt, const uint8_t *buf, size_t len)
+{
+	int err = lock_table_load_begin(lt);
+
+	if (err == 0)
+		err = lock_table_load_next(lt, buf, len);
+	if (err != 0)
+		return err;
+	return lock_table_load_end(lt);
 }

@@ -22,6 +22,7 @@
 #define LATCH_LOCK_TABLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <latch/proto.h>
@@ -278,12 +279,120 @@ void lock_table_check_invariants(const struct lock_table *lt);
 
 /*
  * A 64-bit digest of the replicated state (locks with their holders and
- * queues in order, tokens, deadlines, sessions, the last token), so tests
- * and the simulator can check that replicas which applied the same entries
- * agree. Slots come from the key index, so replicas must use the same index
- * implementation. O(pools); never on the fast path. Added with
+ * queues in order, tokens, deadlines, sessions with their bound requests
+ * in order, the dedup window in order, the last token), so tests and the
+ * simulator can check that replicas which applied the same entries agree.
+ * It does not depend on lock slots or pool positions, so replicas with
+ * different key indexes, or one loaded from a snapshot, agree too.
+ * O(pools); never on the fast path. Added with
  * lock_table_check_invariants().
  */
 uint64_t lock_table_digest(const struct lock_table *lt);
+
+/* ---- snapshots (docs/snapshot.md) ---- */
+
+/*
+ * A snapshot is the table's replicated state as a byte stream: versioned,
+ * big-endian, ending in a checksum, written and read in chunks of any size
+ * so a large table fits small messages (docs/raft.md, "ring sizing and
+ * snapshots"). The format is described at the top of the snapshot code in
+ * lock_table.c and in docs/snapshot.md. A table loaded from a snapshot and
+ * then fed the same entries as the table saved gives the same effects and
+ * the same lock_table_digest(). Not saved: counters (local telemetry) and
+ * timer wheel state (rebuilt from the deadlines on load).
+ */
+
+/* Format version written; a load accepts only this one. */
+#define LOCK_SNAPSHOT_VERSION 1
+
+/*
+ * Bytes of the longest record, the staging area of a cursor: a lock
+ * record is 2 + LATCH_KEY_MAX + 9 bytes (75), every other one is shorter.
+ */
+#define LOCK_SNAPSHOT_RECORD_MAX 80
+
+/*
+ * Where a save is. Filled by lock_table_save_begin(); its fields are
+ * private to lock_table.c. The caller owns the memory (a stack variable
+ * or a field of its own state): a save allocates nothing.
+ */
+struct lock_snapshot_cursor {
+	uint64_t generation; /* of the table when the save began */
+	uint64_t sum;        /* checksum of the bytes made so far */
+	uint32_t phase;
+	uint32_t pos;  /* lock slot, session or dedup position */
+	uint32_t req;  /* next request of the current list */
+	uint32_t list; /* which list req walks */
+	uint16_t stage_len, stage_off;
+	uint8_t stage[LOCK_SNAPSHOT_RECORD_MAX];
+};
+
+/*
+ * Start saving @lt into @c. The owner only, between entries. The state
+ * must not change until lock_table_save_next() has returned 0: the caller
+ * saves as of an applied index and applies nothing more (nor calls
+ * lock_table_takeover() or a load) until the save is done; a change is a
+ * programmer error caught by LATCH_ASSERT in lock_table_save_next().
+ * lock_table_tick() and lock_table_query() may run in between (they change
+ * no replicated state). Returns 0, or -EBUSY while a load is in progress.
+ */
+int lock_table_save_begin(const struct lock_table *lt,
+			  struct lock_snapshot_cursor *c);
+
+/*
+ * Write the next at most @max bytes of the snapshot into @buf. Returns how
+ * many were written: less than @max only at the end, 0 once the snapshot
+ * is complete (and for @max 0). Any chunk size works, down to 1 byte.
+ */
+size_t lock_table_save_next(const struct lock_table *lt,
+			    struct lock_snapshot_cursor *c, uint8_t *buf,
+			    size_t max);
+
+/*
+ * Bytes lock_table_save_begin() would produce now, to size a buffer for
+ * lock_table_save(). O(pools); the owner only.
+ */
+uint64_t lock_table_save_size(const struct lock_table *lt);
+
+/*
+ * One-shot save for small tables: the whole snapshot into @buf. Returns
+ * its length, or -ENOSPC if it needs more than @max bytes (@buf then holds
+ * a prefix). Same rules as lock_table_save_begin().
+ */
+int64_t lock_table_save(const struct lock_table *lt, uint8_t *buf,
+			uint64_t max);
+
+/*
+ * Start loading a snapshot into @lt: the table is emptied at once (every
+ * lock, request, session and answer dropped, its keys deleted from the key
+ * index, the last token reset), then lock_table_load_next() feeds bytes
+ * and lock_table_load_end() completes. The owner only; nothing else may be
+ * applied until the load ends. A follower calls this when the leader
+ * sends a snapshot (docs/raft.md). Counters are kept. Returns 0.
+ */
+int lock_table_load_begin(struct lock_table *lt);
+
+/*
+ * Feed the next @len bytes of a snapshot, split anywhere. A snapshot is
+ * input from the network: every field is checked before use. Returns 0,
+ * -EINVAL for a malformed snapshot (bad magic, version, checksum, length,
+ * field, or bytes after the end; a policy field such as lease_max_ms that
+ * differs from @lt's configuration, since replicas must agree on it) or
+ * -ENOSPC when the state does not fit @lt's pools or key index. On error
+ * the table is left empty and consistent, the load is over, and later
+ * calls return the same error until lock_table_load_begin().
+ */
+int lock_table_load_next(struct lock_table *lt, const uint8_t *buf, size_t len);
+
+/*
+ * Finish a load: 0 if the whole snapshot arrived and was valid (the table
+ * then holds the saved state, timers armed at the saved deadlines), else
+ * the error lock_table_load_next() returned or -EINVAL for a snapshot cut
+ * short; the table is then empty.
+ */
+int lock_table_load_end(struct lock_table *lt);
+
+/* One-shot load: begin, next over all of @buf, end. Returns as load_end. */
+int lock_table_load(struct lock_table *lt, const uint8_t *buf, size_t len);
 
 #endif /* LATCH_LOCK_TABLE_H */
