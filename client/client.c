@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,21 @@
  * the server's count is stable; a few more ride out a resize.
  */
 #define CLIENT_REDIRECTS_MAX 4
+/*
+ * NOT_LEADER answers naming a leader followed within one call
+ * (docs/protocol.md, "Redirects"). One is enough when the follower knows
+ * the leader; the others ride out an election that moves it again while
+ * we travel. More would mean nodes pointing at each other: a loop.
+ */
+#define CLIENT_LEADER_REDIRECTS_MAX 3
+/*
+ * First wait after NOT_LEADER with no leader known, doubled at each such
+ * answer of one call up to CLIENT_NO_LEADER_WAIT_MAX_MS: a Raft election
+ * takes one or two election timeouts (150-300 ms each, DESIGN.md), so the
+ * default 5 retries wait about 1.5 s in all before giving up.
+ */
+#define CLIENT_NO_LEADER_WAIT_MS     50
+#define CLIENT_NO_LEADER_WAIT_MAX_MS 800
 /* Notifications remembered to queue each only once: the server keeps
  * retransmitting one until ACKed, a few round trips at most. */
 #define CLIENT_SEEN_MAX 32
@@ -51,8 +67,12 @@ struct client_seen {
 struct latch_client {
 	pthread_mutex_t lock; /* serializes calls on sock */
 	int sock;
-	struct sockaddr_in server; /* sin_port unused: base + partition */
-	uint16_t port_base;
+	/* The server: IPv4 address (host order) in bits 0-31, base port in
+	 * bits 32-47, the layout of a NOT_LEADER answer's holder. Atomic:
+	 * written by calls (under lock) on a redirect, read by the
+	 * keepalive thread too. */
+	uint64_t server_ep;
+	bool forward;        /* LATCH_F_FORWARD on every request */
 	uint16_t partitions; /* >= 1; written under lock, read atomically */
 	uint64_t client_id;
 	uint32_t timeout_ms;
@@ -111,6 +131,45 @@ static uint16_t
 client_partitions_get(const struct latch_client *c)
 {
 	return __atomic_load_n(&c->partitions, __ATOMIC_RELAXED);
+}
+
+static uint64_t
+client_ep_make(uint32_t addr_host, uint16_t port_base)
+{
+	return (uint64_t)addr_host | (uint64_t)port_base << 32;
+}
+
+static uint64_t
+client_ep_get(const struct latch_client *c)
+{
+	return __atomic_load_n(&c->server_ep, __ATOMIC_RELAXED);
+}
+
+/* The server's address in network order, for sockaddr_in. */
+static uint32_t
+client_ep_addr(uint64_t ep)
+{
+	return htonl((uint32_t)ep);
+}
+
+static uint16_t
+client_ep_port(uint64_t ep)
+{
+	return (uint16_t)(ep >> 32);
+}
+
+/*
+ * Whether @holder of a NOT_LEADER answer names a leader we can reach:
+ * bits 48-63 zero, an address, and a base port that leaves room for every
+ * partition's port (as client_parse_server() demands of ours).
+ */
+static bool
+client_ep_valid(uint64_t holder)
+{
+	uint16_t port = client_ep_port(holder);
+
+	return (holder >> 48) == 0 && (uint32_t)holder != 0 && port != 0 &&
+	       port <= 65535u - (LATCH_PARTITIONS_MAX - 1);
 }
 
 void
@@ -184,15 +243,40 @@ static int
 client_send(struct latch_client *c, int fd, const void *buf, size_t len,
 	    uint16_t partition)
 {
-	struct sockaddr_in to = c->server;
+	uint64_t ep = client_ep_get(c);
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = client_ep_addr(ep),
+	};
 
 	if (partition >= LATCH_PARTITIONS_MAX)
 		return -EINVAL;
-	to.sin_port = htons((uint16_t)(c->port_base + partition));
+	to.sin_port = htons((uint16_t)(client_ep_port(ep) + partition));
 	if (sendto(fd, buf, len, 0, (const struct sockaddr *)&to, sizeof(to)) <
 	    0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Whether a datagram from @from comes from the server we talk to now: its
+ * address and one of its partition ports. After a redirect, late answers
+ * of the node we left (same address in a one-machine lab, other ports)
+ * are not taken for the leader's.
+ */
+static bool
+client_from_server(const struct latch_client *c, const struct sockaddr_in *from,
+		   socklen_t from_len)
+{
+	uint64_t ep = client_ep_get(c);
+	uint16_t port;
+
+	if (from_len < sizeof(*from) || from->sin_family != AF_INET ||
+	    from->sin_addr.s_addr != client_ep_addr(ep))
+		return false;
+	port = ntohs(from->sin_port);
+	return port >= client_ep_port(ep) &&
+	       port < client_ep_port(ep) + LATCH_PARTITIONS_MAX;
 }
 
 /*
@@ -240,8 +324,7 @@ client_recv(struct latch_client *c, int fd, uint64_t deadline_ns, uint8_t *buf,
 				continue;
 			return -errno;
 		}
-		if (from_len < sizeof(from) || from.sin_family != AF_INET ||
-		    from.sin_addr.s_addr != c->server.sin_addr.s_addr)
+		if (!client_from_server(c, &from, from_len))
 			continue;
 		if (latch_wire_decode(buf, (size_t)n, 0, m) != LATCH_WIRE_OK)
 			continue;
@@ -386,6 +469,19 @@ client_partitions_set(struct latch_client *c, uint16_t partitions)
 	__atomic_fetch_and(&c->session_mask, keep, __ATOMIC_RELAXED);
 }
 
+/*
+ * A follower named the leader @holder: talk to it from now on. Sessions
+ * live on one node, so the ones we had are left to expire on the node we
+ * leave; the next call bound to a session gets NO_SESSION from the leader
+ * and opens one there. Under c->lock.
+ */
+static void
+client_server_switch(struct latch_client *c, uint64_t holder)
+{
+	__atomic_store_n(&c->server_ep, holder, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->session_mask, 0, __ATOMIC_RELAXED);
+}
+
 static int client_call(struct latch_client *c, const struct client_req *rq,
 		       struct latch_result *out);
 
@@ -483,7 +579,7 @@ client_call(struct latch_client *c, const struct client_req *rq,
 	uint8_t tx[LATCH_MSG_MAX_LEN], rx[LATCH_MSG_MAX_LEN + 1];
 	struct latch_wire_msg req = {
 		.op = rq->op,
-		.flags = rq->flags,
+		.flags = rq->flags | (c->forward ? LATCH_F_FORWARD : 0),
 		.partition = rq->partition,
 		.key_len = rq->key_len,
 		.key = rq->key,
@@ -494,8 +590,10 @@ client_call(struct latch_client *c, const struct client_req *rq,
 	};
 	bool keyed = latch_wire_op_is_keyed(rq->op);
 	bool waiting = rq->op == LATCH_OP_ACQUIRE && (rq->flags & LATCH_F_WAIT);
-	unsigned redirects = 0, wait_rounds = 0;
-	bool session_tried = false;
+	unsigned redirects = 0, wait_rounds = 0, leader_redirects = 0;
+	uint32_t no_leader_wait_ms = CLIENT_NO_LEADER_WAIT_MS;
+	bool session_tried = false, have_not_leader = false;
+	struct latch_result not_leader;
 	int last_err = -ETIMEDOUT;
 	struct latch_wire_msg m;
 	uint64_t deadline;
@@ -513,8 +611,15 @@ resolve:
 		return -EINVAL;
 	attempt = 0;
 resend:
-	if (attempt > c->retries)
+	if (attempt > c->retries) {
+		/* The last answer said no leader is known: that is what
+		 * the caller learns, not a silence. */
+		if (have_not_leader) {
+			*out = not_leader;
+			return 0;
+		}
 		return last_err;
+	}
 	attempt++;
 	rc = client_send(c, c->sock, tx, len, req.partition);
 	/* A failed send is a lost attempt; report its error only if no
@@ -564,6 +669,33 @@ resend:
 			 * nothing was granted, so a fresh id is safe. */
 			req.request_id = client_next_request_id(c);
 			goto resolve;
+		case LATCH_S_NOT_LEADER:
+			/* The follower recorded nothing: the same request id
+			 * goes to the leader (docs/protocol.md, Redirects). */
+			if (client_ep_valid(m.holder)) {
+				if (leader_redirects >=
+				    CLIENT_LEADER_REDIRECTS_MAX)
+					break; /* a loop: give the answer */
+				leader_redirects++;
+				if (m.holder != client_ep_get(c))
+					client_server_switch(c, m.holder);
+				session_tried = false;
+				have_not_leader = false;
+				goto resolve;
+			}
+			/* No leader known (an election): wait, then resend
+			 * within this call's retry budget. The wait is spent
+			 * reading, so notifications are still ACKed. */
+			client_result_fill(&not_leader, &m);
+			have_not_leader = true;
+			deadline = client_now_ns() +
+				   (uint64_t)no_leader_wait_ms * NS_PER_MS;
+			no_leader_wait_ms =
+				no_leader_wait_ms * 2 >
+						CLIENT_NO_LEADER_WAIT_MAX_MS
+					? CLIENT_NO_LEADER_WAIT_MAX_MS
+					: no_leader_wait_ms * 2;
+			continue;
 		case LATCH_S_QUEUED:
 			if (!waiting)
 				break;
@@ -721,6 +853,24 @@ latch_client_partitions(const struct latch_client *c)
 	return client_partitions_get(c);
 }
 
+int
+latch_client_server(const struct latch_client *c, char *buf, size_t len)
+{
+	uint64_t ep;
+	uint32_t a;
+	int n;
+
+	if (c == NULL || buf == NULL || len == 0)
+		return -EINVAL;
+	ep = client_ep_get(c);
+	a = (uint32_t)ep;
+	n = snprintf(buf, len, "%u.%u.%u.%u:%u", a >> 24, (a >> 16) & 0xff,
+		     (a >> 8) & 0xff, a & 0xff, client_ep_port(ep));
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
 /* Send one KEEPALIVE (with @flags) to every partition with a session. */
 static void
 client_keepalive_send(struct latch_client *c, int fd, uint16_t flags,
@@ -732,7 +882,7 @@ client_keepalive_send(struct latch_client *c, int fd, uint16_t flags,
 	for (p = 0; p < LATCH_PARTITIONS_MAX; p++) {
 		struct latch_wire_msg ka = {
 			.op = LATCH_OP_KEEPALIVE,
-			.flags = flags,
+			.flags = flags | (c->forward ? LATCH_F_FORWARD : 0),
 			.partition = p,
 			.client_id = c->client_id,
 			.lease_ms = lease_ms,
@@ -857,7 +1007,9 @@ struct latch_client *
 latch_client_create(const struct latch_client_config *cfg)
 {
 	struct latch_client *c;
+	struct sockaddr_in server;
 	struct timespec ts;
+	uint16_t port_base;
 	int rc;
 
 	if (cfg == NULL || cfg->server == NULL ||
@@ -871,9 +1023,11 @@ latch_client_create(const struct latch_client_config *cfg)
 	c->sock = -1;
 	c->keepalive_sock = -1;
 	c->keepalive_stop_fd = -1;
-	rc = client_parse_server(cfg->server, &c->server, &c->port_base);
+	rc = client_parse_server(cfg->server, &server, &port_base);
 	if (rc < 0)
 		goto free_client;
+	c->server_ep = client_ep_make(ntohl(server.sin_addr.s_addr), port_base);
+	c->forward = cfg->forward;
 	c->partitions = cfg->partitions != 0 ? cfg->partitions : 1;
 	c->client_id =
 		cfg->client_id != 0 ? cfg->client_id : client_random_id();

@@ -40,6 +40,8 @@
 /* The lab node's dataplane address (README, "the lab machine"). */
 #define LATCHCTL_SERVER_DEFAULT  "198.18.0.1:7400"
 #define LATCHCTL_CONTROL_DEFAULT "/run/latch/lab1/latchd.sock"
+/* latch-control's API socket of the lab node ([node] run_dir). */
+#define LATCHCTL_API_DEFAULT "/run/latch/lab1/control.sock"
 /* How long stats waits for latchd's control socket to answer: it sums
  * counters from every worker, which takes well under a second. */
 #define LATCHCTL_CONTROL_TIMEOUT_MS 5000
@@ -72,10 +74,12 @@ enum latchctl_opt_bit {
 struct latchctl {
 	const char *server;
 	const char *control;
+	const char *api; /* latch-control's API socket */
 	uint64_t client_id;
 	uint16_t partitions;
 	uint32_t timeout_ms;
 	bool json;
+	bool forward; /* --forward: LATCH_F_FORWARD on requests */
 	bool help;
 	bool version;
 	/* command options */
@@ -113,6 +117,13 @@ static const char usage_text[] =
 	"  backend down NAME     take a backend out; flows move to the others\n"
 	"                        (route and backend commands answer once no\n"
 	"                        packet can still use the old table)\n"
+	"  cluster status        the cluster as latch-control sees it: term,\n"
+	"                        role, leader, members and their liveness,\n"
+	"                        the local latchd (from --api)\n"
+	"  cluster members       the members alone\n"
+	"  cluster add NAME, cluster remove NAME, cluster transfer NAME\n"
+	"                        membership and leader transfer: refused\n"
+	"                        until the Raft core is integrated\n"
 	"  help                  this text\n"
 	"\n"
 	"Options:\n"
@@ -125,7 +136,11 @@ static const char usage_text[] =
 	"  --timeout MS          per attempt, 5 retries (default 200)\n"
 	"  --control PATH        latchd control socket (env LATCH_CONTROL,\n"
 	"                        default " LATCHCTL_CONTROL_DEFAULT ")\n"
+	"  --api PATH            latch-control API socket (env LATCH_API,\n"
+	"                        default " LATCHCTL_API_DEFAULT ")\n"
 	"  --json                print exactly one JSON object\n"
+	"  --forward             ask a follower to forward to the leader\n"
+	"                        (default: follow its NOT_LEADER redirect)\n"
 	"  --help, --version\n"
 	"\n"
 	"Keys are 1 to 64 bytes. Locks taken here are not bound to a session:\n"
@@ -328,6 +343,8 @@ enum {
 	LONGOPT_POOL,
 	LONGOPT_DEFAULT,
 	LONGOPT_TABLE_SIZE,
+	LONGOPT_FORWARD,
+	LONGOPT_API,
 };
 
 static const struct option latchctl_options[] = {
@@ -348,6 +365,8 @@ static const struct option latchctl_options[] = {
 	{"pool", required_argument, NULL, LONGOPT_POOL},
 	{"default", required_argument, NULL, LONGOPT_DEFAULT},
 	{"table-size", required_argument, NULL, LONGOPT_TABLE_SIZE},
+	{"forward", no_argument, NULL, LONGOPT_FORWARD},
+	{"api", required_argument, NULL, LONGOPT_API},
 	{NULL, 0, NULL, 0},
 };
 
@@ -393,6 +412,12 @@ parse_options(struct latchctl *ctl, int argc, char **argv, bool stop_at_command)
 			break;
 		case LONGOPT_JSON:
 			ctl->json = true;
+			break;
+		case LONGOPT_API:
+			ctl->api = optarg;
+			break;
+		case LONGOPT_FORWARD:
+			ctl->forward = true;
 			break;
 		case 'h':
 			ctl->help = true;
@@ -626,6 +651,7 @@ cmd_lock(struct latchctl *ctl, int argc, char **argv)
 	cfg.partitions = ctl->partitions;
 	cfg.timeout_ms = ctl->timeout_ms;
 	cfg.session = false;
+	cfg.forward = ctl->forward;
 	c = latch_client_create(&cfg);
 	if (c == NULL)
 		return report_error(ctl,
@@ -1242,6 +1268,157 @@ cmd_backend(struct latchctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* ---- cluster (latch-control's API) ------------------------------------ */
+
+/* One member as a line of the members table. */
+static void
+print_member(struct json_object *m)
+{
+	struct json_object *lc;
+	/* null (not configured) reads as NULL from json-c. */
+	const char *mgmt = json_get_str(m, "mgmt");
+	const char *data = json_get_str(m, "data");
+
+	if (mgmt == NULL)
+		mgmt = "";
+	if (data == NULL)
+		data = "";
+
+	printf("  %-12s id %-2lld %-8s %-7s mgmt %-21s data %-15s",
+	       json_get_str(m, "name"), (long long)json_get_int(m, "id"),
+	       json_get_str(m, "role"), json_get_str(m, "state"),
+	       mgmt[0] != '\0' ? mgmt : "-", data[0] != '\0' ? data : "-");
+	if (json_object_object_get_ex(m, "self", &lc) &&
+	    json_object_get_boolean(lc))
+		printf(" (this node)");
+	else if (json_object_object_get_ex(m, "last_contact_ms", &lc) &&
+		 lc != NULL)
+		printf(" heard %lld ms ago",
+		       (long long)json_object_get_int64(lc));
+	printf("\n");
+}
+
+static void
+print_members(struct json_object *a)
+{
+	struct json_object *arr;
+	size_t i;
+
+	if (!json_object_object_get_ex(a, "members", &arr) ||
+	    json_object_get_type(arr) != json_type_array)
+		return;
+	printf("members:\n");
+	for (i = 0; i < json_object_array_length(arr); i++)
+		print_member(json_object_array_get_idx(arr, i));
+}
+
+static void
+print_cluster_status(struct json_object *a)
+{
+	struct json_object *leader, *ld, *epoch;
+	const char *name;
+
+	printf("node %s (id %lld): term %lld, %s, leader %s\n",
+	       json_get_str(a, "node"), (long long)json_get_int(a, "id"),
+	       (long long)json_get_int(a, "term"), json_get_str(a, "role"),
+	       json_object_object_get_ex(a, "leader", &leader) && leader != NULL
+		       ? json_object_get_string(leader)
+		       : "none");
+	if (json_object_object_get_ex(a, "latchd", &ld)) {
+		name = json_get_str(ld, "state");
+		printf("latchd: %s", name);
+		if (json_object_object_get_ex(ld, "epoch", &epoch) &&
+		    epoch != NULL)
+			printf(", epoch %lld",
+			       (long long)json_object_get_int64(epoch));
+		printf("\n");
+	}
+	print_members(a);
+}
+
+/*
+ * latchctl cluster status|members|add|remove|transfer: ask latch-control's
+ * API socket (--api). add/remove/transfer are sent as they will be once
+ * the Raft core is integrated; today latch-control refuses them and the
+ * refusal is printed (exit 1).
+ */
+static int
+cmd_cluster(struct latchctl *ctl, int argc, char **argv)
+{
+	struct json_object *req, *ans, *err_obj;
+	const char *sub, *api_cmd;
+	char line[512], err[512];
+	char *reply;
+	int code;
+
+	if (argc < 2)
+		return usage_error(ctl, "cluster needs status, members, add, "
+					"remove or transfer");
+	if (ctl->given != 0)
+		return usage_error(ctl, "option not valid for cluster %s",
+				   argv[1]);
+	sub = argv[1];
+	if (strcmp(sub, "status") == 0 || strcmp(sub, "members") == 0) {
+		if (argc != 2)
+			return usage_error(ctl, "cluster %s takes no argument",
+					   sub);
+		api_cmd = strcmp(sub, "status") == 0 ? "cluster_status"
+						     : "members";
+	} else if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 ||
+		   strcmp(sub, "transfer") == 0) {
+		if (argc != 3)
+			return usage_error(ctl, "cluster %s needs NAME", sub);
+		api_cmd = strcmp(sub, "add") == 0      ? "add_member"
+			  : strcmp(sub, "remove") == 0 ? "remove_member"
+						       : "transfer_leader";
+	} else {
+		return usage_error(ctl, "unknown cluster command '%s'", sub);
+	}
+	req = json_object_new_object();
+	if (req == NULL)
+		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
+				    "out of memory");
+	json_object_object_add(req, "cmd", json_object_new_string(api_cmd));
+	if (argc == 3)
+		json_object_object_add(req, "name",
+				       json_object_new_string(argv[2]));
+	snprintf(line, sizeof(line), "%s\n",
+		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	reply = control_ask(ctl->api, line, err, sizeof(err));
+	if (reply == NULL)
+		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
+				    "%s (is latch-control running?)", err);
+	ans = json_tokener_parse(reply);
+	free(reply);
+	if (ans == NULL || json_object_get_type(ans) != json_type_object) {
+		json_object_put(ans);
+		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
+				    "API socket %s answered something that "
+				    "is not one JSON object",
+				    ctl->api);
+	}
+	if (json_object_object_get_ex(ans, "error", &err_obj)) {
+		code = report_error(ctl, LATCHCTL_EXIT_REFUSED, NULL,
+				    "latch-control refused: %s",
+				    json_object_get_string(err_obj));
+	} else {
+		code = LATCHCTL_EXIT_OK;
+		if (ctl->json) {
+			json_object_object_add(ans, "status",
+					       json_object_new_string("ok"));
+			printf("%s\n", json_object_to_json_string_ext(
+					       ans, JSON_C_TO_STRING_PLAIN));
+		} else if (strcmp(api_cmd, "cluster_status") == 0) {
+			print_cluster_status(ans);
+		} else {
+			print_members(ans);
+		}
+	}
+	json_object_put(ans);
+	return code;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 static void
@@ -1257,6 +1434,8 @@ latchctl_defaults(struct latchctl *ctl)
 	env = getenv("LATCH_CONTROL");
 	ctl->control =
 		env != NULL && *env != '\0' ? env : LATCHCTL_CONTROL_DEFAULT;
+	env = getenv("LATCH_API");
+	ctl->api = env != NULL && *env != '\0' ? env : LATCHCTL_API_DEFAULT;
 	env = getenv("LATCH_CLIENT_ID");
 	if (env != NULL && parse_u64(env, UINT64_MAX, &v) && v != 0)
 		ctl->client_id = v;
@@ -1336,5 +1515,7 @@ main(int argc, char **argv)
 		return cmd_route(&ctl, cmd_argc, cmd_argv);
 	if (strcmp(cmd, "backend") == 0)
 		return cmd_backend(&ctl, cmd_argc, cmd_argv);
+	if (strcmp(cmd, "cluster") == 0)
+		return cmd_cluster(&ctl, cmd_argc, cmd_argv);
 	return usage_error(&ctl, "unknown command '%s'", cmd);
 }

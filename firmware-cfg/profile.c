@@ -26,10 +26,11 @@ enum key_type {
 	KEY_IDLE,
 	KEY_ROLE,
 	KEY_IPV4,
-	KEY_PORTS, /* struct profile_port_range */
-	KEY_RKEY,  /* struct profile_route_key */
-	KEY_MAC,   /* uint8_t[6] */
-	KEY_STATE, /* bool: up | down */
+	KEY_PORTS,    /* struct profile_port_range */
+	KEY_RKEY,     /* struct profile_route_key */
+	KEY_MAC,      /* uint8_t[6] */
+	KEY_STATE,    /* bool: up | down */
+	KEY_ADDRPORT, /* struct profile_addr_port: IPv4:port */
 };
 
 struct key_desc {
@@ -61,6 +62,8 @@ struct key_desc {
 	NAMED_KEY("backend", profile_backend, name, type, field, min, max)
 #define GROUP_KEY(name, type, field, min, max) \
 	NAMED_KEY("group", profile_group, name, type, field, min, max)
+#define PEER_KEY(name, type, field, min, max) \
+	NAMED_KEY("peer", profile_peer, name, type, field, min, max)
 
 /* Upper bounds: sizes far beyond what one worker's memory could hold. */
 #define SIZE_MAX_ENTRIES (1u << 26)
@@ -113,6 +116,22 @@ static const struct key_desc node_keys[] = {
 	NODE_KEY("lease", "notify_retry_ms", KEY_U32, notify_retry_ms, 1,
 		 60000),
 	NODE_KEY("lease", "notify_retries", KEY_U32, notify_retries, 1, 1000),
+	NODE_KEY("control", "state_dir", KEY_STR, control_state_dir, 1,
+		 PROFILE_STR_MAX - 1),
+	NODE_KEY("control", "api_socket", KEY_STR, control_api_socket, 1,
+		 PROFILE_STR_MAX - 1),
+	NODE_KEY("control", "latchd_socket", KEY_STR, control_latchd_socket, 1,
+		 PROFILE_STR_MAX - 1),
+	NODE_KEY("control", "http", KEY_ADDRPORT, control_http, 0, 0),
+	NODE_KEY("control", "mgmt_addr", KEY_ADDRPORT, control_mgmt, 0, 0),
+	/* 10 ms: below that a management network's jitter would fire
+	 * elections; 60 s: far beyond any useful failover time. */
+	NODE_KEY("control", "election_ms", KEY_U32, control_election_ms, 10,
+		 60000),
+	NODE_KEY("control", "heartbeat_ms", KEY_U32, control_heartbeat_ms, 1,
+		 30000),
+	NODE_KEY("control", "latchd_poll_ms", KEY_U32, control_latchd_poll_ms,
+		 10, 60000),
 };
 
 static const struct key_desc port_keys[] = {
@@ -153,12 +172,19 @@ static const struct key_desc group_keys[] = {
 	GROUP_KEY("via", KEY_STR, via, 1, PROFILE_NAME_MAX - 1),
 };
 
+static const struct key_desc peer_keys[] = {
+	PEER_KEY("id", KEY_U32, id, 0, PROFILE_CLUSTER_ID_MAX),
+	PEER_KEY("mgmt", KEY_ADDRPORT, mgmt, 0, 0),
+	PEER_KEY("data", KEY_IPV4, data_be, 0, 0),
+};
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static void port_defaults(void *elem, const char *name);
 static void route_defaults(void *elem, const char *name);
 static void backend_defaults(void *elem, const char *name);
 static void group_defaults(void *elem, const char *name);
+static void peer_defaults(void *elem, const char *name);
 
 /*
  * Sections that repeat with a name ([port NAME], [route NAME], ...): where
@@ -201,6 +227,8 @@ static const struct named_kind named_kinds[] = {
 		   backend_defaults),
 	NAMED_KIND("group", group_keys, "id, addr, mac, via", groups,
 		   groups_count, PROFILE_GROUPS_MAX, group_defaults),
+	NAMED_KIND("peer", peer_keys, "id, mgmt, data", peers, peers_count,
+		   PROFILE_PEERS_MAX, peer_defaults),
 };
 
 _Static_assert(sizeof(((struct profile_port *)0)->name) == PROFILE_NAME_MAX,
@@ -208,7 +236,8 @@ _Static_assert(sizeof(((struct profile_port *)0)->name) == PROFILE_NAME_MAX,
 _Static_assert(offsetof(struct profile_port, name) == 0 &&
 		       offsetof(struct profile_route, name) == 0 &&
 		       offsetof(struct profile_backend, name) == 0 &&
-		       offsetof(struct profile_group, name) == 0,
+		       offsetof(struct profile_group, name) == 0 &&
+		       offsetof(struct profile_peer, name) == 0,
 	       "named sections start with their name");
 
 static const struct named_kind *
@@ -274,6 +303,13 @@ profile_defaults(struct profile *p)
 	p->session_max_ms = 60000;
 	p->notify_retry_ms = 20;
 	p->notify_retries = 10;
+	/* Raft's usual figures (paper §5.6: broadcast time << election
+	 * timeout): a management LAN answers in well under 10 ms. */
+	p->control_election_ms = 1000;
+	p->control_heartbeat_ms = 100;
+	/* latchd's liveness is judged from its status answers: a few per
+	 * election timeout so a dead dataplane is seen before a new term. */
+	p->control_latchd_poll_ms = 250;
 }
 
 static void
@@ -317,6 +353,42 @@ group_defaults(void *elem, const char *name)
 
 	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "%s", name);
+}
+
+static void
+peer_defaults(void *elem, const char *name)
+{
+	struct profile_peer *peer = elem;
+
+	memset(peer, 0, sizeof(*peer));
+	snprintf(peer->name, sizeof(peer->name), "%s", name);
+	/* UINT32_MAX: "no id given", told apart from the valid id 0. */
+	peer->id = UINT32_MAX;
+}
+
+int
+profile_parse_addr_port(const char *s, struct profile_addr_port *out)
+{
+	char buf[INET_ADDRSTRLEN + 8];
+	const char *colon = strrchr(s, ':');
+	struct in_addr a;
+	unsigned long port;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - s) >= INET_ADDRSTRLEN ||
+	    !isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(colon - s));
+	buf[colon - s] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		return -EINVAL;
+	out->addr_be = a.s_addr;
+	out->port = (uint16_t)port;
+	return 0;
 }
 
 int
@@ -584,6 +656,16 @@ key_set(const struct key_desc *k, void *base, const char *value,
 			return -EINVAL;
 		}
 		return 0;
+	case KEY_ADDRPORT:
+		if (profile_parse_addr_port(
+			    value, (struct profile_addr_port *)field) != 0) {
+			errs_add(errs,
+				 "%s: %s.%s must be IPv4:port such as "
+				 "127.0.0.1:7480, not '%s'.",
+				 where, k->section, k->name, value);
+			return -EINVAL;
+		}
+		return 0;
 	case KEY_STATE:
 		if (!strcmp(value, "up"))
 			*(bool *)field = true;
@@ -762,8 +844,8 @@ profile_parse_file(struct profile *p, const char *path,
 				errs_add(errs,
 					 "%s: unknown section [%s]; known: "
 					 "node, eal, workers, table, lease, "
-					 "port NAME, route NAME, backend NAME, "
-					 "group NAME.",
+					 "control, port NAME, route NAME, "
+					 "backend NAME, group NAME, peer NAME.",
 					 where, s);
 				rc = -EINVAL;
 			}
@@ -980,6 +1062,71 @@ profile_check_routing(const struct profile *p, struct profile_errors *errs)
 			 p->group);
 }
 
+/*
+ * [control] and [peer]: each peer complete, ids and addresses unique, ids
+ * fit Raft's node masks, heartbeats well inside the election timeout.
+ */
+static void
+profile_check_control(const struct profile *p, struct profile_errors *errs)
+{
+	unsigned i, j;
+
+	/* Paper §5.6: heartbeats must arrive several times per election
+	 * timeout, or followers start elections while the leader lives. */
+	if ((uint64_t)p->control_heartbeat_ms * 2 > p->control_election_ms)
+		errs_add(errs,
+			 "control.heartbeat_ms %u must be at most half of "
+			 "control.election_ms %u.",
+			 p->control_heartbeat_ms, p->control_election_ms);
+	if (p->peers_count > 0 && p->node_id > PROFILE_CLUSTER_ID_MAX)
+		errs_add(errs,
+			 "node.id %u is above %u: with [peer] sections the "
+			 "node id is its Raft id (node sets are 8-bit masks).",
+			 p->node_id, PROFILE_CLUSTER_ID_MAX);
+	if (p->peers_count > 0 && p->control_mgmt.addr_be == 0)
+		errs_add(errs, "[peer] sections need control.mgmt_addr: the "
+			       "address peers reach this node's latch-control "
+			       "at.");
+	for (i = 0; i < p->peers_count; i++) {
+		const struct profile_peer *peer = &p->peers[i];
+
+		if (peer->id == UINT32_MAX)
+			errs_add(errs, "[peer %s] has no id.", peer->name);
+		else if (peer->id == p->node_id)
+			errs_add(errs,
+				 "[peer %s] has id %u, this node's own "
+				 "node.id.",
+				 peer->name, peer->id);
+		if (peer->mgmt.addr_be == 0)
+			errs_add(errs,
+				 "[peer %s] has no mgmt: give its "
+				 "latch-control's IPv4:port.",
+				 peer->name);
+		else if (peer->mgmt.addr_be == p->control_mgmt.addr_be &&
+			 peer->mgmt.port == p->control_mgmt.port)
+			errs_add(errs,
+				 "[peer %s] mgmt is this node's own "
+				 "control.mgmt_addr.",
+				 peer->name);
+		for (j = 0; j < i; j++) {
+			const struct profile_peer *o = &p->peers[j];
+
+			if (o->id == peer->id && peer->id != UINT32_MAX)
+				errs_add(errs,
+					 "[peer %s] and [peer %s] have the "
+					 "same id %u.",
+					 o->name, peer->name, peer->id);
+			if (o->mgmt.addr_be == peer->mgmt.addr_be &&
+			    o->mgmt.port == peer->mgmt.port &&
+			    peer->mgmt.addr_be != 0)
+				errs_add(errs,
+					 "[peer %s] and [peer %s] have the "
+					 "same mgmt address.",
+					 o->name, peer->name);
+		}
+	}
+}
+
 int
 profile_check(const struct profile *p, struct profile_errors *errs)
 {
@@ -1075,6 +1222,7 @@ profile_check(const struct profile *p, struct profile_errors *errs)
 					 p->ports[j].name, port->name);
 	}
 	profile_check_routing(p, errs);
+	profile_check_control(p, errs);
 	return errs->count > before ? -EINVAL : 0;
 }
 

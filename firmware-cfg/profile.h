@@ -32,6 +32,13 @@
 #define PROFILE_GROUPS_MAX 16
 /* Longest name of a section ([port NAME], [route NAME], ...) + 1. */
 #define PROFILE_NAME_MAX 32
+/*
+ * [peer NAME] sections: the other nodes of this node's cluster. A cluster
+ * has at most 8 nodes (control/raft/raft_msg.h, RAFT_NODES_MAX: node sets
+ * are 8-bit masks), so at most 7 peers and node ids 0..7 when peers exist.
+ */
+#define PROFILE_PEERS_MAX      7
+#define PROFILE_CLUSTER_ID_MAX 7
 
 enum profile_idle {
 	PROFILE_IDLE_POLL = 0,  /* busy-poll always: one dedicated core each */
@@ -54,6 +61,20 @@ struct profile_port {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	uint16_t mtu;
+};
+
+/* "IPv4:port": where latch-control listens or a peer is reached. */
+struct profile_addr_port {
+	uint32_t addr_be; /* 0: not given */
+	uint16_t port;    /* host order */
+};
+
+/* [peer NAME]: another node of the cluster, for latch-control. */
+struct profile_peer {
+	char name[PROFILE_NAME_MAX];
+	uint32_t id;                   /* its node.id (Raft node id) */
+	struct profile_addr_port mgmt; /* its latch-control's UDP address */
+	uint32_t data_be;              /* its dataplane address; 0: none */
 };
 
 /* A UDP destination port range of a route: "8000" or "8000-8010". */
@@ -161,6 +182,25 @@ struct profile {
 	struct profile_backend backends[PROFILE_BACKENDS_MAX];
 	uint16_t groups_count;
 	struct profile_group groups[PROFILE_GROUPS_MAX];
+
+	/*
+	 * [control]: latch-control (docs/operations.md, "latch-control").
+	 * Empty paths mean the defaults latch-control derives from
+	 * node.run_dir and node.state_dir; an http or mgmt_addr with addr 0
+	 * is not served.
+	 */
+	char control_state_dir[PROFILE_STR_MAX];     /* term, vote, meta log */
+	char control_api_socket[PROFILE_STR_MAX];    /* latchctl's JSON API */
+	char control_latchd_socket[PROFILE_STR_MAX]; /* latchd's socket */
+	struct profile_addr_port control_http;       /* /metrics, /status */
+	struct profile_addr_port control_mgmt;       /* peer Raft traffic */
+	uint32_t control_election_ms;
+	uint32_t control_heartbeat_ms;
+	uint32_t control_latchd_poll_ms; /* latchd status poll period */
+
+	/* [peer NAME] sections, in file order */
+	uint16_t peers_count;
+	struct profile_peer peers[PROFILE_PEERS_MAX];
 };
 
 /* Errors found in a profile, each a full sentence with its line number. */
@@ -201,6 +241,12 @@ int profile_parse_route_key(const char *s, struct profile_route_key *out);
 /* The text of @k as the profile writes it, into @out (>= 32 bytes). */
 void profile_route_key_text(const struct profile_route_key *k, char *out,
 			    unsigned size);
+
+/*
+ * Parse "IPv4:port" (port 1..65535) into @out. 0 or -EINVAL. Any thread;
+ * pure (latch-control's --set and tests use it too).
+ */
+int profile_parse_addr_port(const char *s, struct profile_addr_port *out);
 
 /* Index of [port @name] in p->ports, or -1. Any thread; pure. */
 int profile_port_index(const struct profile *p, const char *name);

@@ -7,10 +7,12 @@ set -euo pipefail
 # allocation; cmocka: unit tests; python3: integration tests send raw packets;
 # iproute2: tools/lab's network namespaces; json-c: latchctl reads
 # latchd's stats; gnuplot: perf/ plots.
+# curl: tests/integration/test_control.sh reads latch-control's /status
+# and /metrics over HTTP (json-c also serves latch-control's API).
 packages=(
 	dpdk dpdk-dev libdpdk-dev libnuma-dev libcmocka-dev
 	meson ninja-build pkg-config gcc
-	libjson-c-dev python3 iproute2 gnuplot-nox
+	libjson-c-dev python3 iproute2 gnuplot-nox curl
 )
 
 missing=()

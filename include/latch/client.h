@@ -14,12 +14,29 @@
  * the configured count (or 1), and when the server answers WRONG_PARTITION
  * with its own count, it recomputes the key's partition and resends.
  *
+ * Replicated clusters (docs/protocol.md, "Redirects"): a follower answers
+ * NOT_LEADER with the leader's address and base port in `holder`. The
+ * client then talks to that leader from now on (latch_client_server()
+ * tells which node it uses) and resends the same request, same request
+ * id, to it; at most 3 such redirects per call, after which the call
+ * returns the NOT_LEADER answer (a loop between nodes). NOT_LEADER with
+ * holder 0 (no leader known, an election) makes the call wait 50 ms,
+ * doubling up to 800 ms, and resend within its retry budget; if the
+ * budget runs out the call returns that NOT_LEADER answer (status
+ * LATCH_S_NOT_LEADER, return value 0). With
+ * latch_client_config::forward, requests carry LATCH_F_FORWARD instead:
+ * the node asked forwards them to the leader, and the client stays where
+ * it is (it still follows a NOT_LEADER it gets).
+ *
  * Sessions: when latch_client_config::session is true (the default),
  * acquires are bound to a session per partition, opened on first use, and
  * liblatch starts ONE background thread (pthread) with its own UDP socket
  * that refreshes every open session each session_ms / 3. When the process
  * dies, its sessions expire and the server releases their locks.
- * latch_client_destroy() closes them at once.
+ * latch_client_destroy() closes them at once. Sessions live on one node:
+ * after a redirect, the sessions of the node left are no longer refreshed
+ * (they expire there, releasing what they held), and the next acquire
+ * opens a session on the leader (its NO_SESSION answer triggers that).
  *
  * Notifications: GRANTED or LOST messages that arrive while no call waits
  * for them (for example LOST when a lease expired) are acknowledged at once
@@ -85,11 +102,16 @@ struct latch_client_config {
 	bool session;
 	/** Session timeout asked of the server, in ms; 0 = default. */
 	uint32_t session_ms;
+	/** Set LATCH_F_FORWARD on every request (KEEPALIVE included): a
+	 *  follower forwards it to the leader instead of answering
+	 *  NOT_LEADER. Default false (follow redirects instead). */
+	bool forward;
 };
 
 /**
  * Fill @p cfg with the defaults: no server, random client id, discovered
- * partitions, timeout 200 ms, 5 retries, sessions on, session 5000 ms.
+ * partitions, timeout 200 ms, 5 retries, sessions on, session 5000 ms,
+ * no forwarding.
  */
 void latch_client_config_default(struct latch_client_config *cfg);
 
@@ -203,6 +225,16 @@ uint64_t latch_client_id(const struct latch_client *c);
 
 /** The partition count in use (configured, or learned from the server). */
 uint16_t latch_client_partitions(const struct latch_client *c);
+
+/**
+ * Write the server @p c talks to now, "a.b.c.d:PORT" (PORT the base
+ * port), into @p buf of @p len bytes: the configured one until a
+ * NOT_LEADER redirect moves the client to the leader. Any thread.
+ *
+ * @return the length written (without the NUL), -EINVAL for NULL
+ * arguments, -ENOSPC if @p buf is too small (22 bytes always suffice).
+ */
+int latch_client_server(const struct latch_client *c, char *buf, size_t len);
 
 /** Name of a status ("ok", "busy", ...); "unknown" beyond the list. */
 const char *latch_status_name(uint16_t status);

@@ -66,7 +66,7 @@ enum latch_flag {
 };
 #define LATCH_F_KNOWN                                                      \
 	(LATCH_F_SHARED | LATCH_F_WAIT | LATCH_F_SESSION | LATCH_F_CLOSE | \
-	 LATCH_F_REPLICA)
+	 LATCH_F_REPLICA | LATCH_F_FORWARD)
 
 /** Status of an answer or notification. 0 is success for every op. */
 #define LATCH_STATUS_LIST(X)                  \

@@ -46,6 +46,8 @@ lab_cleanup() {
 	exit "$rc"
 }
 
+# lab_start [UP_ARGS...]: as described above; UP_ARGS go to `tools/lab up`
+# (e.g. --nodes 3); none starts the one-node lab.
 lab_start() {
 	[ "$(id -u)" -eq 0 ] || { echo "[$TEST_NAME] SKIP: needs root"; exit 77; }
 	# One lab per machine: a test run from another build dir (or by
@@ -58,7 +60,7 @@ lab_start() {
 	"$LAB" down >/dev/null 2>&1 || true
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT TERM
-	"$LAB" up
+	"$LAB" up "$@"
 }
 
 # bg OUT CMD...: run CMD in the background, stdout to OUT; sets BG_PID.
@@ -180,4 +182,39 @@ assert_eq() {
 
 assert_gt() {
 	[ "$1" -gt "$2" ] || fail "$3: expected $1 > $2"
+}
+
+# ctl_node NODE ARGS...: like ctl, against node NODE of a several-node lab
+# (tools/lab exec --node).
+ctl_node() {
+	local node=$1
+	shift
+	"$LAB" exec --node "$node" latchctl --json "$@"
+}
+
+# ctl_node_rc VAR NODE ARGS...: ctl_rc for node NODE.
+# shellcheck disable=SC2034 # CTL_RC is read by the caller
+ctl_node_rc() {
+	local __var=$1 __out
+	shift
+	CTL_RC=0
+	__out=$(ctl_node "$@") || CTL_RC=$?
+	printf -v "$__var" '%s' "$__out"
+}
+
+# node_field NODE FIELD: FIELD of NODE in `tools/lab status --json`.
+node_field() {
+	"$LAB" status --json | python3 -c '
+import json, sys
+for n in json.load(sys.stdin)["nodes"]:
+    if n["name"] == sys.argv[1]:
+        v = n.get(sys.argv[2])
+        print("" if v is None else v)
+        sys.exit(0)
+sys.exit(1)' "$1" "$2"
+}
+
+# node_state_is NODE STATE: for wait_until.
+node_state_is() {
+	[ "$(node_field "$1" state)" = "$2" ]
 }

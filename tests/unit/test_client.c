@@ -7,7 +7,10 @@
  * WRONG_PARTITION, retries with one request id, QUEUED then GRANTED (with
  * the ACK), a lost GRANTED recovered by asking again, NO_SESSION ->
  * KEEPALIVE -> retry and the keepalive thread, LOST notifications ACKed
- * and queued once, and -ETIMEDOUT.
+ * and queued once, and -ETIMEDOUT. Redirects (docs/protocol.md) use two
+ * or more fake servers on other ports: a follower answering NOT_LEADER
+ * with a leader's address, or with none, and nodes pointing at each
+ * other.
  *
  * Every wait is bounded; no assertion depends on how long anything took.
  */
@@ -65,6 +68,11 @@ struct fake {
 	unsigned acquires;
 	bool session_open; /* atomic: the test reads it too */
 	uint64_t token;
+	/* handle_node: answer NOT_LEADER with holder 0 this many times,
+	 * then NOT_LEADER naming redirect_to if non-zero (atomic: tests
+	 * change it while the client runs). */
+	unsigned no_leader_left;
+	uint64_t redirect_to;
 };
 
 static uint64_t
@@ -120,6 +128,28 @@ fake_notify(struct fake *f, const struct fake_rx *about, uint8_t op,
 	fake_send(f, about->port, &n, &about->from);
 }
 
+/*
+ * latch_wire_decode(), also accepting LATCH_F_FORWARD while the wire
+ * codec's LATCH_F_KNOWN does not list it yet: flags are bytes 4-5 of the
+ * header (include/latch/proto.h), big-endian.
+ */
+static int
+fake_decode(uint8_t *buf, size_t n, uint16_t parts, struct latch_wire_msg *m)
+{
+	bool fwd = n >= 6 && (buf[5] & LATCH_F_FORWARD) != 0 &&
+		   (LATCH_F_KNOWN & LATCH_F_FORWARD) == 0;
+	int rc;
+
+	if (fwd)
+		buf[5] &= (uint8_t)~LATCH_F_FORWARD;
+	rc = latch_wire_decode(buf, n, parts, m);
+	if (fwd) {
+		buf[5] |= LATCH_F_FORWARD;
+		m->flags |= LATCH_F_FORWARD;
+	}
+	return rc;
+}
+
 static void *
 fake_main(void *arg)
 {
@@ -149,10 +179,9 @@ fake_main(void *arg)
 				continue;
 			/* The client must only ever send valid requests to
 			 * the partition it names: check with our count. */
-			if (latch_wire_decode(buf, (size_t)n,
-					      (uint16_t)f->parts,
-					      &rx.m) != LATCH_WIRE_OK &&
-			    latch_wire_decode(buf, (size_t)n, 0, &rx.m) !=
+			if (fake_decode(buf, (size_t)n, (uint16_t)f->parts,
+					&rx.m) != LATCH_WIRE_OK &&
+			    fake_decode(buf, (size_t)n, 0, &rx.m) !=
 				    LATCH_WIRE_OK)
 				continue;
 			memcpy(rx.key, rx.m.key, rx.m.key_len);
@@ -288,6 +317,76 @@ client_for(struct fake *f, uint16_t partitions, bool session,
 }
 
 /* ------------------------------------------------------------------ */
+
+/* The holder of a NOT_LEADER answer naming fake @f (docs/protocol.md). */
+static uint64_t
+fake_holder(const struct fake *f)
+{
+	return (uint64_t)INADDR_LOOPBACK | (uint64_t)f->base << 32;
+}
+
+/* "127.0.0.1:BASE" of @f, as latch_client_server() writes it. */
+static void
+fake_name(const struct fake *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "127.0.0.1:%u", f->base);
+}
+
+/*
+ * One node of a cluster: NOT_LEADER with holder 0 for the first
+ * no_leader_left requests, then NOT_LEADER naming redirect_to while it is
+ * set; else a leader: KEEPALIVE opens or closes the session, ACQUIRE is
+ * granted with token f->token (NO_SESSION if it asks for a session that
+ * is not open), anything else is OK. FORWARD is not echoed.
+ */
+static void
+handle_node(struct fake *f, const struct fake_rx *rx)
+{
+	struct latch_wire_msg a = rx->m;
+	uint64_t to = __atomic_load_n(&f->redirect_to, __ATOMIC_RELAXED);
+
+	if (rx->m.op == LATCH_OP_ACK)
+		return;
+	a.reply = true;
+	a.key = rx->key;
+	a.flags &= LATCH_F_KNOWN;
+	a.status = LATCH_S_OK;
+	if (f->no_leader_left > 0) {
+		f->no_leader_left--;
+		a.status = LATCH_S_NOT_LEADER;
+		a.holder = 0;
+	} else if (to != 0) {
+		a.status = LATCH_S_NOT_LEADER;
+		a.holder = to;
+	} else if (rx->m.op == LATCH_OP_KEEPALIVE) {
+		__atomic_store_n(&f->session_open,
+				 !(rx->m.flags & LATCH_F_CLOSE),
+				 __ATOMIC_RELAXED);
+	} else if (rx->m.op == LATCH_OP_ACQUIRE) {
+		if ((rx->m.flags & LATCH_F_SESSION) &&
+		    !__atomic_load_n(&f->session_open, __ATOMIC_RELAXED))
+			a.status = LATCH_S_NO_SESSION;
+		else
+			a.token = f->token;
+	}
+	fake_send(f, rx->port, &a, &rx->from);
+}
+
+/* Every logged request of @op on @f has request id @id; their count. */
+static unsigned
+fake_same_id(struct fake *f, uint8_t op, uint64_t id)
+{
+	struct fake_rx rx;
+	unsigned i, n = 0;
+
+	for (i = 0; fake_log_get(f, i, &rx); i++) {
+		if (rx.m.op != op)
+			continue;
+		assert_true(rx.m.request_id == id);
+		n++;
+	}
+	return n;
+}
 
 /* Answers WRONG_PARTITION (with its count) unless the request arrived on
  * the key's port and names the key's partition. */
@@ -662,6 +761,217 @@ test_timeout(void **state)
 	fake_stop(f);
 }
 
+/* A follower names the leader: the same request goes there, and the
+ * client stays with the leader for later calls. */
+static void
+test_redirect_to_leader(void **state)
+{
+	struct fake *leader = fake_start(2, handle_node);
+	struct fake *follower = fake_start(2, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+	struct fake_rx a = {0}, b = {0};
+	char name[32], want[32];
+
+	(void)state;
+	leader->token = 77;
+	follower->redirect_to = fake_holder(leader);
+	c = client_for(follower, 2, false, 200, 3);
+	assert_true(latch_client_server(c, name, sizeof(name)) > 0);
+	fake_name(follower, want, sizeof(want));
+	assert_string_equal(name, want);
+
+	assert_int_equal(latch_acquire(c, "lead/1", 6, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 77);
+	assert_true(fake_log_get(follower, 0, &a));
+	assert_true(fake_log_get(leader, 0, &b));
+	assert_int_equal(a.m.op, LATCH_OP_ACQUIRE);
+	assert_int_equal(b.m.op, LATCH_OP_ACQUIRE);
+	assert_true(a.m.request_id == b.m.request_id);
+	assert_int_equal(b.m.partition, a.m.partition);
+	assert_int_equal(b.port, a.port);
+	assert_int_equal(b.m.flags & LATCH_F_FORWARD, 0);
+	assert_int_equal(fake_count(follower, LATCH_OP_ACQUIRE, 0), 1);
+	assert_int_equal(fake_count(leader, LATCH_OP_ACQUIRE, 0), 1);
+
+	assert_true(latch_client_server(c, name, sizeof(name)) > 0);
+	fake_name(leader, want, sizeof(want));
+	assert_string_equal(name, want);
+	assert_int_equal(latch_client_server(c, name, 4), -ENOSPC);
+
+	/* Later calls go straight to the leader. */
+	assert_int_equal(latch_query(c, "lead/1", 6, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_int_equal(fake_count(leader, LATCH_OP_QUERY, 0), 1);
+	assert_int_equal(fake_count(follower, LATCH_OP_QUERY, 0), 0);
+
+	latch_client_destroy(c);
+	fake_stop(follower);
+	fake_stop(leader);
+}
+
+/* Sessions are per node: the leader changes, the client follows it and
+ * opens a session there (NO_SESSION), and keeps refreshing that one. */
+static void
+test_redirect_reopens_session(void **state)
+{
+	struct fake *a = fake_start(1, handle_node);
+	struct fake *b = fake_start(1, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+
+	(void)state;
+	a->token = 11;
+	b->token = 22;
+	c = client_for(a, 1, true, 200, 3);
+	assert_int_equal(latch_acquire(c, "s", 1, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 11);
+	assert_true(__atomic_load_n(&a->session_open, __ATOMIC_RELAXED));
+	assert_int_equal(fake_count(b, LATCH_OP_KEEPALIVE, 0), 0);
+
+	/* a steps down: b leads. */
+	__atomic_store_n(&a->redirect_to, fake_holder(b), __ATOMIC_RELAXED);
+	assert_int_equal(latch_acquire(c, "t", 1, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 22);
+	assert_true(__atomic_load_n(&b->session_open, __ATOMIC_RELAXED));
+	/* b saw ACQUIRE (NO_SESSION), KEEPALIVE, ACQUIRE with a new id
+	 * (NO_SESSION may sit in b's dedup window), all with SESSION. */
+	assert_int_equal(fake_count(b, LATCH_OP_ACQUIRE, LATCH_F_SESSION), 2);
+	assert_true(fake_count(b, LATCH_OP_KEEPALIVE, 0) >= 1);
+
+	/* The keepalive thread refreshes b's session now (every 100 ms). */
+	assert_true(fake_wait_count(b, LATCH_OP_KEEPALIVE, 0, 3));
+
+	latch_client_destroy(c);
+	/* destroy closed the session where it is: on b. */
+	assert_true(fake_wait_count(b, LATCH_OP_KEEPALIVE, LATCH_F_CLOSE, 1));
+	assert_int_equal(fake_count(a, LATCH_OP_KEEPALIVE, LATCH_F_CLOSE), 0);
+	fake_stop(a);
+	fake_stop(b);
+}
+
+/* No leader known at first (an election), then the follower names one. */
+static void
+test_no_leader_then_leader(void **state)
+{
+	struct fake *leader = fake_start(1, handle_node);
+	struct fake *follower = fake_start(1, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+	struct fake_rx a = {0};
+
+	(void)state;
+	leader->token = 5;
+	follower->no_leader_left = 2;
+	follower->redirect_to = fake_holder(leader);
+	c = client_for(follower, 1, false, 200, 5);
+	assert_int_equal(latch_acquire(c, "e", 1, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 5);
+	assert_true(fake_log_get(follower, 0, &a));
+	/* Two NOT_LEADER (holder 0), then the redirect: 3 sends to the
+	 * follower, 1 to the leader, one request id. */
+	assert_int_equal(
+		fake_same_id(follower, LATCH_OP_ACQUIRE, a.m.request_id), 3);
+	assert_int_equal(fake_same_id(leader, LATCH_OP_ACQUIRE, a.m.request_id),
+			 1);
+
+	latch_client_destroy(c);
+	fake_stop(follower);
+	fake_stop(leader);
+}
+
+/* No leader, ever: the call ends with the NOT_LEADER answer once its
+ * retries are spent, not with a timeout. */
+static void
+test_no_leader_gives_up(void **state)
+{
+	struct fake *f = fake_start(1, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+	struct fake_rx a = {0};
+
+	(void)state;
+	f->no_leader_left = 1000;
+	c = client_for(f, 1, false, 200, 2);
+	assert_int_equal(latch_release(c, "e", 1, 3, &r), 0);
+	assert_int_equal(r.status, LATCH_S_NOT_LEADER);
+	assert_true(r.holder == 0);
+	assert_true(fake_log_get(f, 0, &a));
+	assert_int_equal(fake_same_id(f, LATCH_OP_RELEASE, a.m.request_id), 3);
+
+	latch_client_destroy(c);
+	fake_stop(f);
+}
+
+/* Two nodes naming each other: the client follows 3 redirects, then
+ * returns the NOT_LEADER answer. */
+static void
+test_redirect_loop_bounded(void **state)
+{
+	struct fake *a = fake_start(1, handle_node);
+	struct fake *b = fake_start(1, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+	struct fake_rx first = {0};
+
+	(void)state;
+	a->redirect_to = fake_holder(b);
+	b->redirect_to = fake_holder(a);
+	c = client_for(a, 1, false, 200, 3);
+	assert_int_equal(latch_acquire(c, "loop", 4, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_NOT_LEADER);
+	assert_true(r.holder == fake_holder(a));
+	assert_true(fake_log_get(a, 0, &first));
+	/* a, b, a, b: the first send and 3 redirects. */
+	assert_int_equal(fake_same_id(a, LATCH_OP_ACQUIRE, first.m.request_id),
+			 2);
+	assert_int_equal(fake_same_id(b, LATCH_OP_ACQUIRE, first.m.request_id),
+			 2);
+
+	latch_client_destroy(c);
+	fake_stop(a);
+	fake_stop(b);
+}
+
+/* forward: every request carries LATCH_F_FORWARD; default: none does. */
+static void
+test_forward_flag(void **state)
+{
+	struct latch_client_config cfg;
+	struct fake *f = fake_start(1, handle_node);
+	struct latch_client *c;
+	struct latch_result r;
+	char server[32];
+
+	(void)state;
+	latch_client_config_default(&cfg);
+	assert_false(cfg.forward);
+	f->token = 8;
+	fake_name(f, server, sizeof(server));
+	cfg.server = server;
+	cfg.forward = true;
+	cfg.session_ms = 300;
+	c = latch_client_create(&cfg);
+	assert_non_null(c);
+	assert_int_equal(latch_acquire(c, "fw", 2, 0, 0, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 8);
+	assert_int_equal(latch_release(c, "fw", 2, 8, &r), 0);
+	/* ACQUIRE (NO_SESSION), KEEPALIVE, ACQUIRE, RELEASE: all FORWARD,
+	 * and so are the keepalive thread's refreshes. */
+	assert_int_equal(fake_count(f, LATCH_OP_ACQUIRE, LATCH_F_FORWARD), 2);
+	assert_int_equal(fake_count(f, LATCH_OP_RELEASE, LATCH_F_FORWARD), 1);
+	assert_true(fake_wait_count(f, LATCH_OP_KEEPALIVE, LATCH_F_FORWARD, 2));
+	assert_int_equal(fake_count(f, LATCH_OP_KEEPALIVE, 0),
+			 fake_count(f, LATCH_OP_KEEPALIVE, LATCH_F_FORWARD));
+	latch_client_destroy(c);
+	fake_stop(f);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -714,6 +1024,12 @@ main(void)
 		cmocka_unit_test(test_no_session_keepalive_retry),
 		cmocka_unit_test(test_lost_acked_and_queued_once),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_redirect_to_leader),
+		cmocka_unit_test(test_redirect_reopens_session),
+		cmocka_unit_test(test_no_leader_then_leader),
+		cmocka_unit_test(test_no_leader_gives_up),
+		cmocka_unit_test(test_redirect_loop_bounded),
+		cmocka_unit_test(test_forward_flag),
 		cmocka_unit_test(test_bad_arguments),
 	};
 

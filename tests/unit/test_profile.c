@@ -449,6 +449,153 @@ test_route_overrides_and_parsers(void **state)
 	assert_int_equal(profile_parse_route_key("5-tuple", &k), -EINVAL);
 }
 
+static const char clustered[] = "[node]\n"
+				"name = n1\n"
+				"id = 1\n"
+				"[eal]\n"
+				"lcores = 0,1\n"
+				"[port p0]\n"
+				"vdev = net_null0\n"
+				"addr = 198.18.0.9\n"
+				"[control]\n"
+				"state_dir = /tmp/ctl-state\n"
+				"api_socket = /tmp/ctl.sock\n"
+				"http = 127.0.0.1:7480\n"
+				"mgmt_addr = 127.0.0.1:7490\n"
+				"latchd_socket = /tmp/latchd.sock\n"
+				"election_ms = 600\n"
+				"heartbeat_ms = 50\n"
+				"[peer n2]\n"
+				"id = 2\n"
+				"mgmt = 127.0.0.2:7490\n"
+				"data = 198.18.0.2\n"
+				"[peer n3]\n"
+				"id = 0\n"
+				"mgmt = 127.0.0.3:7490\n";
+
+static void
+test_control_and_peers_parse(void **state)
+{
+	struct profile p;
+	struct profile_errors errs;
+	struct in_addr a;
+	int rc;
+
+	(void)state;
+	rc = profile_load(&p, write_profile(clustered), NULL, 0, &errs);
+	if (rc != 0 && errs.count > 0)
+		fail_msg("%s", errs.msg[0]);
+	assert_int_equal(rc, 0);
+	assert_string_equal(p.control_state_dir, "/tmp/ctl-state");
+	assert_string_equal(p.control_api_socket, "/tmp/ctl.sock");
+	assert_string_equal(p.control_latchd_socket, "/tmp/latchd.sock");
+	inet_pton(AF_INET, "127.0.0.1", &a);
+	assert_int_equal(p.control_http.addr_be, a.s_addr);
+	assert_int_equal(p.control_http.port, 7480);
+	assert_int_equal(p.control_mgmt.port, 7490);
+	assert_int_equal(p.control_election_ms, 600);
+	assert_int_equal(p.control_heartbeat_ms, 50);
+	assert_int_equal(p.peers_count, 2);
+	assert_string_equal(p.peers[0].name, "n2");
+	assert_int_equal(p.peers[0].id, 2);
+	inet_pton(AF_INET, "127.0.0.2", &a);
+	assert_int_equal(p.peers[0].mgmt.addr_be, a.s_addr);
+	inet_pton(AF_INET, "198.18.0.2", &a);
+	assert_int_equal(p.peers[0].data_be, a.s_addr);
+	/* Id 0 is a valid Raft id, told apart from "not given". */
+	assert_int_equal(p.peers[1].id, 0);
+	assert_int_equal(p.peers[1].data_be, 0);
+}
+
+static void
+test_control_defaults(void **state)
+{
+	struct profile p;
+	struct profile_errors errs;
+
+	(void)state;
+	assert_int_equal(
+		profile_load(&p, write_profile(minimal), NULL, 0, &errs), 0);
+	/* Empty: latch-control derives them from run_dir and state_dir. */
+	assert_string_equal(p.control_state_dir, "");
+	assert_string_equal(p.control_api_socket, "");
+	assert_int_equal(p.control_http.addr_be, 0);
+	assert_int_equal(p.peers_count, 0);
+	assert_true(p.control_heartbeat_ms * 2 <= p.control_election_ms);
+	assert_true(p.control_latchd_poll_ms > 0);
+}
+
+static void
+test_control_errors(void **state)
+{
+	static const char text[] = "[node]\n"
+				   "name = n1\n"
+				   "id = 9\n"
+				   "[eal]\n"
+				   "lcores = 0,1\n"
+				   "[port p0]\n"
+				   "vdev = net_null0\n"
+				   "addr = 198.18.0.9\n"
+				   "[control]\n"
+				   "http = 127.0.0.1\n"
+				   "election_ms = 100\n"
+				   "heartbeat_ms = 80\n"
+				   "[peer a]\n"
+				   "mgmt = 127.0.0.2:7490\n"
+				   "[peer b]\n"
+				   "id = 9\n"
+				   "[peer c]\n"
+				   "id = 8\n"
+				   "[peer d]\n"
+				   "id = 3\n"
+				   "mgmt = 127.0.0.2:7490\n"
+				   "data = nowhere\n";
+	struct profile p;
+	struct profile_errors errs;
+
+	(void)state;
+	assert_int_equal(profile_load(&p, write_profile(text), NULL, 0, &errs),
+			 -EINVAL);
+	assert_true(errors_mention(&errs, "control.http must be IPv4:port"));
+	assert_true(errors_mention(&errs, "heartbeat_ms 80 must be at most"));
+	assert_true(errors_mention(&errs, "node.id 9 is above 7"));
+	assert_true(errors_mention(&errs, "need control.mgmt_addr"));
+	assert_true(errors_mention(&errs, "[peer a] has no id"));
+	assert_true(errors_mention(&errs, "[peer b] has no mgmt"));
+	assert_true(errors_mention(&errs, "peer.id = 8 is out of range"));
+	assert_true(errors_mention(&errs, "same mgmt address"));
+	assert_true(errors_mention(&errs, "peer.data must be an IPv4"));
+}
+
+static void
+test_control_overrides_and_parser(void **state)
+{
+	static const char *const ov[] = {"control.http=127.0.0.1:9000",
+					 "peer.n2.mgmt=127.0.0.9:7000",
+					 "control.heartbeat_ms=20"};
+	struct profile_addr_port ap;
+	struct profile p;
+	struct profile_errors errs;
+
+	(void)state;
+	assert_int_equal(
+		profile_load(&p, write_profile(clustered), ov, 3, &errs), 0);
+	assert_int_equal(p.control_http.port, 9000);
+	assert_int_equal(p.peers[0].mgmt.port, 7000);
+	assert_int_equal(p.control_heartbeat_ms, 20);
+
+	assert_int_equal(profile_parse_addr_port("10.0.0.1:1", &ap), 0);
+	assert_int_equal(ap.port, 1);
+	assert_int_equal(profile_parse_addr_port("10.0.0.1:0", &ap), -EINVAL);
+	assert_int_equal(profile_parse_addr_port("10.0.0.1:65536", &ap),
+			 -EINVAL);
+	assert_int_equal(profile_parse_addr_port("10.0.0.1:", &ap), -EINVAL);
+	assert_int_equal(profile_parse_addr_port(":80", &ap), -EINVAL);
+	assert_int_equal(profile_parse_addr_port("10.0.0:80", &ap), -EINVAL);
+	assert_int_equal(profile_parse_addr_port("10.0.0.1:80x", &ap), -EINVAL);
+	assert_int_equal(profile_parse_addr_port("10.0.0.1", &ap), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -464,6 +611,10 @@ main(void)
 		cmocka_unit_test(test_route_values_refused),
 		cmocka_unit_test(test_routing_relations_checked),
 		cmocka_unit_test(test_route_overrides_and_parsers),
+		cmocka_unit_test(test_control_and_peers_parse),
+		cmocka_unit_test(test_control_defaults),
+		cmocka_unit_test(test_control_errors),
+		cmocka_unit_test(test_control_overrides_and_parser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

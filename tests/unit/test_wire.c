@@ -135,7 +135,7 @@ static const struct golden_case golden[] = {
 	 8, LATCH_WIRE_OK},
 	{"longest key", PKT(pkt_key_max), sizeof(pkt_key_max), NOPATCH, 8,
 	 LATCH_WIRE_OK},
-	{"every known flag", PKT(pkt_acquire), sizeof(pkt_acquire), P1(5, 0x1f),
+	{"every known flag", PKT(pkt_acquire), sizeof(pkt_acquire), P1(5, 0x3f),
 	 8, LATCH_WIRE_OK},
 	{"ack", PKT(pkt_granted), sizeof(pkt_granted), P1(3, 0x08), 8,
 	 LATCH_WIRE_OK},
@@ -171,7 +171,7 @@ static const struct golden_case golden[] = {
 	 P2(3, 0x00, 4, 0xff), 8, LATCH_WIRE_UNKNOWN_OP},
 
 	/* Flags. */
-	{"flag bit 5", PKT(pkt_acquire), sizeof(pkt_acquire), P1(5, 0x23), 8,
+	{"flag bit 6", PKT(pkt_acquire), sizeof(pkt_acquire), P1(5, 0x43), 8,
 	 LATCH_WIRE_BAD_FLAGS},
 	{"flag bit 15", PKT(pkt_acquire), sizeof(pkt_acquire), P1(4, 0x80), 8,
 	 LATCH_WIRE_BAD_FLAGS},

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The seam between latch-control and the Raft core (see core.h), and the
+ * null core that stands in until the core is integrated.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "control/core.h"
+
+int
+core_step_carry(const struct core_io *io, void *ctx, const struct core_ops *ops,
+		const void *core, const struct core_step *st)
+{
+	unsigned i;
+	int rc;
+
+	if (st->persist_state) {
+		rc = io->persist_state(ctx, &st->state);
+		if (rc != 0)
+			return rc;
+	}
+	if (st->persist_meta_from != 0) {
+		rc = io->persist_meta(ctx, ops, core, st->persist_meta_from);
+		if (rc != 0)
+			return rc;
+	}
+	if (st->set_dataplane_term) {
+		rc = io->set_dataplane_term(ctx, st->dataplane_term);
+		if (rc != 0)
+			return rc;
+	}
+	for (i = 0; i < st->out_count && i < CORE_OUT_MAX; i++)
+		(void)io->send(ctx, &st->out[i]);
+	return 0;
+}
+
+static void
+null_on_timer(void *core, uint64_t now_ms, struct core_step *st)
+{
+	(void)core;
+	(void)now_ms;
+	(void)st;
+}
+
+static void
+null_on_message(void *core, const struct raft_msg *m, uint64_t now_ms,
+		struct core_step *st)
+{
+	(void)core;
+	(void)m;
+	(void)now_ms;
+	(void)st;
+}
+
+static void
+null_on_latchd(void *core, const struct latchd_report *r, uint64_t now_ms,
+	       struct core_step *st)
+{
+	(void)core;
+	(void)r;
+	(void)now_ms;
+	(void)st;
+}
+
+static void
+null_view(const void *core, struct core_view *v)
+{
+	(void)core;
+	v->term = 0;
+	v->role = "follower";
+	v->leader = CORE_NO_LEADER;
+	v->integrated = false;
+}
+
+static int
+null_meta_get(const void *core, uint64_t index, struct lock_entry *e)
+{
+	(void)core;
+	(void)index;
+	(void)e;
+	return -ENOENT;
+}
+
+static uint64_t
+null_meta_last(const void *core)
+{
+	(void)core;
+	return 0;
+}
+
+const struct core_ops core_null_ops = {
+	.on_timer = null_on_timer,
+	.on_message = null_on_message,
+	.on_latchd = null_on_latchd,
+	.view = null_view,
+	.meta_get = null_meta_get,
+	.meta_last = null_meta_last,
+};

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * latch-control's status pages (see status.h).
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/status.h"
+
+static const char *
+addr_text(uint32_t addr_be, uint16_t port, char *buf, size_t size)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct in_addr a = {.s_addr = addr_be};
+
+	if (addr_be == 0)
+		return NULL;
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	if (port != 0)
+		snprintf(buf, size, "%s:%u", ip, port);
+	else
+		snprintf(buf, size, "%s", ip);
+	return buf;
+}
+
+static void
+add_str(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k,
+			       v == NULL ? NULL : json_object_new_string(v));
+}
+
+/* Self first (liveness from latchd: this node is up if we answer), then
+ * the [peer] sections. All voters until the core tells otherwise. */
+static struct json_object *
+members_array(const struct status_src *s)
+{
+	const struct profile *p = s->profile;
+	struct json_object *arr = json_object_new_array();
+	struct json_object *m;
+	char buf[32];
+	unsigned i;
+	uint32_t data_be = 0;
+
+	for (i = 0; i < p->ports_count; i++)
+		if (p->ports[i].role == PROFILE_PORT_CLIENT) {
+			data_be = p->ports[i].addr_be;
+			break;
+		}
+	m = json_object_new_object();
+	add_str(m, "name", p->name);
+	json_object_object_add(m, "id", json_object_new_int64(p->node_id));
+	add_str(m, "role", "voter");
+	add_str(m, "mgmt",
+		addr_text(p->control_mgmt.addr_be, p->control_mgmt.port, buf,
+			  sizeof(buf)));
+	add_str(m, "data", addr_text(data_be, 0, buf, sizeof(buf)));
+	add_str(m, "state", "up");
+	json_object_object_add(m, "self", json_object_new_boolean(1));
+	json_object_object_add(m, "last_contact_ms", json_object_new_int64(0));
+	json_object_array_add(arr, m);
+	for (i = 0; i < peer_count(s->peers); i++) {
+		const struct peer *pr = peer_at(s->peers, i);
+		enum peer_state st = peer_state_at(pr, s->now_ms, s->start_ms,
+						   p->control_election_ms);
+
+		m = json_object_new_object();
+		add_str(m, "name", pr->name);
+		json_object_object_add(m, "id", json_object_new_int64(pr->id));
+		add_str(m, "role", "voter");
+		add_str(m, "mgmt",
+			addr_text(pr->mgmt.sin_addr.s_addr,
+				  ntohs(pr->mgmt.sin_port), buf, sizeof(buf)));
+		add_str(m, "data", addr_text(pr->data_be, 0, buf, sizeof(buf)));
+		add_str(m, "state", peer_state_name(st));
+		json_object_object_add(m, "self", json_object_new_boolean(0));
+		json_object_object_add(
+			m, "last_contact_ms",
+			pr->last_contact_ms == 0
+				? NULL
+				: json_object_new_int64(
+					  (int64_t)(s->now_ms -
+						    pr->last_contact_ms)));
+		json_object_array_add(arr, m);
+	}
+	return arr;
+}
+
+static const char *
+member_name(const struct status_src *s, int id)
+{
+	unsigned i;
+
+	if (id == CORE_NO_LEADER)
+		return NULL;
+	if ((uint32_t)id == s->profile->node_id)
+		return s->profile->name;
+	for (i = 0; i < peer_count(s->peers); i++)
+		if (peer_at(s->peers, i)->id == id)
+			return peer_at(s->peers, i)->name;
+	return NULL;
+}
+
+struct json_object *
+status_cluster(const struct status_src *s)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *ld = json_object_new_object();
+	struct latchd_report r;
+	struct core_view v;
+
+	s->core_ops->view(s->core, &v);
+	latchd_chan_report(s->latchd, s->now_ms, &r);
+	add_str(o, "node", s->profile->name);
+	json_object_object_add(o, "id",
+			       json_object_new_int64(s->profile->node_id));
+	json_object_object_add(o, "term",
+			       json_object_new_int64((int64_t)v.term));
+	add_str(o, "role", v.role);
+	add_str(o, "leader", member_name(s, v.leader));
+	json_object_object_add(o, "raft_integrated",
+			       json_object_new_boolean(v.integrated));
+	json_object_object_add(o, "members", members_array(s));
+	add_str(ld, "state", r.up ? "up" : "down");
+	json_object_object_add(
+		ld, "epoch",
+		r.epoch == 0 ? NULL : json_object_new_int64((int64_t)r.epoch));
+	json_object_object_add(
+		ld, "last_answer_ms",
+		r.last_answer_ms == 0
+			? NULL
+			: json_object_new_int64(
+				  (int64_t)(s->now_ms - r.last_answer_ms)));
+	json_object_object_add(o, "latchd", ld);
+	json_object_object_add(
+		o, "uptime_s",
+		json_object_new_int64(
+			(int64_t)((s->now_ms - s->start_ms) / 1000)));
+	return o;
+}
+
+struct json_object *
+status_members(const struct status_src *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "members", members_array(s));
+	return o;
+}
+
+/* Role as a number for the gauge: the order of enum raft_role. */
+static int
+role_number(const char *role)
+{
+	static const char *const roles[] = {"follower", "pre-candidate",
+					    "candidate", "leader"};
+	unsigned i;
+
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (!strcmp(role, roles[i]))
+			return (int)i + 1;
+	return 0;
+}
+
+#define METRIC_HEAD(f, name, type, help) \
+	fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+
+char *
+status_metrics(const struct status_src *s, size_t *len)
+{
+	const struct latchd_chan_stats *ls = latchd_chan_stats(s->latchd);
+	struct latchd_report r;
+	struct core_view v;
+	char *text = NULL;
+	unsigned i, k;
+	FILE *f;
+
+	f = open_memstream(&text, len);
+	if (f == NULL)
+		return NULL;
+	s->core_ops->view(s->core, &v);
+	latchd_chan_report(s->latchd, s->now_ms, &r);
+	METRIC_HEAD(f, "latch_control_term", "gauge", "Current Raft term.");
+	fprintf(f, "latch_control_term %" PRIu64 "\n", v.term);
+	METRIC_HEAD(f, "latch_control_role", "gauge",
+		    "Raft role: 1 follower, 2 pre-candidate, 3 candidate, "
+		    "4 leader.");
+	fprintf(f, "latch_control_role %d\n", role_number(v.role));
+	METRIC_HEAD(f, "latch_control_raft_integrated", "gauge",
+		    "1 if the Raft core runs, 0 for the placeholder core.");
+	fprintf(f, "latch_control_raft_integrated %d\n", v.integrated ? 1 : 0);
+	METRIC_HEAD(f, "latch_control_uptime_seconds", "gauge",
+		    "Seconds since latch-control started.");
+	fprintf(f, "latch_control_uptime_seconds %" PRIu64 "\n",
+		(s->now_ms - s->start_ms) / 1000);
+	METRIC_HEAD(f, "latch_control_latchd_up", "gauge",
+		    "1 if the local latchd answered status recently.");
+	fprintf(f, "latch_control_latchd_up %d\n", r.up ? 1 : 0);
+	METRIC_HEAD(f, "latch_control_latchd_epoch", "gauge",
+		    "Epoch (incarnation) of the local latchd; 0 if unknown.");
+	fprintf(f, "latch_control_latchd_epoch %" PRIu64 "\n", r.epoch);
+	METRIC_HEAD(f, "latch_control_latchd_connects_total", "counter",
+		    "Connections made to latchd's control socket.");
+	fprintf(f, "latch_control_latchd_connects_total %" PRIu64 "\n",
+		ls->connects);
+	METRIC_HEAD(f, "latch_control_latchd_disconnects_total", "counter",
+		    "Connections to latchd's control socket lost or closed.");
+	fprintf(f, "latch_control_latchd_disconnects_total %" PRIu64 "\n",
+		ls->disconnects);
+	METRIC_HEAD(f, "latch_control_latchd_bad_answers_total", "counter",
+		    "Answers from latchd that were not the JSON expected.");
+	fprintf(f, "latch_control_latchd_bad_answers_total %" PRIu64 "\n",
+		ls->bad_answers);
+	METRIC_HEAD(f, "latch_control_peer_up", "gauge",
+		    "1 if the peer was heard from within election_ms.");
+	for (i = 0; i < peer_count(s->peers); i++) {
+		const struct peer *pr = peer_at(s->peers, i);
+
+		fprintf(f, "latch_control_peer_up{peer=\"%s\"} %d\n", pr->name,
+			peer_state_at(pr, s->now_ms, s->start_ms,
+				      s->profile->control_election_ms) ==
+					PEER_UP
+				? 1
+				: 0);
+	}
+	METRIC_HEAD(f, "latch_control_peer_sent_total", "counter",
+		    "Datagrams sent to the peer.");
+	for (i = 0; i < peer_count(s->peers); i++)
+		fprintf(f,
+			"latch_control_peer_sent_total{peer=\"%s\"} %" PRIu64
+			"\n",
+			peer_at(s->peers, i)->name,
+			peer_at(s->peers, i)->stats.sent);
+	METRIC_HEAD(f, "latch_control_peer_send_errors_total", "counter",
+		    "Datagrams to the peer that sendto() refused.");
+	for (i = 0; i < peer_count(s->peers); i++)
+		fprintf(f,
+			"latch_control_peer_send_errors_total{peer=\"%s\"} "
+			"%" PRIu64 "\n",
+			peer_at(s->peers, i)->name,
+			peer_at(s->peers, i)->stats.send_errors);
+	METRIC_HEAD(f, "latch_control_peer_received_total", "counter",
+		    "Datagrams from the peer accepted.");
+	for (i = 0; i < peer_count(s->peers); i++)
+		fprintf(f,
+			"latch_control_peer_received_total{peer=\"%s\"} "
+			"%" PRIu64 "\n",
+			peer_at(s->peers, i)->name,
+			peer_at(s->peers, i)->stats.received);
+	METRIC_HEAD(f, "latch_control_peer_dropped_total", "counter",
+		    "Datagrams from the peer refused, by reason.");
+	for (i = 0; i < peer_count(s->peers); i++) {
+		const struct peer *pr = peer_at(s->peers, i);
+
+		for (k = 1; k < RAFT_WIRE_V_MAX; k++)
+			fprintf(f,
+				"latch_control_peer_dropped_total{peer=\"%s\","
+				"reason=\"%s\"} %" PRIu64 "\n",
+				pr->name, raft_wire_verdict_names[k],
+				pr->stats.decode_errors[k]);
+		for (k = 0; k < PEER_DROP_MAX; k++)
+			fprintf(f,
+				"latch_control_peer_dropped_total{peer=\"%s\","
+				"reason=\"%s\"} %" PRIu64 "\n",
+				pr->name, peer_drop_names[k],
+				pr->stats.drops[k]);
+	}
+	METRIC_HEAD(f, "latch_control_unknown_source_total", "counter",
+		    "Datagrams on the management socket from no known peer.");
+	fprintf(f, "latch_control_unknown_source_total %" PRIu64 "\n",
+		peer_unknown_source(s->peers));
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * latch-control's durable state (see store.h). Integers in the files are
+ * big-endian, like the wire, so a state directory can move between hosts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/store.h"
+
+/* state: magic 4, version 4, term 8, voted_for 4, reserved 4,
+ * caught_up_incarnation 8, CRC-32C 4. */
+#define STATE_LEN     36
+#define STATE_VERSION 1
+
+struct store {
+	int dirfd;
+	int logfd;
+	char dir[PATH_MAX];
+	struct store_state state;
+	uint64_t first;
+	uint64_t last;
+};
+
+uint32_t
+store_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	unsigned k;
+
+	/* Bitwise, reflected polynomial 0x82F63B78 (RFC 3720, B.4): the
+	 * records are small and written a few at a time. */
+	crc = ~crc;
+	while (len-- > 0) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+static void
+put_be(uint8_t *p, unsigned width, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 0; i < width; i++)
+		p[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+}
+
+static uint64_t
+get_be(const uint8_t *p, unsigned width)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < width; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* write() all of @len at @off, or -errno. */
+static int
+pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Bytes read at @off (short only at end of file), or -errno. */
+static ssize_t
+pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static void
+state_encode(const struct store_state *s, uint8_t buf[STATE_LEN])
+{
+	memset(buf, 0, STATE_LEN);
+	put_be(buf, 4, STORE_STATE_MAGIC);
+	put_be(buf + 4, 4, STATE_VERSION);
+	put_be(buf + 8, 8, s->term);
+	put_be(buf + 16, 4, s->voted_for);
+	put_be(buf + 24, 8, s->caught_up_incarnation);
+	put_be(buf + 32, 4, store_crc32c(0, buf, 32));
+}
+
+static int
+state_decode(const uint8_t buf[STATE_LEN], struct store_state *s)
+{
+	if (get_be(buf, 4) != STORE_STATE_MAGIC ||
+	    get_be(buf + 4, 4) != STATE_VERSION ||
+	    get_be(buf + 32, 4) != store_crc32c(0, buf, 32))
+		return -EIO;
+	s->term = get_be(buf + 8, 8);
+	s->voted_for = (uint32_t)get_be(buf + 16, 4);
+	s->caught_up_incarnation = get_be(buf + 24, 8);
+	return 0;
+}
+
+static int
+store_load_state(struct store *st, struct store_report *rep)
+{
+	uint8_t buf[STATE_LEN];
+	ssize_t n;
+	int fd, rc;
+
+	/* A temp file is a save that never reached its rename. */
+	if (unlinkat(st->dirfd, "state.tmp", 0) == 0)
+		rep->tmp_removed = true;
+	else if (errno != ENOENT)
+		return -errno;
+	st->state.term = 0;
+	st->state.voted_for = STORE_VOTE_NONE;
+	st->state.caught_up_incarnation = 0;
+	fd = openat(st->dirfd, "state", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = pread_all(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if (n != STATE_LEN)
+		return -EIO;
+	rc = state_decode(buf, &st->state);
+	if (rc == 0)
+		rep->state_found = true;
+	return rc;
+}
+
+int
+store_save_state(struct store *st, const struct store_state *s)
+{
+	uint8_t buf[STATE_LEN];
+	int fd, rc;
+
+	state_encode(s, buf);
+	fd = openat(st->dirfd, "state.tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = pwrite_all(fd, buf, sizeof(buf), 0);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc != 0)
+		goto remove_tmp;
+	if (renameat(st->dirfd, "state.tmp", st->dirfd, "state") != 0) {
+		rc = -errno;
+		goto remove_tmp;
+	}
+	/* The rename is durable only once the directory is. */
+	if (fsync(st->dirfd) != 0)
+		return -errno;
+	st->state = *s;
+	return 0;
+
+remove_tmp:
+	unlinkat(st->dirfd, "state.tmp", 0);
+	return rc;
+}
+
+/* Encode one meta record. -EINVAL if the entry does not fit. */
+static int
+record_encode(uint64_t index, const struct lock_entry *e,
+	      uint8_t buf[STORE_RECORD_LEN])
+{
+	int len;
+
+	memset(buf, 0, STORE_RECORD_LEN);
+	len = raft_wire_entry_encode(e, buf + 16, STORE_PAYLOAD_MAX);
+	if (len < 0)
+		return -EINVAL;
+	put_be(buf, 4, STORE_META_MAGIC);
+	put_be(buf + 4, 8, index);
+	put_be(buf + 12, 2, (uint64_t)len);
+	put_be(buf + STORE_RECORD_LEN - 4, 4,
+	       store_crc32c(0, buf, STORE_RECORD_LEN - 4));
+	return 0;
+}
+
+/* Check one record; its index in @index. 0 or -EIO. */
+static int
+record_check(const uint8_t buf[STORE_RECORD_LEN], uint64_t *index)
+{
+	if (get_be(buf, 4) != STORE_META_MAGIC ||
+	    get_be(buf + STORE_RECORD_LEN - 4, 4) !=
+		    store_crc32c(0, buf, STORE_RECORD_LEN - 4) ||
+	    get_be(buf + 12, 2) > STORE_PAYLOAD_MAX)
+		return -EIO;
+	*index = get_be(buf + 4, 8);
+	return 0;
+}
+
+/* Scan meta.log: keep the longest valid, in-sequence prefix. */
+static int
+store_load_meta(struct store *st, struct store_report *rep)
+{
+	uint8_t buf[STORE_RECORD_LEN];
+	struct stat sb;
+	off_t off = 0;
+	uint64_t index;
+
+	if (fstat(st->logfd, &sb) != 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = pread_all(st->logfd, buf, sizeof(buf), off);
+
+		if (n < 0)
+			return (int)n;
+		if (n < (ssize_t)sizeof(buf))
+			break;
+		if (record_check(buf, &index) != 0 || index == 0 ||
+		    (st->last != 0 && index != st->last + 1))
+			break;
+		if (st->first == 0)
+			st->first = index;
+		st->last = index;
+		off += (off_t)sizeof(buf);
+	}
+	if (sb.st_size > off) {
+		rep->torn_bytes = (uint64_t)(sb.st_size - off);
+		if (ftruncate(st->logfd, off) != 0 || fsync(st->logfd) != 0)
+			return -errno;
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *dir, struct store_report *report)
+{
+	struct store_report local;
+	struct store *st;
+	int rc;
+
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		goto free_store;
+	st->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dirfd < 0)
+		goto free_store;
+	rc = store_load_state(st, report);
+	if (rc != 0) {
+		errno = -rc;
+		goto close_dir;
+	}
+	st->logfd = openat(st->dirfd, "meta.log", O_RDWR | O_CREAT | O_CLOEXEC,
+			   0600);
+	if (st->logfd < 0)
+		goto close_dir;
+	rc = store_load_meta(st, report);
+	if (rc != 0) {
+		errno = -rc;
+		goto close_log;
+	}
+	return st;
+
+close_log:
+	rc = errno;
+	close(st->logfd);
+	errno = rc;
+close_dir:
+	rc = errno;
+	close(st->dirfd);
+	errno = rc;
+free_store:
+	rc = errno;
+	free(st);
+	errno = rc;
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	close(st->logfd);
+	close(st->dirfd);
+	free(st);
+}
+
+const struct store_state *
+store_state(const struct store *st)
+{
+	return &st->state;
+}
+
+uint64_t
+store_meta_first(const struct store *st)
+{
+	return st->first;
+}
+
+uint64_t
+store_meta_last(const struct store *st)
+{
+	return st->last;
+}
+
+static off_t
+record_off(const struct store *st, uint64_t index)
+{
+	return (off_t)((index - st->first) * STORE_RECORD_LEN);
+}
+
+int
+store_meta_append(struct store *st, uint64_t index, const struct lock_entry *e)
+{
+	uint8_t buf[STORE_RECORD_LEN];
+	int rc;
+
+	if (index == 0 || (st->last != 0 && index != st->last + 1))
+		return -EINVAL;
+	rc = record_encode(index, e, buf);
+	if (rc != 0)
+		return rc;
+	if (st->last == 0)
+		st->first = index;
+	rc = pwrite_all(st->logfd, buf, sizeof(buf), record_off(st, index));
+	if (rc != 0) {
+		if (st->last == 0)
+			st->first = 0;
+		return rc;
+	}
+	st->last = index;
+	return 0;
+}
+
+int
+store_meta_truncate_from(struct store *st, uint64_t index)
+{
+	if (st->last == 0 || index > st->last)
+		return 0;
+	if (index <= st->first)
+		index = st->first;
+	if (ftruncate(st->logfd, record_off(st, index)) != 0)
+		return -errno;
+	st->last = index - 1;
+	if (st->last < st->first)
+		st->first = st->last = 0;
+	return 0;
+}
+
+int
+store_meta_read(struct store *st, uint64_t index, struct lock_entry *out)
+{
+	uint8_t buf[STORE_RECORD_LEN];
+	uint64_t got;
+	ssize_t n;
+
+	if (st->last == 0 || index < st->first || index > st->last)
+		return -ENOENT;
+	n = pread_all(st->logfd, buf, sizeof(buf), record_off(st, index));
+	if (n < 0)
+		return (int)n;
+	if (n != (ssize_t)sizeof(buf) || record_check(buf, &got) != 0 ||
+	    got != index)
+		return -EIO;
+	if (raft_wire_entry_decode(buf + 16, get_be(buf + 12, 2), out) < 0)
+		return -EIO;
+	return 0;
+}
+
+int
+store_sync(struct store *st)
+{
+	return fsync(st->logfd) != 0 ? -errno : 0;
+}

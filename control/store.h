@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * latch-control's durable state (docs/raft.md, "the diskless rule";
+ * docs/operations.md, "latch-control"), in one directory:
+ *
+ * - `state`: term, vote and caught_up_incarnation in one checksummed
+ *   record, replaced whole: written to `state.tmp`, fsynced, renamed over
+ *   `state`, and the directory fsynced, so a crash leaves either the old
+ *   or the new record, never a mix. A `state.tmp` found at open is a crash
+ *   between write and rename: it is ignored and removed.
+ * - `meta.log`: the meta log, append-only, one fixed-size record per
+ *   entry (STORE_RECORD_LEN bytes: magic, index, length, the entry in
+ *   raft_wire's encoding, CRC-32C). At open, a record that is short, has
+ *   a bad checksum or an index out of sequence ends the log: it and what
+ *   follows are a torn write and are cut off (ftruncate + fsync).
+ *
+ * Order (DESIGN.md, "the control plane"): what a Raft step asks to persist
+ * is written with store_save_state() / store_meta_append() /
+ * store_meta_truncate_from(), then made durable with store_sync(), before
+ * the dataplane is told and before any message of that step leaves.
+ *
+ * Thread safety: none; the loop's thread only. Files are opened and
+ * read at start-up; later calls write and fsync (the control plane is an
+ * ordinary process: blocking disk I/O is its normal cost).
+ */
+#ifndef LATCH_CONTROL_STORE_H
+#define LATCH_CONTROL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "control/raft_wire.h"
+
+/* Record of meta.log: magic 4, index 8, length 2, reserved 2, payload,
+ * CRC-32C 4. The payload has room for the largest encoded entry. */
+#define STORE_PAYLOAD_MAX RAFT_WIRE_ENTRY_MAX_LEN
+#define STORE_RECORD_LEN  (16 + STORE_PAYLOAD_MAX + 4)
+/* "LTML" and "LTCS": latch meta log, latch control state. */
+#define STORE_META_MAGIC  0x4c544d4cu
+#define STORE_STATE_MAGIC 0x4c544353u
+/* No vote: raft_msg.h's RAFT_NONE. */
+#define STORE_VOTE_NONE RAFT_NONE
+
+struct store_state {
+	uint64_t term;
+	uint32_t voted_for; /* node id, or STORE_VOTE_NONE */
+	uint64_t caught_up_incarnation;
+};
+
+/* What store_open() found, for the log and operators. */
+struct store_report {
+	bool state_found;    /* false: a fresh node (term 0, no vote) */
+	bool tmp_removed;    /* a state.tmp of a crash was ignored */
+	uint64_t torn_bytes; /* bytes cut off the end of meta.log */
+};
+
+struct store;
+
+/*
+ * Open (creating if needed) the store in @dir, load the state and check
+ * the meta log, cutting a torn tail. Returns NULL and errno: EIO if the
+ * state record is corrupt (never silently reset: a node that forgot its
+ * vote could vote twice), or the errno of the failing call.
+ */
+struct store *store_open(const char *dir, struct store_report *report);
+void store_close(struct store *st);
+
+/* The state as loaded or last saved. */
+const struct store_state *store_state(const struct store *st);
+
+/* Replace the state (temp file, fsync, rename, fsync dir). 0 or -errno. */
+int store_save_state(struct store *st, const struct store_state *s);
+
+/* Meta log bounds: first and last index held; both 0 when empty. */
+uint64_t store_meta_first(const struct store *st);
+uint64_t store_meta_last(const struct store *st);
+
+/*
+ * Append @e at @index, which must be last + 1 (or any index > 0 on an
+ * empty log: the log may start after a snapshot). Written, not fsynced:
+ * call store_sync(). 0, -EINVAL (index out of sequence, entry too big)
+ * or -errno.
+ */
+int store_meta_append(struct store *st, uint64_t index,
+		      const struct lock_entry *e);
+
+/*
+ * Remove entries @index and after (Raft's conflict truncation, §5.3).
+ * Does nothing past the end. 0 or -errno. Call store_sync() after.
+ */
+int store_meta_truncate_from(struct store *st, uint64_t index);
+
+/* Read entry @index. 0, -ENOENT (not held), -EIO (checksum) or -errno. */
+int store_meta_read(struct store *st, uint64_t index, struct lock_entry *out);
+
+/* fsync the meta log. 0 or -errno. */
+int store_sync(struct store *st);
+
+/* CRC-32C (Castagnoli) of @len bytes, continuing from @crc (start at 0). */
+uint32_t store_crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif /* LATCH_CONTROL_STORE_H */
