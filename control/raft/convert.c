@@ -37,12 +37,14 @@ raft_convert_is_legal(enum raft_role from, enum raft_role to)
 
 /*
  * Enter role @to. Candidate: increment the term and vote for self, both
- * to be persisted before the VOTE requests leave (§5.2). Leader: start
- * replication (§5.3, §5.4.2: a no-op in every log). Any role: the node
- * follows no leader until one contacts it.
+ * to be persisted before the VOTE requests leave (§5.2); the VOTEs leave
+ * once the dataplane reported from the new term (election.c). Leader:
+ * start replicating the meta log (§5.3, §5.4.2: a no-op); the view that
+ * ends the step makes the dataplane lead every partition. Any role: the
+ * node follows no leader until one contacts it.
  */
 void
-raft_convert(struct raft *r, enum raft_role to)
+raft_convert(struct raft_ctl *r, enum raft_role to)
 {
 	LATCH_ASSERT(raft_convert_is_legal((enum raft_role)r->role, to));
 	if (r->role != to && r->fx != NULL)
@@ -52,6 +54,7 @@ raft_convert(struct raft *r, enum raft_role to)
 	r->votes = 0;
 	r->transfer_to = RAFT_NONE;
 	r->transfer_sent = false;
+	r->votes_sent = false;
 	switch (to) {
 	case RAFT_FOLLOWER:
 		r->leader = RAFT_NONE;

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Leader election: randomized timeouts (paper §5.2), the vote rule across
- * every log (§5.4.1, extended to the meta log and all partition logs),
+ * Leader election in the control half: randomized timeouts (paper §5.2),
+ * the vote rule across every log (§5.4.1, extended to the meta log and
+ * all partition logs, the latter known through the dataplane's reports),
  * pre-vote and check-quorum (dissertation §9.6), leader stickiness
  * (dissertation §4.2.3), leader transfer (dissertation §3.10), and the
  * pull of a more up-to-date peer's tail (docs/raft.md, "pull").
+ *
+ * Votes wait for fresh reports (raft_chan.h): a PREVOTE or VOTE that
+ * could be granted is kept in pending[] until every partition has
+ * reported from a view of the current term, then decided; a candidate
+ * sends its VOTEs only then, with the positions those reports carry.
  */
 #include <string.h>
 
@@ -13,7 +19,7 @@
 
 /* splitmix64: a small PRNG whose state the caller seeds (no globals). */
 uint64_t
-raft_rand(struct raft *r)
+raft_rand(struct raft_ctl *r)
 {
 	uint64_t z = (r->rng += 0x9e3779b97f4a7c15ull);
 
@@ -24,52 +30,87 @@ raft_rand(struct raft *r)
 
 /* §5.2: a new election timeout, uniform in [T, 2T). Any role. */
 void
-raft_election_timer_reset(struct raft *r)
+raft_election_timer_reset(struct raft_ctl *r)
 {
 	r->election_deadline =
 		r->now + r->cfg.election_ms + raft_rand(r) % r->cfg.election_ms;
 }
 
-/* A node may campaign and vote only as a voter with its logs intact. */
-static bool
-raft_can_vote(const struct raft *r)
+/*
+ * Has every partition reported, from this dataplane incarnation, after
+ * applying a view of this control plane of the current term, at least as
+ * recent as the last change of the view? Then the reports show every
+ * entry the dataplane acknowledged before the current term (raft_chan.h).
+ */
+bool
+raft_reports_are_fresh(const struct raft_ctl *r)
 {
-	return raft_membership_is_voter(r, r->cfg.id) && !raft_is_amnesic(r);
+	uint16_t p;
+
+	if (r->dp_incarnation == 0)
+		return false;
+	for (p = 0; p < r->cfg.partitions; p++) {
+		const struct raft_chan_report *rep = &r->rep[p];
+
+		if (rep->incarnation != r->dp_incarnation ||
+		    rep->ctl_incarnation != r->ctl_incarnation ||
+		    rep->seq < r->fresh_seq || rep->seq == 0 ||
+		    rep->term != r->term)
+			return false;
+	}
+	return true;
+}
+
+/* A node may campaign and vote only as a voter with its logs intact, as
+ * fresh reports show them. */
+static bool
+raft_can_vote(const struct raft_ctl *r)
+{
+	return raft_membership_is_voter(r, r->cfg.id) && !raft_is_amnesic(r) &&
+	       raft_reports_are_fresh(r);
+}
+
+static bool
+raft_pos_covers(struct raft_pos theirs, struct raft_pos mine)
+{
+	return theirs.term > mine.term ||
+	       (theirs.term == mine.term && theirs.index >= mine.index);
 }
 
 /*
  * The vote rule (DESIGN.md): a candidate is at least as up to date as
- * this node in the meta log and in every partition log.
+ * this node in the meta log and in every partition log (§5.4.1 per log).
  */
-bool
-raft_log_is_up_to_date(const struct raft *r, const struct raft_pos *pos)
+static bool
+raft_log_is_up_to_date(const struct raft_ctl *r, const struct raft_pos *pos)
 {
-	uint16_t l;
+	uint16_t p;
 
-	for (l = 0; l < r->logs; l++)
-		if (!plog_is_up_to_date(r->log[l], pos[l]))
+	for (p = 0; p < r->cfg.partitions; p++)
+		if (!raft_pos_covers(pos[p], r->rep[p].last))
 			return false;
-	return true;
+	return plog_is_up_to_date(r->meta, pos[raft_meta(r)]);
 }
 
 static void
-raft_fill_pos(const struct raft *r, struct raft_pos *pos)
+raft_fill_pos(const struct raft_ctl *r, struct raft_pos *pos)
 {
-	uint16_t l;
+	uint16_t p;
 
-	for (l = 0; l < r->logs; l++)
-		pos[l] = plog_last_pos(r->log[l]);
+	for (p = 0; p < r->cfg.partitions; p++)
+		pos[p] = r->rep[p].last;
+	pos[raft_meta(r)] = plog_last_pos(r->meta);
 }
 
 static unsigned
-raft_count(const struct raft *r, uint8_t set)
+raft_count(const struct raft_ctl *r, uint8_t set)
 {
 	return (unsigned)__builtin_popcount(set & r->voters);
 }
 
 /* Has a leader been heard from within the minimum election timeout? */
 static bool
-raft_leader_is_recent(const struct raft *r)
+raft_leader_is_recent(const struct raft_ctl *r)
 {
 	if (r->role == RAFT_LEADER)
 		return true;
@@ -77,18 +118,55 @@ raft_leader_is_recent(const struct raft *r)
 	       r->now < r->leader_contact_ms + r->cfg.election_ms;
 }
 
-/*
- * Start an election (§5.2), first as a pre-candidate (§9.6): ask for
- * pre-votes for term + 1 without changing the term, so a node that
- * cannot win (partitioned, behind) never disrupts the cluster. Called by
- * the election timer, by a majority of pre-votes, or by TIMEOUT_NOW.
- */
-void
-raft_election_start(struct raft *r, bool pre)
+static void
+raft_send_campaign(struct raft_ctl *r, uint8_t type, uint64_t term)
 {
 	struct raft_msg *m = &r->scratch;
 	uint8_t i;
 
+	for (i = 0; i < RAFT_NODES_MAX; i++) {
+		if (i == r->cfg.id || !(r->voters & (1u << i)))
+			continue;
+		memset(m, 0, offsetof(struct raft_msg, u));
+		m->type = type;
+		m->term = term;
+		m->u.vote.logs = r->logs;
+		m->u.vote.transfer = r->transfer_campaign;
+		raft_fill_pos(r, m->u.vote.pos);
+		raft_send(r, i, m);
+	}
+}
+
+/*
+ * Candidate: send the VOTEs once every partition reported from the new
+ * term, so the dataplane refuses older terms' APPENDs before any vote
+ * leaves and the positions sent cannot be overtaken by acked entries.
+ * A dataplane found amnesic ends the campaign.
+ */
+static void
+raft_election_send_votes(struct raft_ctl *r)
+{
+	if (r->role != RAFT_CANDIDATE || r->votes_sent ||
+	    !raft_reports_are_fresh(r))
+		return;
+	if (raft_is_amnesic(r)) {
+		raft_convert(r, RAFT_FOLLOWER);
+		return;
+	}
+	r->votes_sent = true;
+	raft_send_campaign(r, RAFT_MSG_VOTE, r->term);
+}
+
+/*
+ * Start an election (§5.2), first as a pre-candidate (§9.6): ask for
+ * pre-votes for term + 1 without changing the term, so a node that
+ * cannot win (partitioned, behind) never disrupts the cluster. Called by
+ * the election timer (with fresh reports), by a majority of pre-votes, or
+ * by TIMEOUT_NOW.
+ */
+void
+raft_election_start(struct raft_ctl *r, bool pre)
+{
 	raft_convert(r, pre ? RAFT_PRECANDIDATE : RAFT_CANDIDATE);
 	if (raft_count(r, pre ? r->prevotes : r->votes) >=
 	    raft_membership_majority(r)) {
@@ -99,36 +177,41 @@ raft_election_start(struct raft *r, bool pre)
 			raft_convert(r, RAFT_LEADER);
 		return;
 	}
-	for (i = 0; i < RAFT_NODES_MAX; i++) {
-		if (i == r->cfg.id || !(r->voters & (1u << i)))
-			continue;
-		memset(m, 0, offsetof(struct raft_msg, u));
-		m->type = pre ? RAFT_MSG_PREVOTE : RAFT_MSG_VOTE;
-		m->term = pre ? r->term + 1 : r->term;
-		m->u.vote.logs = r->logs;
-		m->u.vote.transfer = r->transfer_campaign;
-		raft_fill_pos(r, m->u.vote.pos);
-		raft_send(r, i, m);
-	}
+	if (pre)
+		raft_send_campaign(r, RAFT_MSG_PREVOTE, r->term + 1);
+	else
+		raft_election_send_votes(r);
 }
 
 /*
  * Timers (§5.2, §9.6). Follower and (pre-)candidate: when the election
- * timeout passes, campaign if allowed (a voter without amnesia), else
- * just forget the leader. Leader: check-quorum: step down if a majority
- * of voters has not answered within an election timeout, since a
- * partitioned leader must not go on believing it leads; and abandon a
- * leader transfer that did not finish within one.
+ * timeout passes, campaign if allowed (a voter without amnesia, with
+ * fresh reports), else just forget the leader. Leader: check-quorum:
+ * step down if a majority of voters has not answered within an election
+ * timeout (a partitioned leader must not go on believing it leads), or
+ * if its own dataplane has not reported within one (it cannot serve);
+ * abandon a leader transfer that did not finish within one. Any role:
+ * forget pending votes older than an election timeout.
  */
 void
-raft_election_tick(struct raft *r)
+raft_election_tick(struct raft_ctl *r)
 {
+	uint8_t i;
+
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		if (r->pending[i].valid &&
+		    r->now >= r->pending[i].at_ms + r->cfg.election_ms)
+			r->pending[i].valid = false;
 	if (r->role == RAFT_LEADER) {
 		if (r->transfer_to != RAFT_NONE &&
 		    r->now >= r->transfer_deadline)
 			r->transfer_to = RAFT_NONE;
+		if (r->now >= r->dp_contact_ms + r->cfg.election_ms) {
+			raft_convert(r, RAFT_FOLLOWER);
+			return;
+		}
 		if (r->now >= r->quorum_due) {
-			uint8_t heard = (uint8_t)(1u << r->cfg.id), i;
+			uint8_t heard = (uint8_t)(1u << r->cfg.id);
 
 			for (i = 0; i < RAFT_NODES_MAX; i++)
 				if (r->peers[i].contact_ms +
@@ -154,42 +237,43 @@ raft_election_tick(struct raft *r)
 	raft_election_start(r, true);
 }
 
-/* PULL from a voter whose log @l is ahead of ours, resuming after @from
- * (our last entry, or the last one known to match the voter's). */
+/* PULL the meta log from a voter, resuming after @from. */
 static void
-raft_pull(struct raft *r, uint8_t voter, uint16_t l, struct raft_pos from)
+raft_pull_meta(struct raft_ctl *r, uint8_t voter, struct raft_pos from)
 {
 	struct raft_msg *m = &r->scratch;
 
 	memset(m, 0, offsetof(struct raft_msg, u));
 	m->type = RAFT_MSG_PULL;
-	m->log = l;
+	m->log = raft_meta(r);
 	m->term = r->term;
 	m->u.pull.last = from;
-	m->u.pull.commit = r->log[l]->commit;
+	m->u.pull.commit = r->meta->commit;
 	raft_send(r, voter, m);
 }
 
+/* Refused by a voter that is ahead in some log: fetch its tails, the
+ * meta log here, each partition by the dataplane (docs/raft.md, "pull"). */
 static void
-raft_pull_missing(struct raft *r, const struct raft_msg *m)
+raft_pull_missing(struct raft_ctl *r, const struct raft_msg *m)
 {
-	uint16_t l;
+	const struct raft_pos *theirs = m->u.vote_reply.pos;
+	struct raft_pos mine;
+	uint16_t p;
 
-	if (raft_is_amnesic(r) || m->u.vote_reply.logs != r->logs)
+	if (raft_is_amnesic(r))
 		return;
-	for (l = 0; l < r->logs; l++) {
-		struct raft_pos mine = plog_last_pos(r->log[l]);
-		struct raft_pos theirs = m->u.vote_reply.pos[l];
-
-		if (theirs.term > mine.term ||
-		    (theirs.term == mine.term && theirs.index > mine.index))
-			raft_pull(r, m->from, l, mine);
-	}
+	for (p = 0; p < r->cfg.partitions; p++)
+		if (!raft_pos_covers(r->rep[p].last, theirs[p]))
+			raft_chan_pull(r, p, m->from);
+	mine = plog_last_pos(r->meta);
+	if (!raft_pos_covers(mine, theirs[raft_meta(r)]))
+		raft_pull_meta(r, m->from, mine);
 }
 
 static void
-raft_reply_vote(struct raft *r, const struct raft_msg *req, uint8_t type,
-		uint64_t term, bool granted)
+raft_reply_vote(struct raft_ctl *r, uint8_t to, uint8_t type, uint64_t term,
+		bool granted)
 {
 	struct raft_msg *m = &r->scratch;
 
@@ -199,47 +283,109 @@ raft_reply_vote(struct raft *r, const struct raft_msg *req, uint8_t type,
 	m->u.vote_reply.logs = r->logs;
 	m->u.vote_reply.granted = granted;
 	raft_fill_pos(r, m->u.vote_reply.pos);
-	raft_send(r, req->from, m);
+	raft_send(r, to, m);
 }
 
-/* Voter: §9.6 pre-vote. Changes nothing here; grants if an election for
- * m->term could be granted and no leader is known to be alive. */
-static void
-raft_recv_prevote(struct raft *r, const struct raft_msg *m)
+/* Could a request be granted, positions and freshness aside? */
+static bool
+raft_vote_may_grant(const struct raft_ctl *r, uint8_t from,
+		    const struct raft_vote_req *q)
 {
-	bool granted = m->u.vote.logs == r->logs && raft_can_vote(r) &&
-		       m->term > r->term && !raft_leader_is_recent(r) &&
-		       raft_log_is_up_to_date(r, m->u.vote.pos);
-
-	raft_reply_vote(r, m, RAFT_MSG_PREVOTE_REPLY,
-			granted ? m->term : r->term, granted);
+	if (!raft_membership_is_voter(r, r->cfg.id))
+		return false;
+	if (q->type == RAFT_MSG_PREVOTE)
+		return q->term > r->term && !raft_leader_is_recent(r);
+	return q->term == r->term && r->role != RAFT_LEADER &&
+	       (r->voted_for == RAFT_NONE || r->voted_for == from);
 }
 
-/* Voter: RequestVote receiver (Figure 2); the term is already current. */
+/*
+ * Decide a request on fresh reports (§5.4.1 on every log, §9.6 for the
+ * pre-vote). A granted VOTE is persisted before the reply leaves (the
+ * effects of this step) and resets the election timer (§5.2).
+ */
 static void
-raft_recv_vote(struct raft *r, const struct raft_msg *m)
+raft_vote_decide(struct raft_ctl *r, uint8_t from, struct raft_vote_req *q)
 {
-	bool granted = m->u.vote.logs == r->logs && m->term == r->term &&
-		       r->role != RAFT_LEADER && raft_can_vote(r) &&
-		       (r->voted_for == RAFT_NONE || r->voted_for == m->from) &&
-		       raft_log_is_up_to_date(r, m->u.vote.pos);
+	bool granted = raft_vote_may_grant(r, from, q) && raft_can_vote(r) &&
+		       raft_log_is_up_to_date(r, q->pos);
 
+	q->valid = false;
+	if (q->type == RAFT_MSG_PREVOTE) {
+		raft_reply_vote(r, from, RAFT_MSG_PREVOTE_REPLY,
+				granted ? q->term : r->term, granted);
+		return;
+	}
 	if (granted) {
-		r->voted_for = m->from;
+		r->voted_for = from;
 		r->fx->persist_term_vote = true;
 		raft_election_timer_reset(r);
 	}
-	raft_reply_vote(r, m, RAFT_MSG_VOTE_REPLY, r->term, granted);
+	raft_reply_vote(r, from, RAFT_MSG_VOTE_REPLY, r->term, granted);
 }
 
-/* Messages of elections and pulls; raft_recv() has handled the term. */
+/* A PREVOTE or VOTE (term rules done): refuse now, or decide on fresh
+ * reports, waiting for them if need be. */
+static void
+raft_recv_vote(struct raft_ctl *r, const struct raft_msg *m)
+{
+	struct raft_vote_req *q = &r->pending[m->from];
+
+	q->valid = true;
+	q->type = m->type;
+	q->term = m->term;
+	q->at_ms = r->now;
+	memcpy(q->pos, m->u.vote.pos, sizeof(q->pos[0]) * r->logs);
+	if (!raft_vote_may_grant(r, m->from, q) || raft_is_amnesic(r) ||
+	    raft_reports_are_fresh(r))
+		raft_vote_decide(r, m->from, q);
+}
+
+/* After a report: the candidate's VOTEs, and requests waiting. */
 void
-raft_election_recv(struct raft *r, const struct raft_msg *m)
+raft_election_reports(struct raft_ctl *r)
+{
+	uint8_t i;
+
+	raft_election_send_votes(r);
+	if (!raft_reports_are_fresh(r))
+		return;
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		if (r->pending[i].valid)
+			raft_vote_decide(r, i, &r->pending[i]);
+}
+
+static void
+raft_recv_pull_reply(struct raft_ctl *r, const struct raft_msg *m)
+{
+	const struct raft_msg_append *a = &m->u.append;
+	struct raft_pos pos;
+	uint64_t matched;
+	uint32_t taken;
+
+	if (r->role == RAFT_LEADER || raft_is_amnesic(r))
+		return;
+	taken = plog_pull_apply(r->meta, a, &matched);
+	if (taken > 0) {
+		raft_membership_update(r);
+		if (r->fx->persist_meta_from == 0 ||
+		    r->fx->persist_meta_from > a->prev_index + 1)
+			r->fx->persist_meta_from = a->prev_index + 1;
+	}
+	/* A full batch all taken or matching: ask for the next. */
+	if (a->n == r->meta->cfg.batch_max && matched == a->prev_index + a->n) {
+		pos.index = matched;
+		LATCH_ASSERT(plog_term_at(r->meta, matched, &pos.term));
+		raft_pull_meta(r, m->from, pos);
+	}
+}
+
+/* Messages of elections and meta pulls; raft_ctl_recv() did the term. */
+void
+raft_election_recv(struct raft_ctl *r, const struct raft_msg *m)
 {
 	switch (m->type) {
 	case RAFT_MSG_PREVOTE:
-		raft_recv_prevote(r, m);
-		break;
 	case RAFT_MSG_VOTE:
 		raft_recv_vote(r, m);
 		break;
@@ -274,44 +420,22 @@ raft_election_recv(struct raft *r, const struct raft_msg *m)
 		break;
 	case RAFT_MSG_PULL: {
 		struct raft_msg *out = &r->scratch;
-		struct raft_pos last = m->u.pull.last;
-		uint64_t commit = m->u.pull.commit;
 
 		if (raft_is_amnesic(r))
 			break;
 		memset(out, 0, offsetof(struct raft_msg, u));
-		if (!plog_pull_fill(r->log[m->log], last, commit,
+		if (!plog_pull_fill(r->meta, m->u.pull.last, m->u.pull.commit,
 				    &out->u.append))
 			break;
 		out->type = RAFT_MSG_PULL_REPLY;
-		out->log = m->log;
+		out->log = raft_meta(r);
 		out->term = r->term;
 		raft_send(r, m->from, out);
 		break;
 	}
-	case RAFT_MSG_PULL_REPLY: {
-		const struct raft_msg_append *a = &m->u.append;
-		struct raft_pos pos;
-		uint64_t matched;
-		uint32_t taken;
-
-		if (r->role == RAFT_LEADER || raft_is_amnesic(r))
-			break;
-		taken = plog_pull_apply(r->log[m->log], a, &matched);
-		if (taken > 0 && m->log == raft_meta(r)) {
-			raft_membership_update(r);
-			r->fx->persist_meta_from = a->prev_index + 1;
-		}
-		/* A full batch all taken or matching: ask for the next. */
-		if (a->n == r->log[m->log]->cfg.batch_max &&
-		    matched == a->prev_index + a->n) {
-			pos.index = matched;
-			LATCH_ASSERT(plog_term_at(r->log[m->log], matched,
-						  &pos.term));
-			raft_pull(r, m->from, m->log, pos);
-		}
+	case RAFT_MSG_PULL_REPLY:
+		raft_recv_pull_reply(r, m);
 		break;
-	}
 	default:
 		break;
 	}

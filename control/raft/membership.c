@@ -14,9 +14,9 @@
 
 /* Recompute the configuration from the meta snapshot and log. Any role. */
 void
-raft_membership_update(struct raft *r)
+raft_membership_update(struct raft_ctl *r)
 {
-	const struct plog *pl = r->log[raft_meta(r)];
+	const struct plog *pl = r->meta;
 	uint64_t i;
 
 	r->voters = r->snap_voters;
@@ -34,13 +34,13 @@ raft_membership_update(struct raft *r)
 }
 
 bool
-raft_membership_is_voter(const struct raft *r, uint8_t node)
+raft_membership_is_voter(const struct raft_ctl *r, uint8_t node)
 {
 	return node < RAFT_NODES_MAX && (r->voters & (1u << node));
 }
 
 unsigned
-raft_membership_majority(const struct raft *r)
+raft_membership_majority(const struct raft_ctl *r)
 {
 	return (unsigned)__builtin_popcount(r->voters) / 2 + 1;
 }
@@ -52,9 +52,9 @@ raft_membership_majority(const struct raft *r)
  * configuration too.
  */
 uint32_t
-raft_membership_save(struct raft *r, uint8_t *buf, uint32_t max)
+raft_membership_save(struct raft_ctl *r, uint8_t *buf, uint32_t max)
 {
-	const struct plog *pl = r->log[raft_meta(r)];
+	const struct plog *pl = r->meta;
 	uint8_t voters = r->snap_voters, learners = r->snap_learners;
 	uint64_t i;
 
@@ -75,7 +75,7 @@ raft_membership_save(struct raft *r, uint8_t *buf, uint32_t max)
 }
 
 void
-raft_membership_load(struct raft *r, const uint8_t *buf, uint32_t len)
+raft_membership_load(struct raft_ctl *r, const uint8_t *buf, uint32_t len)
 {
 	if (len < 2)
 		return;
@@ -88,9 +88,9 @@ raft_membership_load(struct raft *r, const uint8_t *buf, uint32_t len)
  * while the previous configuration entry is not committed (§4.1).
  */
 int
-raft_membership_change(struct raft *r, uint8_t voters, uint8_t learners)
+raft_membership_change(struct raft_ctl *r, uint8_t voters, uint8_t learners)
 {
-	struct plog *pl = r->log[raft_meta(r)];
+	struct plog *pl = r->meta;
 	struct lock_entry e;
 	int64_t idx;
 
@@ -119,7 +119,7 @@ raft_membership_change(struct raft *r, uint8_t voters, uint8_t learners)
  * once it holds the log).
  */
 void
-raft_membership_promote(struct raft *r)
+raft_membership_promote(struct raft_ctl *r)
 {
 	uint8_t i;
 

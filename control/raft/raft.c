@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The node: creation, restart, and the entry points that feed events to
- * the election, replication and membership parts (control/raft/raft.h).
- * raft_recv() applies the term rules common to every message (paper
- * Figure 2, "all servers": a higher term makes a follower; a stale one is
- * refused) before dispatching.
+ * The control half: creation, restart, and the entry points that feed
+ * events to the election, replication (meta log), membership and channel
+ * parts (control/raft/raft.h). raft_ctl_recv() and raft_ctl_report()
+ * apply the term rules common to every message (paper Figure 2, "all
+ * servers": a higher term makes a follower; a stale one is refused)
+ * before dispatching.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,37 +14,26 @@
 #include "common/assert.h"
 #include "control/raft/raft.h"
 
-/* plog -> apply layer. No-ops and meta entries stay inside the core. */
+/* plog -> meta state machine: the configuration is read from the log
+ * itself (membership.c), so applying a meta entry does nothing more. */
 static void
 raft_apply_cb(void *ctx, uint64_t index, const struct lock_entry *e)
 {
-	struct raft_log_ctx *lc = ctx;
-	struct raft *r = lc->r;
-
-	if (lc->log == raft_meta(r) || e->op == PLOG_OP_NOOP)
-		return;
-	r->ops.apply(r->ctx, lc->log, index, e);
+	(void)ctx;
+	(void)index;
+	(void)e;
 }
 
 static uint32_t
 raft_save_cb(void *ctx, uint8_t *buf, uint32_t max)
 {
-	struct raft_log_ctx *lc = ctx;
-
-	if (lc->log == raft_meta(lc->r))
-		return raft_membership_save(lc->r, buf, max);
-	return lc->r->ops.save(lc->r->ctx, lc->log, buf, max);
+	return raft_membership_save(ctx, buf, max);
 }
 
 static void
 raft_load_cb(void *ctx, const uint8_t *buf, uint32_t len)
 {
-	struct raft_log_ctx *lc = ctx;
-
-	if (lc->log == raft_meta(lc->r))
-		raft_membership_load(lc->r, buf, len);
-	else
-		lc->r->ops.load(lc->r->ctx, lc->log, buf, len);
+	raft_membership_load(ctx, buf, len);
 }
 
 static const struct plog_ops raft_plog_ops = {
@@ -52,23 +42,41 @@ static const struct plog_ops raft_plog_ops = {
 	.load = raft_load_cb,
 };
 
-/*
- * Start-up: allocate the node and its logs. @bootstrap: this node is in
- * the initial configuration with its logs (empty) complete, so it is not
- * amnesic; a node created to join later starts amnesic and becomes a
- * voter only through the learner path.
- */
-struct raft *
-raft_create(const struct raft_config *cfg, const struct raft_ops *ops,
-	    void *ctx, uint64_t incarnation, bool bootstrap)
+/* Volatile state as after a start: follower, nothing known. */
+static void
+raft_volatile_reset(struct raft_ctl *r)
 {
-	struct raft *r;
-	uint16_t l;
+	r->role = RAFT_FOLLOWER; /* initial role, not a transition */
+	r->leader = RAFT_NONE;
+	r->prevotes = 0;
+	r->votes = 0;
+	r->transfer_to = RAFT_NONE;
+	r->transfer_sent = false;
+	r->transfer_campaign = false;
+	r->votes_sent = false;
+	memset(r->peers, 0, sizeof(r->peers));
+	r->dp_incarnation = 0;
+	r->dp_contact_ms = r->now;
+	r->view_seq = 0;
+	r->fresh_seq = 0;
+	r->view_due = r->now;
+	memset(&r->view, 0, sizeof(r->view));
+	memset(r->rep, 0, sizeof(r->rep));
+	memset(r->pending, 0, sizeof(r->pending));
+	raft_membership_update(r);
+	raft_election_timer_reset(r);
+}
+
+struct raft_ctl *
+raft_ctl_create(const struct raft_ctl_config *cfg,
+		const struct raft_ctl_ops *ops, void *ctx,
+		uint64_t caught_up_incarnation)
+{
+	struct raft_ctl *r;
 
 	if (cfg->id >= RAFT_NODES_MAX || cfg->partitions == 0 ||
 	    cfg->partitions > LATCH_PARTITIONS_MAX || cfg->election_ms == 0 ||
 	    cfg->heartbeat_ms == 0 || cfg->heartbeat_ms >= cfg->election_ms ||
-	    incarnation == 0 || plog_config_check(&cfg->plog) != 0 ||
 	    plog_config_check(&cfg->meta) != 0) {
 		errno = EINVAL;
 		return NULL;
@@ -80,88 +88,56 @@ raft_create(const struct raft_config *cfg, const struct raft_ops *ops,
 	r->ops = *ops;
 	r->ctx = ctx;
 	r->logs = (uint16_t)(cfg->partitions + 1);
-	for (l = 0; l < r->logs; l++) {
-		r->lctx[l].r = r;
-		r->lctx[l].log = l;
-		r->log[l] =
-			plog_create(l == raft_meta(r) ? &cfg->meta : &cfg->plog,
-				    &raft_plog_ops, &r->lctx[l]);
-		if (r->log[l] == NULL)
-			goto destroy_logs;
-	}
+	r->meta = plog_create(&cfg->meta, &raft_plog_ops, r);
+	if (r->meta == NULL)
+		goto free_r;
 	r->term = 0;
 	r->voted_for = RAFT_NONE;
-	r->incarnation = incarnation;
-	r->caught_up_incarnation = bootstrap ? incarnation : 0;
+	r->caught_up_incarnation = caught_up_incarnation;
+	r->ctl_incarnation = 1;
 	r->rng = cfg->seed;
-	r->role = RAFT_FOLLOWER; /* initial role, not a transition */
-	r->leader = RAFT_NONE;
-	r->transfer_to = RAFT_NONE;
 	r->snap_voters = cfg->voters_initial;
 	r->snap_learners = 0;
-	raft_membership_update(r);
-	raft_election_timer_reset(r);
+	raft_volatile_reset(r);
 	return r;
 
-destroy_logs:
-	while (l-- > 0)
-		plog_destroy(r->log[l]);
+free_r:
 	free(r);
 	errno = ENOMEM;
 	return NULL;
 }
 
 void
-raft_destroy(struct raft *r)
+raft_ctl_destroy(struct raft_ctl *r)
 {
-	uint16_t l;
-
 	if (r == NULL)
 		return;
-	for (l = 0; l < r->logs; l++)
-		plog_destroy(r->log[l]);
+	plog_destroy(r->meta);
 	free(r);
 }
 
 /*
- * Restart: volatile state is gone; term, vote, the caught-up incarnation
- * and the meta log are what the control plane's disk kept. If the
- * dataplane restarted too (@amnesic), its partition logs are empty and
- * its incarnation new, so the node is amnesic until a leader catches it
- * up (docs/raft.md, "the diskless rule").
+ * Restart of the control process: volatile state is gone; term, vote,
+ * the caught-up incarnation and the meta log are what the disk kept. The
+ * dataplane may have run on meanwhile; it is heard from again through
+ * its next report, and obeys views of the new ctl_incarnation only.
  */
 void
-raft_restart(struct raft *r, uint64_t now, uint64_t incarnation, bool amnesic,
-	     struct raft_effects *fx)
+raft_ctl_restart(struct raft_ctl *r, uint64_t now, uint64_t ctl_incarnation,
+		 struct raft_effects *fx)
 {
-	uint16_t l;
-
+	LATCH_ASSERT(ctl_incarnation > r->ctl_incarnation);
 	r->now = now;
 	r->fx = fx;
-	if (amnesic) {
-		LATCH_ASSERT(incarnation > r->incarnation);
-		r->incarnation = incarnation;
-		for (l = 0; l < raft_meta(r); l++)
-			plog_reset(r->log[l]);
-	}
-	/* Re-initialisation after a crash, not a transition. */
-	r->role = RAFT_FOLLOWER;
-	r->leader = RAFT_NONE;
-	r->prevotes = 0;
-	r->votes = 0;
-	r->transfer_to = RAFT_NONE;
-	r->transfer_sent = false;
-	r->transfer_campaign = false;
-	memset(r->peers, 0, sizeof(r->peers));
-	memset(r->taken_over, 0, sizeof(r->taken_over));
-	raft_membership_update(r);
-	raft_election_timer_reset(r);
+	r->ctl_incarnation = ctl_incarnation;
+	raft_volatile_reset(r);
+	r->fx->timer_ms = r->election_deadline;
 	r->fx = NULL;
 }
 
 /* Hand a message to the shell. */
 void
-raft_send(struct raft *r, uint8_t to, struct raft_msg *m)
+raft_send(struct raft_ctl *r, uint8_t to, struct raft_msg *m)
 {
 	m->from = r->cfg.id;
 	m->to = to;
@@ -169,28 +145,33 @@ raft_send(struct raft *r, uint8_t to, struct raft_msg *m)
 }
 
 static void
-raft_fx_begin(struct raft *r, uint64_t now, struct raft_effects *fx)
+raft_fx_begin(struct raft_ctl *r, uint64_t now, struct raft_effects *fx)
 {
 	LATCH_ASSERT(now >= r->now);
 	r->now = now;
 	r->fx = fx;
 }
 
+/* End of every step: bring the dataplane's view up to date, and say when
+ * the next tick is due. */
 static void
-raft_fx_end(struct raft *r)
+raft_fx_end(struct raft_ctl *r)
 {
 	uint64_t t = r->election_deadline;
 
+	raft_chan_sync(r);
 	if (r->role == RAFT_LEADER)
 		t = r->heartbeat_due < r->quorum_due ? r->heartbeat_due
 						     : r->quorum_due;
+	if (r->dp_incarnation != 0 && r->view_due < t)
+		t = r->view_due;
 	r->fx->timer_ms = t;
 	r->fx = NULL;
 }
 
-/* Timers: elections, check-quorum, heartbeats, resends. */
+/* Timers: elections, check-quorum, meta heartbeats, view resends. */
 void
-raft_tick(struct raft *r, uint64_t now, struct raft_effects *fx)
+raft_ctl_tick(struct raft_ctl *r, uint64_t now, struct raft_effects *fx)
 {
 	raft_fx_begin(r, now, fx);
 	raft_election_tick(r);
@@ -201,7 +182,7 @@ raft_tick(struct raft *r, uint64_t now, struct raft_effects *fx)
 
 /* A higher term was seen: adopt it as a follower (Figure 2). */
 static void
-raft_step_down(struct raft *r, uint64_t term)
+raft_step_down(struct raft_ctl *r, uint64_t term)
 {
 	LATCH_ASSERT(term > r->term);
 	r->term = term;
@@ -211,7 +192,7 @@ raft_step_down(struct raft *r, uint64_t term)
 }
 
 static bool
-raft_msg_is_valid(const struct raft *r, const struct raft_msg *m)
+raft_msg_is_valid(const struct raft_ctl *r, const struct raft_msg *m)
 {
 	if (m->to != r->cfg.id || m->from >= RAFT_NODES_MAX ||
 	    m->from == r->cfg.id || m->type == 0 ||
@@ -220,26 +201,35 @@ raft_msg_is_valid(const struct raft *r, const struct raft_msg *m)
 	switch (m->type) {
 	case RAFT_MSG_APPEND:
 	case RAFT_MSG_PULL_REPLY:
-		return m->log < r->logs && m->u.append.n <= RAFT_BATCH_MAX;
-	case RAFT_MSG_APPEND_REPLY:
+		return m->log == raft_meta(r) &&
+		       m->u.append.n <= r->meta->cfg.batch_max;
 	case RAFT_MSG_SNAPSHOT:
+		return m->log == raft_meta(r) &&
+		       m->u.snapshot.len <= r->meta->cfg.snapshot_max;
+	case RAFT_MSG_APPEND_REPLY:
 	case RAFT_MSG_PULL:
-		return m->log < r->logs;
+		return m->log == raft_meta(r);
+	case RAFT_MSG_PREVOTE:
+	case RAFT_MSG_VOTE:
+		return m->u.vote.logs == r->logs;
+	case RAFT_MSG_PREVOTE_REPLY:
+	case RAFT_MSG_VOTE_REPLY:
+		return m->u.vote_reply.logs == r->logs;
 	default:
 		return true;
 	}
 }
 
 /*
- * A message arrived. PREVOTE and PULL carry no term obligation. A VOTE
- * for a higher term is ignored while a leader is known alive, unless it
- * comes from a leader transfer (dissertation §4.2.3). Otherwise a higher
- * term makes this node a follower in it, and a stale APPEND or SNAPSHOT
- * is refused with our term so its sender steps down.
+ * A message from a peer control plane. PREVOTE and PULL carry no term
+ * obligation. A VOTE for a higher term is ignored while a leader is known
+ * alive, unless it comes from a leader transfer (dissertation §4.2.3).
+ * Otherwise a higher term makes this node a follower in it, and a stale
+ * APPEND or SNAPSHOT is refused with our term so its sender steps down.
  */
 void
-raft_recv(struct raft *r, const struct raft_msg *m, uint64_t now,
-	  struct raft_effects *fx)
+raft_ctl_recv(struct raft_ctl *r, const struct raft_msg *m, uint64_t now,
+	      struct raft_effects *fx)
 {
 	if (!raft_msg_is_valid(r, m))
 		return;
@@ -288,35 +278,43 @@ raft_recv(struct raft *r, const struct raft_msg *m, uint64_t now,
 }
 
 /*
- * Leader: propose an entry to partition @log (§5.3). It is sent with the
- * next tick (batching) and applied once committed. Refused during a
- * leader transfer (§3.10: the old leader stops accepting requests).
+ * A REPORT from the local dataplane (raft_chan.h). A new incarnation
+ * means the dataplane restarted and its partition logs are gone: every
+ * earlier report is void, and a leader or candidate stops (its logs were
+ * the basis of its election). A higher term seen by a worker is adopted
+ * here, persisted, and only then told to the dataplane. Fresh reports may
+ * settle waiting votes.
  */
-int64_t
-raft_propose(struct raft *r, uint16_t log, const struct lock_entry *e,
-	     uint64_t now, struct raft_effects *fx)
+void
+raft_ctl_report(struct raft_ctl *r, const struct raft_chan_report *rep,
+		uint64_t now, struct raft_effects *fx)
 {
-	struct lock_entry copy = *e;
-	int64_t idx;
-
-	if (r->role != RAFT_LEADER)
-		return -ENOTCONN;
-	if (r->transfer_to != RAFT_NONE)
-		return -EBUSY;
-	if (log >= raft_meta(r) || e->op == PLOG_OP_NOOP ||
-	    e->op >= RAFT_META_CONFIG)
-		return -EINVAL;
+	if (rep->partition >= r->cfg.partitions || rep->incarnation == 0 ||
+	    rep->incarnation < r->dp_incarnation)
+		return;
 	raft_fx_begin(r, now, fx);
-	copy.term = r->term;
-	idx = plog_append(r->log[log], &copy);
+	if (rep->incarnation > r->dp_incarnation) {
+		r->dp_incarnation = rep->incarnation;
+		memset(r->rep, 0, sizeof(r->rep));
+		if (r->role != RAFT_FOLLOWER)
+			raft_convert(r, RAFT_FOLLOWER);
+	}
+	r->rep[rep->partition] = *rep;
+	r->dp_contact_ms = now;
+	if (rep->seen_term > r->term)
+		raft_step_down(r, rep->seen_term);
+	if ((rep->flags & RAFT_REPORT_F_LEAD_FAILED) &&
+	    r->role == RAFT_LEADER && rep->term == r->term &&
+	    rep->ctl_incarnation == r->ctl_incarnation)
+		raft_convert(r, RAFT_FOLLOWER);
+	raft_election_reports(r);
 	raft_fx_end(r);
-	return idx;
 }
 
 /* Leader: start a leader transfer to @target (dissertation §3.10). */
 int
-raft_transfer(struct raft *r, uint8_t target, uint64_t now,
-	      struct raft_effects *fx)
+raft_ctl_transfer(struct raft_ctl *r, uint8_t target, uint64_t now,
+		  struct raft_effects *fx)
 {
 	if (r->role != RAFT_LEADER)
 		return -ENOTCONN;
@@ -334,8 +332,8 @@ raft_transfer(struct raft *r, uint8_t target, uint64_t now,
 
 /* Leader: add @node as a learner (dissertation §4.2.1). */
 int
-raft_add_learner(struct raft *r, uint8_t node, uint64_t now,
-		 struct raft_effects *fx)
+raft_ctl_add_learner(struct raft_ctl *r, uint8_t node, uint64_t now,
+		     struct raft_effects *fx)
 {
 	int rc;
 
@@ -348,10 +346,7 @@ raft_add_learner(struct raft *r, uint8_t node, uint64_t now,
 	rc = raft_membership_change(r, r->voters,
 				    (uint8_t)(r->learners | (1u << node)));
 	if (rc == 0) {
-		uint16_t l;
-
-		for (l = 0; l < r->logs; l++)
-			plog_leader_reset_peer(r->log[l], node);
+		plog_leader_reset_peer(r->meta, node);
 		r->peers[node].amnesic = true;
 		r->peers[node].incarnation = 0;
 		r->peers[node].contact_ms = now;

@@ -2,23 +2,28 @@
 /*
  * latch-sim: the deterministic cluster simulator (docs/raft.md).
  *
- * One process runs a cluster of 3 or 5 Raft cores (control/raft) with P
- * partition logs each, over a simulated network that drops, duplicates,
- * delays (and so reorders) messages and cuts links (both ways or one), with
- * crashes (the dataplane's memory and so the partition logs are lost: the
- * amnesia case), control-plane restarts (logs kept), leader transfers, a
- * server joining as learner, and clients taking and releasing locks. Time
- * is simulated in milliseconds; all randomness comes from one PRNG seeded
- * by the seed, so `latch-sim --seed S` replays a run exactly.
+ * One process runs a cluster of 3 or 5 nodes. Each node is composed as in
+ * the product: a control half (control/raft, latch-control's core), P
+ * partition replicators (dataplane/prepl, one per latchd worker), and the
+ * local control channel between them, a FIFO queue with delay and loss.
+ * The network between nodes drops, duplicates, delays (and so reorders)
+ * messages and cuts links (both ways or one). Faults: crashes of the
+ * dataplane alone (its partition logs are lost: amnesia, new incarnation),
+ * of the control plane alone (term, vote and meta log kept; the dataplane
+ * runs on without views), and of both; leader transfers; a server joining
+ * as learner; clients taking and releasing locks through the leader's
+ * workers. Time is simulated in milliseconds; all randomness comes from
+ * one PRNG seeded by the seed, so `latch-sim --seed S` replays a run.
  *
- * After every step it checks: at most one leader per term; log matching
- * (same index and term => same entry and same history); committed entries
- * never change and every new leader holds them all; fencing tokens told
- * to clients increase with log position, per lock; a node that lost its
- * logs grants no vote before holding everything committed before its
- * crash. After the chaos the network heals and every node restarts; a
- * leader must then be elected and clients' operations complete within a
- * bound (liveness).
+ * After every step it checks: at most one leader per term (control or
+ * dataplane); log matching (same index and term => same entry and same
+ * history); committed entries never change and every new leader (meta
+ * log: the control half; each partition: its replicator) holds them all;
+ * fencing tokens told to clients increase with log position, per lock; a
+ * dataplane that lost its logs backs no granted vote, and is not declared
+ * caught up, before holding everything committed before its crash. After
+ * the chaos the network heals and every process restarts; a leader must
+ * then be elected and clients' operations complete within a bound.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +34,7 @@
 
 #include "common/assert.h"
 #include "control/raft/raft.h"
+#include "dataplane/prepl.h"
 #include "tests/sim/sim_sm.h"
 
 #define SIM_NODES_MAX 5
@@ -39,6 +45,9 @@
 #define SIM_WHEEL     64
 #define SIM_DELAY_MAX 40
 #define SIM_POOL      16384
+/* Local channel: queue bound and delay bound (a Unix socket is fast). */
+#define SIM_CHAN_MAX       256
+#define SIM_CHAN_DELAY_MAX 6
 /* Reference history bounds: indices and distinct terms per index. */
 #define SIM_IDX_MAX       8192
 #define SIM_TERMS_PER_IDX 6
@@ -58,20 +67,51 @@ struct sim_msg {
 	struct raft_msg m;
 };
 
+/* One direction of a node's local channel: FIFO, delayed, lossy. */
+struct sim_chan_slot {
+	uint64_t at;
+	union {
+		struct raft_chan_down down;
+		struct raft_chan_report up;
+	} u;
+};
+
+struct sim_chan {
+	unsigned head, n;
+	uint64_t last_at;
+	struct sim_chan_slot slot[SIM_CHAN_MAX];
+};
+
+struct sim_node;
+
+/* Callback context of one partition replicator. */
+struct sim_part {
+	struct sim_node *n;
+	uint16_t p;
+};
+
 struct sim_node {
-	struct raft *r;
-	bool up;
+	struct raft_ctl *c;
+	struct prepl *pp[SIM_PARTS_MAX];
+	struct sim_part part[SIM_PARTS_MAX];
+	bool ctl_up;
+	bool dp_up;
 	bool joiner;
-	uint64_t restart_at;
-	uint64_t incarnation;
+	uint64_t ctl_restart_at;
+	uint64_t dp_restart_at;
+	uint64_t incarnation;     /* the dataplane's */
+	uint64_t ctl_incarnation; /* the control plane's start count */
 	uint64_t next_tick;
 	uint8_t role_seen;
-	bool crashed_amnesic; /* lost its logs, not yet verified */
+	bool leading_seen[SIM_PARTS_MAX];
+	uint64_t amnesic_inc; /* born without logs, not yet verified */
 	uint64_t crash_commit[SIM_LOGS_MAX];
 	uint64_t checked_commit[SIM_LOGS_MAX];
 	bool taken_over[SIM_PARTS_MAX];
 	uint64_t expire_sent[SIM_PARTS_MAX][SIM_KEYS];
 	struct sim_sm sm[SIM_PARTS_MAX];
+	struct sim_chan down; /* control -> dataplane */
+	struct sim_chan up;   /* dataplane -> control */
 };
 
 struct sim_ref_slot {
@@ -109,6 +149,7 @@ struct sim {
 	/* network */
 	unsigned drop_pm, dup_pm, delay_max; /* per mille, ms */
 	unsigned fault_pm;                   /* per mille per ms */
+	unsigned chan_drop_pm, chan_delay_max;
 	bool link[SIM_NODES_MAX][SIM_NODES_MAX];
 	int32_t wheel[SIM_WHEEL];
 	int32_t free_head;
@@ -191,6 +232,12 @@ static const char *const sim_type_name[] = {
 static const char *const sim_role_name[] = {"?", "follower", "precandidate",
 					    "candidate", "leader"};
 
+static unsigned
+sim_node_id(const struct sim_node *n)
+{
+	return (unsigned)(n - S->node);
+}
+
 /* Bytes of a message worth copying (the union's used part). */
 static size_t
 sim_msg_size(const struct raft_msg *m)
@@ -232,31 +279,11 @@ sim_net_put(const struct raft_msg *m, uint64_t at)
 	S->wheel[at % SIM_WHEEL] = i;
 }
 
-static unsigned sim_bad_nodes(void);
-static uint64_t sim_global_commit(unsigned l);
-
-/* raft_ops.send: the network decides what happens to it. */
+/* Onto the network, which decides what happens to it. */
 static void
-sim_send(void *ctx, const struct raft_msg *m)
+sim_net_send(const struct raft_msg *m)
 {
-	struct sim_node *n = ctx;
-	unsigned self = (unsigned)(n - S->node), l;
-
-	LATCH_ASSERT(m->from == self);
 	S->msgs_sent++;
-	if ((m->type == RAFT_MSG_VOTE_REPLY ||
-	     m->type == RAFT_MSG_PREVOTE_REPLY) &&
-	    m->u.vote_reply.granted && n->crashed_amnesic) {
-		/* The diskless rule, checked against the reference. */
-		for (l = 0; l < S->parts; l++)
-			if (n->r->log[l]->last < n->crash_commit[l])
-				sim_fail("node %u granted a %s with amnesia: "
-					 "log %u ends at %" PRIu64 " < %" PRIu64
-					 " committed at crash",
-					 self, sim_type_name[m->type], l,
-					 n->r->log[l]->last,
-					 n->crash_commit[l]);
-	}
 	if (!S->link[m->from][m->to] || sim_chance(S->drop_pm)) {
 		sim_trace("drop %s %u->%u log %u t%" PRIu64,
 			  sim_type_name[m->type], m->from, m->to, m->log,
@@ -266,6 +293,92 @@ sim_send(void *ctx, const struct raft_msg *m)
 	sim_net_put(m, S->now + 1 + sim_below(S->delay_max));
 	if (sim_chance(S->dup_pm))
 		sim_net_put(m, S->now + 1 + sim_below(S->delay_max));
+}
+
+/* raft_ctl_ops.send. A granted vote must rest on reports of a dataplane
+ * that holds everything committed before it lost its logs (the diskless
+ * rule, checked against the reference). */
+static void
+sim_ctl_send(void *ctx, const struct raft_msg *m)
+{
+	struct sim_node *n = ctx;
+	const struct raft_ctl *c = n->c;
+	unsigned self = sim_node_id(n), p;
+
+	LATCH_ASSERT(m->from == self);
+	if ((m->type == RAFT_MSG_VOTE_REPLY ||
+	     m->type == RAFT_MSG_PREVOTE_REPLY) &&
+	    m->u.vote_reply.granted && n->amnesic_inc != 0 &&
+	    c->dp_incarnation == n->amnesic_inc) {
+		for (p = 0; p < S->parts; p++)
+			if (c->rep[p].last.index < n->crash_commit[p])
+				sim_fail("node %u granted a %s with amnesia: "
+					 "partition %u reported at %" PRIu64
+					 " < %" PRIu64 " committed at crash",
+					 self, sim_type_name[m->type], p,
+					 c->rep[p].last.index,
+					 n->crash_commit[p]);
+	}
+	sim_net_send(m);
+}
+
+/* prepl_ops.send. */
+static void
+sim_dp_send(void *ctx, const struct raft_msg *m)
+{
+	struct sim_part *sp = ctx;
+
+	LATCH_ASSERT(m->from == sim_node_id(sp->n));
+	LATCH_ASSERT(m->log == sp->p);
+	sim_net_send(m);
+}
+
+/* The local channel: FIFO (a Unix socket), delayed, lossy. */
+static struct sim_chan_slot *
+sim_chan_put(struct sim_chan *ch)
+{
+	struct sim_chan_slot *s;
+	uint64_t at = S->now + sim_below(S->chan_delay_max + 1);
+
+	if (ch->n == SIM_CHAN_MAX || sim_chance(S->chan_drop_pm))
+		return NULL;
+	if (at < ch->last_at)
+		at = ch->last_at;
+	ch->last_at = at;
+	s = &ch->slot[(ch->head + ch->n) % SIM_CHAN_MAX];
+	ch->n++;
+	s->at = at;
+	return s;
+}
+
+static void
+sim_chan_clear(struct sim_chan *ch)
+{
+	ch->head = 0;
+	ch->n = 0;
+	ch->last_at = 0;
+}
+
+/* raft_ctl_ops.chan: control -> dataplane. */
+static void
+sim_ctl_chan(void *ctx, const struct raft_chan_down *d)
+{
+	struct sim_node *n = ctx;
+	struct sim_chan_slot *s = sim_chan_put(&n->down);
+
+	if (s != NULL)
+		s->u.down = *d;
+}
+
+/* prepl_ops.report: dataplane -> control. */
+static void
+sim_dp_report(void *ctx, const struct raft_chan_report *rep)
+{
+	struct sim_part *sp = ctx;
+	struct sim_chan_slot *s = sim_chan_put(&sp->n->up);
+
+	if (s != NULL)
+		s->u.up = *rep;
 }
 
 /* 64-bit FNV-1a over bytes, chained. */
@@ -357,35 +470,67 @@ sim_check_committed(unsigned node, unsigned l, const struct plog *pl,
 		S->commit_max[l] = idx;
 }
 
-/* Leader Completeness (§5.4.1): a new leader holds every committed entry. */
+/* Leader Completeness (§5.4.1): a new leader of log @l holds every
+ * committed entry. */
 static void
-sim_check_new_leader(unsigned node)
+sim_check_new_leader(unsigned node, unsigned l, const struct plog *pl,
+		     uint64_t term)
 {
-	struct raft *r = S->node[node].r;
-	unsigned l;
 	uint64_t idx;
 
-	for (l = 0; l < r->logs; l++) {
-		const struct plog *pl = r->log[l];
-
-		if (pl->last < S->commit_max[l]) {
-			sim_fail(
-				"leader %u of term %" PRIu64 " lacks committed "
-				"entries of log %u (%" PRIu64 " < %" PRIu64 ")",
-				node, r->term, l, pl->last, S->commit_max[l]);
-			return;
-		}
-		for (idx = pl->snap_index + 1; idx <= S->commit_max[l]; idx++) {
-			uint64_t ref =
-				S->committed[(size_t)l * SIM_IDX_MAX + idx];
-
-			if (ref != 0 && ref != sim_fp(pl, idx))
-				sim_fail("leader %u of term %" PRIu64
-					 " has a different committed entry "
-					 "at log %u index %" PRIu64,
-					 node, r->term, l, idx);
-		}
+	if (pl->last < S->commit_max[l]) {
+		sim_fail("leader %u of term %" PRIu64 " lacks committed "
+			 "entries of log %u (%" PRIu64 " < %" PRIu64 ")",
+			 node, term, l, pl->last, S->commit_max[l]);
+		return;
 	}
+	for (idx = pl->snap_index + 1; idx <= S->commit_max[l]; idx++) {
+		uint64_t ref = S->committed[(size_t)l * SIM_IDX_MAX + idx];
+
+		if (ref != 0 && ref != sim_fp(pl, idx))
+			sim_fail("leader %u of term %" PRIu64
+				 " has a different committed entry "
+				 "at log %u index %" PRIu64,
+				 node, term, l, idx);
+	}
+}
+
+/* At most one leader per term, control half or replicator alike. */
+static void
+sim_check_leader(unsigned node, uint64_t term)
+{
+	if (term >= SIM_TERM_MAX) {
+		sim_fail("term %" PRIu64 " beyond the bound", term);
+		return;
+	}
+	if (S->leader_of_term[term] == 0) {
+		S->leader_of_term[term] = (uint8_t)(node + 1);
+		if (term > S->term_hi)
+			S->term_hi = term;
+	} else if (S->leader_of_term[term] != node + 1) {
+		sim_fail("two leaders in term %" PRIu64 ": %u and %u", term,
+			 S->leader_of_term[term] - 1, node);
+	}
+}
+
+/* Log matching and committed prefix of one log of @node. */
+static void
+sim_check_log(unsigned node, unsigned l, struct plog *pl)
+{
+	struct sim_node *n = &S->node[node];
+	uint64_t idx, from = pl->mod_lo;
+
+	if (from <= pl->snap_index)
+		from = pl->snap_index + 1;
+	for (idx = from; idx <= pl->last && !S->failed; idx++)
+		sim_check_entry(node, l, pl, idx);
+	plog_mod_clear(pl);
+	if (pl->commit < n->checked_commit[l])
+		sim_fail("node %u log %u commit went back", node, l);
+	for (idx = n->checked_commit[l] + 1; idx <= pl->commit && !S->failed;
+	     idx++)
+		sim_check_committed(node, l, pl, idx);
+	n->checked_commit[l] = pl->commit;
 }
 
 /* Checks after every step of @node. */
@@ -393,58 +538,51 @@ static void
 sim_check_node(unsigned node)
 {
 	struct sim_node *n = &S->node[node];
-	struct raft *r = n->r;
-	unsigned l;
+	struct raft_ctl *c = n->c;
+	unsigned p;
 
-	if (r->role == RAFT_LEADER) {
-		if (r->term >= SIM_TERM_MAX) {
-			sim_fail("term %" PRIu64 " beyond the bound", r->term);
-			return;
-		}
-		if (S->leader_of_term[r->term] == 0) {
-			S->leader_of_term[r->term] = (uint8_t)(node + 1);
-			if (r->term > S->term_hi)
-				S->term_hi = r->term;
-		} else if (S->leader_of_term[r->term] != node + 1) {
-			sim_fail("two leaders in term %" PRIu64 ": %u and %u",
-				 r->term, S->leader_of_term[r->term] - 1, node);
-		}
-	}
-	if (r->role != n->role_seen) {
+	if (n->ctl_up && c->role == RAFT_LEADER)
+		sim_check_leader(node, c->term);
+	if (n->ctl_up && c->role != n->role_seen) {
 		sim_trace("node %u: %s -> %s term %" PRIu64, node,
-			  sim_role_name[n->role_seen], sim_role_name[r->role],
-			  r->term);
-		if (r->role == RAFT_LEADER) {
+			  sim_role_name[n->role_seen], sim_role_name[c->role],
+			  c->term);
+		if (c->role == RAFT_LEADER) {
 			S->elections++;
-			sim_check_new_leader(node);
+			sim_check_new_leader(node, S->parts, c->meta, c->term);
 		}
-		if (n->role_seen == RAFT_LEADER)
-			memset(n->taken_over, 0, sizeof(n->taken_over));
-		n->role_seen = r->role;
+		n->role_seen = c->role;
 	}
-	for (l = 0; l < r->logs; l++) {
-		struct plog *pl = r->log[l];
-		uint64_t idx, from = pl->mod_lo;
+	sim_check_log(node, S->parts, c->meta);
+	if (!n->dp_up)
+		return;
+	for (p = 0; p < S->parts; p++) {
+		struct prepl *pp = n->pp[p];
 
-		if (from <= pl->snap_index)
-			from = pl->snap_index + 1;
-		for (idx = from; idx <= pl->last && !S->failed; idx++)
-			sim_check_entry(node, l, pl, idx);
-		plog_mod_clear(pl);
-		if (pl->commit < n->checked_commit[l])
-			sim_fail("node %u log %u commit went back", node, l);
-		for (idx = n->checked_commit[l] + 1;
-		     idx <= pl->commit && !S->failed; idx++)
-			sim_check_committed(node, l, pl, idx);
-		n->checked_commit[l] = pl->commit;
+		if (prepl_is_leader(pp)) {
+			sim_check_leader(node, pp->view.term);
+			if (!n->leading_seen[p]) {
+				sim_trace("node %u leads partition %u term "
+					  "%" PRIu64,
+					  node, p, pp->view.term);
+				sim_check_new_leader(node, p, pp->log,
+						     pp->view.term);
+			}
+		} else {
+			n->taken_over[p] = false;
+		}
+		n->leading_seen[p] = prepl_is_leader(pp);
+		sim_check_log(node, p, pp->log);
 	}
-	if (n->crashed_amnesic && !raft_is_amnesic(r)) {
-		for (l = 0; l < S->parts; l++)
-			if (r->log[l]->last < n->crash_commit[l])
-				sim_fail("node %u declared caught up without "
-					 "log %u's committed entries",
-					 node, l);
-		n->crashed_amnesic = false;
+	if (n->amnesic_inc != 0 && c->caught_up_incarnation == n->amnesic_inc) {
+		if (n->incarnation == n->amnesic_inc)
+			for (p = 0; p < S->parts; p++)
+				if (n->pp[p]->log->last < n->crash_commit[p])
+					sim_fail("node %u declared caught up "
+						 "without partition %u's "
+						 "committed entries",
+						 node, p);
+		n->amnesic_inc = 0;
 	}
 }
 
@@ -472,15 +610,17 @@ sim_check_grant(unsigned p, unsigned k, uint64_t index, uint64_t token)
 		g[(*cnt)++] = (struct sim_grant){index, token};
 }
 
-/* raft_ops.apply: the state machine, and the answer to the client. */
+/* prepl_ops.apply: the state machine, and the answer to the client. */
 static void
-sim_apply(void *ctx, uint16_t log, uint64_t index, const struct lock_entry *e)
+sim_apply(void *ctx, uint64_t index, const struct lock_entry *e)
 {
-	struct sim_node *n = ctx;
+	struct sim_part *sp = ctx;
+	struct sim_node *n = sp->n;
+	uint16_t log = sp->p;
 	struct sim_sm_result res = sim_sm_apply(&n->sm[log], e);
 	unsigned k = e->key.bytes[1] % SIM_KEYS, c;
 
-	if (n->r->role != RAFT_LEADER)
+	if (!prepl_is_leader(n->pp[log]))
 		return;
 	if (e->op == LOCK_E_ACQUIRE && res.fresh)
 		sim_check_grant(log, k, index, res.token);
@@ -503,45 +643,51 @@ sim_apply(void *ctx, uint16_t log, uint64_t index, const struct lock_entry *e)
 }
 
 static uint32_t
-sim_save(void *ctx, uint16_t log, uint8_t *buf, uint32_t max)
+sim_save(void *ctx, uint8_t *buf, uint32_t max)
 {
-	struct sim_node *n = ctx;
+	struct sim_part *sp = ctx;
 
-	return sim_sm_save(&n->sm[log], buf, max);
+	return sim_sm_save(&sp->n->sm[sp->p], buf, max);
 }
 
 static void
-sim_load(void *ctx, uint16_t log, const uint8_t *buf, uint32_t len)
+sim_load(void *ctx, const uint8_t *buf, uint32_t len)
 {
-	struct sim_node *n = ctx;
+	struct sim_part *sp = ctx;
 
 	S->snapshots++;
-	sim_sm_load(&n->sm[log], buf, len);
+	sim_sm_load(&sp->n->sm[sp->p], buf, len);
 }
 
 static void
-sim_takeover(void *ctx, uint16_t log, uint64_t now_ms)
+sim_takeover(void *ctx, uint64_t now_ms)
 {
-	struct sim_node *n = ctx;
+	struct sim_part *sp = ctx;
 
-	sim_sm_takeover(&n->sm[log], now_ms);
-	n->taken_over[log] = true;
-	sim_trace("node %u takes over partition %u", (unsigned)(n - S->node),
-		  log);
+	sim_sm_takeover(&sp->n->sm[sp->p], now_ms);
+	sp->n->taken_over[sp->p] = true;
+	sim_trace("node %u takes over partition %u", sim_node_id(sp->n), sp->p);
 }
 
-static const struct raft_ops sim_raft_ops = {
-	.send = sim_send,
+static const struct raft_ctl_ops sim_ctl_ops = {
+	.send = sim_ctl_send,
+	.chan = sim_ctl_chan,
+};
+
+static const struct prepl_ops sim_prepl_ops = {
+	.send = sim_dp_send,
+	.report = sim_dp_report,
 	.apply = sim_apply,
 	.save = sim_save,
 	.load = sim_load,
 	.takeover = sim_takeover,
 };
 
-static uint64_t
-sim_global_commit(unsigned l)
+/* Is @n's dataplane without the logs its control plane vouches for? */
+static bool
+sim_is_amnesic(const struct sim_node *n)
 {
-	return S->commit_max[l];
+	return n->c->caught_up_incarnation != n->incarnation;
 }
 
 /* Voters (of the initial configuration, or promoted) down or amnesic. */
@@ -553,9 +699,9 @@ sim_bad_nodes(void)
 	for (i = 0; i < S->nodes; i++) {
 		struct sim_node *n = &S->node[i];
 		bool voter = (S->voters_initial & (1u << i)) ||
-			     raft_membership_is_voter(n->r, (uint8_t)i);
+			     raft_membership_is_voter(n->c, (uint8_t)i);
 
-		if (voter && (!n->up || raft_is_amnesic(n->r)))
+		if (voter && (!n->ctl_up || !n->dp_up || sim_is_amnesic(n)))
 			bad++;
 	}
 	return bad;
@@ -567,41 +713,67 @@ sim_tolerated(void)
 	return ((unsigned)__builtin_popcount(S->voters_initial) - 1) / 2;
 }
 
+/* Crash @i's control plane (@ctl) and/or dataplane (@dp). */
 static void
-sim_crash(unsigned i)
+sim_crash(unsigned i, bool ctl, bool dp)
 {
 	struct sim_node *n = &S->node[i];
 	unsigned l;
 
-	n->up = false;
-	n->restart_at = S->now + 20 + sim_below(400);
 	S->crashes++;
-	for (l = 0; l < S->parts; l++)
-		n->crash_commit[l] = sim_global_commit(l);
-	sim_trace("crash node %u (restart at %" PRIu64 ")", i, n->restart_at);
+	if (ctl && n->ctl_up) {
+		n->ctl_up = false;
+		n->ctl_restart_at = S->now + 20 + sim_below(400);
+		sim_chan_clear(&n->up); /* its socket buffer is gone */
+	}
+	if (dp && n->dp_up) {
+		n->dp_up = false;
+		n->dp_restart_at = S->now + 20 + sim_below(400);
+		sim_chan_clear(&n->down);
+		for (l = 0; l < S->parts; l++)
+			n->crash_commit[l] = S->commit_max[l];
+	}
+	sim_trace("crash node %u:%s%s", i, ctl ? " control" : "",
+		  dp ? " dataplane" : "");
 }
 
 static void
-sim_restart(unsigned i, bool amnesic)
+sim_restart_ctl(unsigned i)
 {
 	struct sim_node *n = &S->node[i];
 	struct raft_effects fx = {0};
-	unsigned l;
 
-	if (amnesic) {
-		n->incarnation++;
-		memset(n->sm, 0, sizeof(n->sm));
-		n->crashed_amnesic = true;
-		for (l = 0; l < S->parts; l++)
-			n->checked_commit[l] = 0;
-	}
-	memset(n->taken_over, 0, sizeof(n->taken_over));
-	raft_restart(n->r, S->now, n->incarnation, amnesic, &fx);
-	n->up = true;
+	n->ctl_incarnation++;
+	raft_ctl_restart(n->c, S->now, n->ctl_incarnation, &fx);
+	n->ctl_up = true;
 	n->role_seen = RAFT_FOLLOWER;
 	n->next_tick = S->now + 1;
-	sim_trace("restart node %u%s incarnation %" PRIu64, i,
-		  amnesic ? " with amnesia" : "", n->incarnation);
+	sim_trace("restart node %u control plane (term %" PRIu64 ")", i,
+		  n->c->term);
+	sim_check_node(i);
+}
+
+/* A dataplane restart: memory (logs, lock state) gone, new incarnation. */
+static void
+sim_restart_dp(unsigned i)
+{
+	struct sim_node *n = &S->node[i];
+	unsigned p;
+
+	n->incarnation++;
+	memset(n->sm, 0, sizeof(n->sm));
+	n->amnesic_inc = n->incarnation;
+	for (p = 0; p < S->parts; p++) {
+		prepl_restart(n->pp[p], S->now, n->incarnation);
+		n->checked_commit[p] = 0;
+		n->taken_over[p] = false;
+		n->leading_seen[p] = false;
+	}
+	n->dp_up = true;
+	n->next_tick = S->now + 1;
+	sim_trace("restart node %u dataplane with amnesia, incarnation "
+		  "%" PRIu64,
+		  i, n->incarnation);
 	sim_check_node(i);
 }
 
@@ -615,6 +787,7 @@ sim_heal_links(void)
 			S->link[a][b] = true;
 }
 
+/* The control plane that leads in the highest term, or -1. */
 static int
 sim_leader(void)
 {
@@ -622,8 +795,8 @@ sim_leader(void)
 	int best = -1;
 
 	for (i = 0; i < S->nodes; i++)
-		if (S->node[i].up && S->node[i].r->role == RAFT_LEADER &&
-		    (best < 0 || S->node[i].r->term > S->node[best].r->term))
+		if (S->node[i].ctl_up && S->node[i].c->role == RAFT_LEADER &&
+		    (best < 0 || S->node[i].c->term > S->node[best].c->term))
 			best = (int)i;
 	return best;
 }
@@ -635,6 +808,8 @@ sim_fault(void)
 	unsigned kind = sim_below(100), i = sim_below(S->nodes), j;
 	int lead = sim_leader();
 	struct raft_effects fx = {0};
+	struct sim_node *n = &S->node[i];
+	bool whole = n->ctl_up && n->dp_up;
 
 	if (kind < 15) {
 		/* Isolate a node both ways. */
@@ -657,16 +832,19 @@ sim_fault(void)
 	} else if (kind < 55) {
 		sim_heal_links();
 		sim_trace("heal the network");
+	} else if (kind < 63) {
+		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+			sim_crash(i, true, true);
 	} else if (kind < 70) {
-		if (S->node[i].up && sim_bad_nodes() + 1 <= sim_tolerated())
-			sim_crash(i);
+		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+			sim_crash(i, false, true);
 	} else if (kind < 78) {
-		if (S->node[i].up)
-			sim_restart(i, false);
+		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+			sim_crash(i, true, false);
 	} else if (kind < 85) {
 		if (lead >= 0 && (unsigned)lead != i) {
-			int rc = raft_transfer(S->node[lead].r, (uint8_t)i,
-					       S->now, &fx);
+			int rc = raft_ctl_transfer(S->node[lead].c, (uint8_t)i,
+						   S->now, &fx);
 
 			sim_trace("transfer %d -> %u: %d", lead, i, rc);
 		}
@@ -674,23 +852,34 @@ sim_fault(void)
 		for (j = 0; j < S->nodes; j++) {
 			if (!S->node[j].joiner || lead < 0)
 				continue;
-			if (raft_add_learner(S->node[lead].r, (uint8_t)j,
-					     S->now, &fx) == 0)
+			if (raft_ctl_add_learner(S->node[lead].c, (uint8_t)j,
+						 S->now, &fx) == 0)
 				sim_trace("add learner %u", j);
 		}
-	} else if (lead >= 0 && S->node[lead].up &&
+	} else if (lead >= 0 && S->node[lead].dp_up &&
 		   sim_bad_nodes() + 1 <= sim_tolerated()) {
-		sim_crash((unsigned)lead);
+		/* The leader's node: dataplane alone or both, at random. */
+		sim_crash((unsigned)lead, sim_below(2) == 0, true);
 	}
-	if (lead >= 0 && S->node[lead].up)
+	if (lead >= 0 && S->node[lead].ctl_up)
 		sim_check_node((unsigned)lead);
+}
+
+/* The partition leader a client would find: the node's view's leader. */
+static uint8_t
+sim_redirect(const struct sim_node *n, uint16_t p)
+{
+	uint8_t l = n->pp[p]->view.leader;
+
+	if (l == RAFT_NONE && n->ctl_up)
+		l = n->c->leader;
+	return l;
 }
 
 static void
 sim_client_step(struct sim_client *cl)
 {
 	struct lock_entry e;
-	struct raft_effects fx = {0};
 	struct sim_node *n;
 	unsigned k;
 	int64_t idx;
@@ -720,14 +909,16 @@ sim_client_step(struct sim_client *cl)
 		e.lease_ms = 100 + sim_below(400);
 	}
 	n = &S->node[cl->guess % S->nodes];
-	if (!n->up) {
+	if (!n->dp_up) {
 		cl->guess = (uint8_t)sim_below(S->nodes);
 		return;
 	}
-	idx = raft_propose(n->r, cl->part, &e, S->now, &fx);
+	idx = prepl_propose(n->pp[cl->part], &e, S->now);
 	if (idx < 0) {
-		if (n->r->leader != RAFT_NONE && idx == -ENOTCONN)
-			cl->guess = n->r->leader;
+		uint8_t l = sim_redirect(n, cl->part);
+
+		if (l != RAFT_NONE && l < S->nodes && idx == -ENOTCONN)
+			cl->guess = l;
 		else
 			cl->guess = (uint8_t)sim_below(S->nodes);
 		return;
@@ -736,10 +927,10 @@ sim_client_step(struct sim_client *cl)
 		  "index %" PRId64,
 		  cl->id, e.request_id,
 		  e.op == LOCK_E_ACQUIRE ? "acquire" : "release", cl->part, k,
-		  (unsigned)(n - S->node), idx);
+		  sim_node_id(n), idx);
 	cl->waiting = true;
 	cl->sent_ms = S->now;
-	sim_check_node((unsigned)(n - S->node));
+	sim_check_node(sim_node_id(n));
 }
 
 /* Leader: propose EXPIRE entries for leases due (after takeover). */
@@ -747,13 +938,12 @@ static void
 sim_expire_step(unsigned i)
 {
 	struct sim_node *n = &S->node[i];
-	struct raft_effects fx = {0};
 	unsigned p, k;
 
-	if (n->r->role != RAFT_LEADER)
+	if (!n->dp_up)
 		return;
 	for (p = 0; p < S->parts; p++) {
-		if (!n->taken_over[p])
+		if (!prepl_is_leader(n->pp[p]) || !n->taken_over[p])
 			continue;
 		for (k = 0; k < SIM_KEYS; k++) {
 			struct sim_lock *l = &n->sm[p].locks[k];
@@ -769,12 +959,27 @@ sim_expire_step(unsigned i)
 			e.key.len = 2;
 			e.key.bytes[0] = (uint8_t)p;
 			e.key.bytes[1] = (uint8_t)k;
-			if (raft_propose(n->r, (uint16_t)p, &e, S->now, &fx) >=
-			    0)
+			if (prepl_propose(n->pp[p], &e, S->now) >= 0)
 				n->expire_sent[p][k] = S->now;
 		}
 	}
 	sim_check_node(i);
+}
+
+/* Is @m for the dataplane (a partition's worker) or the control plane? */
+static bool
+sim_msg_is_dataplane(const struct raft_msg *m)
+{
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+	case RAFT_MSG_APPEND_REPLY:
+	case RAFT_MSG_SNAPSHOT:
+	case RAFT_MSG_PULL:
+	case RAFT_MSG_PULL_REPLY:
+		return m->log < S->parts;
+	default:
+		return false;
+	}
 }
 
 static void
@@ -786,7 +991,9 @@ sim_deliver(void)
 	while (i >= 0 && !S->failed) {
 		struct sim_msg *sm = &S->pool[i];
 		int32_t next = sm->next;
+		const struct raft_msg *m = &sm->m;
 		struct sim_node *n;
+		bool dp;
 
 		if (sm->at != S->now) {
 			sm->next = keep;
@@ -794,18 +1001,22 @@ sim_deliver(void)
 			i = next;
 			continue;
 		}
-		n = &S->node[sm->m.to];
-		if (n->up && S->link[sm->m.from][sm->m.to]) {
-			struct raft_effects fx = {0};
-
+		n = &S->node[m->to];
+		dp = sim_msg_is_dataplane(m);
+		if ((dp ? n->dp_up : n->ctl_up) && S->link[m->from][m->to]) {
 			sim_trace("deliver %s %u->%u log %u t%" PRIu64 " n%u",
-				  sim_type_name[sm->m.type], sm->m.from,
-				  sm->m.to, sm->m.log, sm->m.term,
-				  sm->m.type == RAFT_MSG_APPEND
-					  ? sm->m.u.append.n
-					  : 0);
-			raft_recv(n->r, &sm->m, S->now, &fx);
-			sim_check_node(sm->m.to);
+				  sim_type_name[m->type], m->from, m->to,
+				  m->log, m->term,
+				  m->type == RAFT_MSG_APPEND ? m->u.append.n
+							     : 0);
+			if (dp) {
+				prepl_recv(n->pp[m->log], m, S->now);
+			} else {
+				struct raft_effects fx = {0};
+
+				raft_ctl_recv(n->c, m, S->now, &fx);
+			}
+			sim_check_node(m->to);
 		}
 		sm->next = S->free_head;
 		S->free_head = i;
@@ -814,30 +1025,71 @@ sim_deliver(void)
 	S->wheel[S->now % SIM_WHEEL] = keep;
 }
 
+/* Deliver what is due on every node's local channel, both ways. */
+static void
+sim_chan_deliver(void)
+{
+	unsigned i, p;
+
+	for (i = 0; i < S->nodes && !S->failed; i++) {
+		struct sim_node *n = &S->node[i];
+
+		while (n->down.n > 0 &&
+		       n->down.slot[n->down.head].at <= S->now) {
+			struct raft_chan_down d =
+				n->down.slot[n->down.head].u.down;
+
+			n->down.head = (n->down.head + 1) % SIM_CHAN_MAX;
+			n->down.n--;
+			if (!n->dp_up)
+				continue;
+			for (p = 0; p < S->parts; p++)
+				prepl_chan(n->pp[p], &d, S->now);
+			sim_check_node(i);
+		}
+		while (n->up.n > 0 && n->up.slot[n->up.head].at <= S->now) {
+			struct raft_chan_report rep =
+				n->up.slot[n->up.head].u.up;
+			struct raft_effects fx = {0};
+
+			n->up.head = (n->up.head + 1) % SIM_CHAN_MAX;
+			n->up.n--;
+			if (!n->ctl_up)
+				continue;
+			raft_ctl_report(n->c, &rep, S->now, &fx);
+			sim_check_node(i);
+		}
+	}
+}
+
 /* Liveness after healing: one leader all up nodes follow, every client
- * served, every partition taken over. */
+ * served, every partition led and taken over by the leader's workers. */
 static bool
 sim_is_live(void)
 {
 	int lead = sim_leader();
+	struct sim_node *ln;
 	unsigned i, p;
 
 	if (lead < 0)
 		return false;
+	ln = &S->node[lead];
 	for (i = 0; i < S->nodes; i++) {
-		struct raft *r = S->node[i].r;
+		struct raft_ctl *c = S->node[i].c;
 
-		if (!S->node[i].up ||
+		if (!S->node[i].ctl_up ||
 		    (S->node[i].joiner &&
-		     !raft_membership_is_voter(r, (uint8_t)i) &&
-		     !(S->node[lead].r->learners & (1u << i))))
+		     !raft_membership_is_voter(c, (uint8_t)i) &&
+		     !(ln->c->learners & (1u << i))))
 			continue;
-		if (r->term != S->node[lead].r->term ||
-		    r->leader != (uint8_t)lead)
+		if (c->term != ln->c->term || c->leader != (uint8_t)lead)
 			return false;
 	}
+	if (!ln->dp_up)
+		return false;
 	for (p = 0; p < S->parts; p++)
-		if (!S->node[lead].taken_over[p])
+		if (!prepl_is_leader(ln->pp[p]) || !ln->taken_over[p] ||
+		    ln->pp[p]->view.term != ln->c->term)
 			return false;
 	for (i = 0; i < SIM_CLIENTS; i++)
 		if (S->client[i].completed_after_heal == 0)
@@ -848,7 +1100,7 @@ sim_is_live(void)
 static void
 sim_setup(unsigned nodes, unsigned parts)
 {
-	unsigned i, batch, inflight, ring;
+	unsigned i, p, batch, inflight, ring;
 
 	S->nodes = nodes;
 	S->parts = parts;
@@ -860,6 +1112,8 @@ sim_setup(unsigned nodes, unsigned parts)
 	S->dup_pm = sim_below(50);
 	S->delay_max = 1 + sim_below(SIM_DELAY_MAX);
 	S->fault_pm = 5 + sim_below(40);
+	S->chan_drop_pm = sim_below(50);
+	S->chan_delay_max = sim_below(SIM_CHAN_DELAY_MAX + 1);
 	sim_heal_links();
 	for (i = 0; i < SIM_WHEEL; i++)
 		S->wheel[i] = -1;
@@ -879,16 +1133,12 @@ sim_setup(unsigned nodes, unsigned parts)
 	ring = 32u << sim_below(3);
 	for (i = 0; i < nodes; i++) {
 		struct sim_node *n = &S->node[i];
-		struct raft_config cfg = {
+		struct raft_ctl_config cfg = {
 			.id = (uint8_t)i,
 			.voters_initial = S->voters_initial,
 			.partitions = (uint16_t)parts,
 			.election_ms = SIM_ELECTION_MS,
 			.heartbeat_ms = SIM_HEARTBEAT_MS,
-			.plog = {.entries_max = ring,
-				 .batch_max = batch,
-				 .inflight_max = inflight,
-				 .snapshot_max = 512},
 			.meta = {.entries_max = 32,
 				 .batch_max = 4,
 				 .inflight_max = 2,
@@ -899,9 +1149,29 @@ sim_setup(unsigned nodes, unsigned parts)
 		memset(n, 0, sizeof(*n));
 		n->joiner = !(S->voters_initial & (1u << i));
 		n->incarnation = 1;
-		n->r = raft_create(&cfg, &sim_raft_ops, n, 1, !n->joiner);
-		LATCH_ASSERT(n->r != NULL);
-		n->up = true;
+		n->ctl_incarnation = 1;
+		n->c = raft_ctl_create(&cfg, &sim_ctl_ops, n,
+				       n->joiner ? 0 : 1);
+		LATCH_ASSERT(n->c != NULL);
+		for (p = 0; p < parts; p++) {
+			struct prepl_config pc = {
+				.id = (uint8_t)i,
+				.partition = (uint16_t)p,
+				.heartbeat_ms = SIM_HEARTBEAT_MS,
+				.log = {.entries_max = ring,
+					.batch_max = batch,
+					.inflight_max = inflight,
+					.snapshot_max = 512},
+			};
+
+			n->part[p].n = n;
+			n->part[p].p = (uint16_t)p;
+			n->pp[p] = prepl_create(&pc, &sim_prepl_ops,
+						&n->part[p], 1);
+			LATCH_ASSERT(n->pp[p] != NULL);
+		}
+		n->ctl_up = true;
+		n->dp_up = true;
 		n->role_seen = RAFT_FOLLOWER;
 		n->next_tick = 1 + sim_below(SIM_TICK_MS);
 	}
@@ -915,10 +1185,13 @@ sim_setup(unsigned nodes, unsigned parts)
 static void
 sim_teardown(void)
 {
-	unsigned i, l;
+	unsigned i, l, p;
 
-	for (i = 0; i < S->nodes; i++)
-		raft_destroy(S->node[i].r);
+	for (i = 0; i < S->nodes; i++) {
+		raft_ctl_destroy(S->node[i].c);
+		for (p = 0; p < S->parts; p++)
+			prepl_destroy(S->node[i].pp[p]);
+	}
 	memset(S->leader_of_term, 0, S->term_hi + 1);
 	S->term_hi = 0;
 	for (l = 0; l < SIM_LOGS_MAX; l++) {
@@ -934,12 +1207,28 @@ sim_teardown(void)
 	memset(S->grants_n, 0, sizeof(S->grants_n));
 }
 
+/* Bring back whatever is down at its time (or now, when @all). */
+static void
+sim_restarts(bool all)
+{
+	unsigned i;
+
+	for (i = 0; i < S->nodes; i++) {
+		struct sim_node *n = &S->node[i];
+
+		if (!n->dp_up && (all || S->now >= n->dp_restart_at))
+			sim_restart_dp(i);
+		if (!n->ctl_up && (all || S->now >= n->ctl_restart_at))
+			sim_restart_ctl(i);
+	}
+}
+
 /* One run. Returns 0, or 1 with S->why on a violation. */
 static int
 sim_run(uint64_t seed, unsigned nodes, unsigned parts)
 {
 	uint64_t end = SIM_CHAOS_MS + SIM_HEAL_MS;
-	unsigned i, def_nodes, def_parts;
+	unsigned i, p, def_nodes, def_parts;
 
 	S->seed = seed;
 	S->rng = seed * 0x2545f4914f6cdd1dull + 1;
@@ -953,45 +1242,48 @@ sim_run(uint64_t seed, unsigned nodes, unsigned parts)
 		parts = def_parts;
 	sim_setup(nodes, parts);
 	sim_trace("seed %" PRIu64 ": %u nodes, %u partitions, drop %u/1000, "
-		  "dup %u/1000, delay <= %u ms, voters %02x",
+		  "dup %u/1000, delay <= %u ms, channel drop %u/1000 delay "
+		  "<= %u ms, voters %02x",
 		  seed, nodes, parts, S->drop_pm, S->dup_pm, S->delay_max,
-		  S->voters_initial);
+		  S->chan_drop_pm, S->chan_delay_max, S->voters_initial);
 	for (S->now = 1; S->now <= end && !S->failed; S->now++) {
 		if (!S->healing && S->now >= SIM_CHAOS_MS) {
+			int lead;
+
 			S->healing = true;
 			S->drop_pm = 0;
 			S->dup_pm = 0;
+			S->chan_drop_pm = 0;
 			sim_heal_links();
-			sim_trace("heal: network whole, every node up");
-			for (i = 0; i < nodes; i++) {
+			sim_trace("heal: network whole, every process up");
+			sim_restarts(true);
+			lead = sim_leader();
+			for (i = 0; i < nodes && lead >= 0; i++) {
 				struct raft_effects fx = {0};
-				int lead = sim_leader();
 
-				if (!S->node[i].up)
-					sim_restart(i, true);
-				if (S->node[i].joiner && lead >= 0)
-					raft_add_learner(S->node[lead].r,
-							 (uint8_t)i, S->now,
-							 &fx);
+				if (S->node[i].joiner)
+					raft_ctl_add_learner(S->node[lead].c,
+							     (uint8_t)i, S->now,
+							     &fx);
 			}
 		}
 		if (!S->healing && sim_chance(S->fault_pm))
 			sim_fault();
-		for (i = 0; i < nodes; i++) {
-			struct sim_node *n = &S->node[i];
-
-			if (!n->up && S->now >= n->restart_at)
-				sim_restart(i, true);
-		}
+		sim_restarts(false);
 		sim_deliver();
+		sim_chan_deliver();
 		for (i = 0; i < nodes && !S->failed; i++) {
 			struct sim_node *n = &S->node[i];
 			struct raft_effects fx = {0};
 
-			if (!n->up || S->now < n->next_tick)
+			if (S->now < n->next_tick)
 				continue;
-			raft_tick(n->r, S->now, &fx);
 			n->next_tick = S->now + SIM_TICK_MS;
+			if (n->ctl_up)
+				raft_ctl_tick(n->c, S->now, &fx);
+			if (n->dp_up)
+				for (p = 0; p < parts; p++)
+					prepl_tick(n->pp[p], S->now);
 			sim_check_node(i);
 			sim_expire_step(i);
 		}

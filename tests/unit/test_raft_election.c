@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the Raft node's rules (control/raft): elections with
+ * Unit tests of the control half (control/raft) composed with partition
+ * replicators (dataplane/prepl) as in the product: elections with
  * pre-vote (dissertation §9.6), the vote rule across the meta log and
- * every partition log (DESIGN.md), check-quorum, learners that never vote
- * (§4.2.1), the diskless rule (a node with amnesia votes only after a
- * leader caught it up), the Figure 8 scenario end to end (a new leader
- * commits earlier-term entries only through its own), and leader transfer.
+ * every partition log as the dataplane reports them (DESIGN.md), the
+ * ordering rule (the dataplane moves to a term before a vote for it
+ * leaves), check-quorum, learners that never vote (§4.2.1), the diskless
+ * rule (a node whose dataplane restarted votes only after a leader caught
+ * it up), the Figure 8 scenario end to end, and leader transfer.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,12 +22,13 @@
 
 #define ALL 0x1f
 
-/* Three voters elect exactly one leader, which takes over each partition. */
+/* Three voters elect exactly one leader, whose workers take over each
+ * partition. */
 static void
 test_elects_one_leader(void **state)
 {
 	int lead;
-	unsigned i, leaders = 0;
+	unsigned i, p, leaders = 0;
 
 	(void)state;
 	fx_init(3, 3, 2);
@@ -33,10 +36,17 @@ test_elects_one_leader(void **state)
 	lead = fx_leader();
 	assert_true(lead >= 0);
 	for (i = 0; i < 3; i++) {
-		leaders += fx_state.n[i].r->role == RAFT_LEADER;
-		assert_int_equal(fx_state.n[i].r->term,
-				 fx_state.n[lead].r->term);
-		assert_int_equal(fx_state.n[i].r->leader, lead);
+		leaders += fx_state.n[i].c->role == RAFT_LEADER;
+		assert_int_equal(fx_state.n[i].c->term,
+				 fx_state.n[lead].c->term);
+		assert_int_equal(fx_state.n[i].c->leader, lead);
+		for (p = 0; p < 2; p++) {
+			const struct prepl *pp = fx_state.n[i].pp[p];
+
+			assert_int_equal(pp->view.term,
+					 fx_state.n[lead].c->term);
+			assert_int_equal(prepl_is_leader(pp), (int)i == lead);
+		}
 	}
 	assert_int_equal(leaders, 1);
 	assert_int_equal(fx_state.n[lead].takeovers, 2);
@@ -47,36 +57,80 @@ test_elects_one_leader(void **state)
 static void
 test_vote_rule_every_partition_log(void **state)
 {
-	struct raft *cand, *voter;
+	struct raft_ctl *voter;
 
 	(void)state;
 	fx_init(3, 3, 3);
-	cand = fx_state.n[0].r;
-	voter = fx_state.n[1].r;
+	voter = fx_state.n[1].c;
 	/* Equal in the meta log and partitions 0 and 2; the voter holds
 	 * one more entry in partition 1. */
-	fx_put(cand, 0, 1);
-	fx_put(voter, 0, 1);
-	fx_put(voter, 1, 1);
-	cand->term = 1;
-	voter->term = 1;
+	fx_put(0, 0, 1);
+	fx_put(1, 0, 1);
+	fx_put(1, 1, 1);
 	fx_state.now = 1000;
+	fx_settle(1);
 	assert_false(fx_ask(fx_vote_msg(0, 1, RAFT_MSG_VOTE, 2)));
+	assert_int_equal(voter->term, 2);
 	assert_int_equal(voter->voted_for, RAFT_NONE);
 	/* Ahead in partition 0 does not make up for behind in 1. */
-	fx_put(cand, 0, 1);
+	fx_put(0, 0, 1);
 	assert_false(fx_ask(fx_vote_msg(0, 1, RAFT_MSG_VOTE, 3)));
 	/* Caught up in partition 1: granted, and persisted. */
-	fx_put(cand, 1, 1);
+	fx_put(0, 1, 1);
 	assert_true(fx_ask(fx_vote_msg(0, 1, RAFT_MSG_VOTE, 4)));
 	assert_int_equal(voter->voted_for, 0);
-	assert_true(fx_state.eff.persist_term_vote);
 	/* A higher last term in a partition log wins over a longer log. */
-	fx_put(voter, 2, 1);
-	fx_put(voter, 2, 1);
-	fx_put(cand, 2, 3);
-	assert_true(fx_ask(fx_vote_msg(0, 2, RAFT_MSG_VOTE, 4)) ||
-		    fx_state.n[2].r->voted_for == 0);
+	fx_put(2, 2, 1);
+	fx_put(2, 2, 1);
+	fx_put(0, 2, 3);
+	fx_settle(2);
+	assert_true(fx_ask(fx_vote_msg(0, 2, RAFT_MSG_VOTE, 4)));
+	fx_fini();
+}
+
+/*
+ * The ordering rule (DESIGN.md, "the local dataplane is moved to the new
+ * term before the vote leaves"): a VOTE for a new term is answered only
+ * after the voter's dataplane applied a view of that term and reported;
+ * from then on it refuses the old term's APPENDs.
+ */
+static void
+test_vote_waits_for_dataplane(void **state)
+{
+	struct raft_msg m = {0};
+	struct fx_node *v;
+	unsigned k;
+
+	(void)state;
+	fx_init(3, 3, 2);
+	v = &fx_state.n[1];
+	fx_state.now = 1000;
+	fx_settle(1);
+	assert_int_equal(v->pp[0]->view.term, 0);
+	m = fx_vote_msg(0, 1, RAFT_MSG_VOTE, 5);
+	fx_state.out_n = 0;
+	raft_ctl_recv(v->c, &m, fx_state.now, &fx_state.eff);
+	assert_int_equal(v->c->term, 5);
+	assert_true(fx_state.eff.persist_term_vote);
+	/* No reply yet: only the view of term 5 went out. */
+	assert_null(fx_find(RAFT_MSG_VOTE_REPLY, 1));
+	for (k = 0; k < fx_state.out_n; k++)
+		assert_int_not_equal(fx_state.out[k].kind, FX_NET);
+	/* The view reaches the dataplane, but its reports do not yet. */
+	assert_int_equal(fx_state.out[0].kind, FX_DOWN);
+	{
+		struct fx_item it = fx_take(0);
+
+		fx_deliver(&it, ALL);
+	}
+	assert_int_equal(v->pp[0]->view.term, 5);
+	assert_int_equal(v->pp[1]->view.term, 5);
+	assert_null(fx_find(RAFT_MSG_VOTE_REPLY, 1));
+	/* Reports arrive: the vote is decided and granted. */
+	fx_chan_settle(1);
+	assert_non_null(fx_find(RAFT_MSG_VOTE_REPLY, 1));
+	assert_true(fx_find(RAFT_MSG_VOTE_REPLY, 1)->u.vote_reply.granted);
+	assert_int_equal(v->c->voted_for, 0);
 	fx_fini();
 }
 
@@ -84,19 +138,20 @@ test_vote_rule_every_partition_log(void **state)
 static void
 test_prevote_keeps_term(void **state)
 {
-	struct raft *voter;
+	struct raft_ctl *voter;
 
 	(void)state;
 	fx_init(3, 3, 1);
-	voter = fx_state.n[1].r;
+	voter = fx_state.n[1].c;
 	fx_state.now = 1000;
+	fx_settle(1);
 	assert_true(fx_ask(fx_vote_msg(0, 1, RAFT_MSG_PREVOTE, 1)));
 	assert_int_equal(voter->term, 0);
 	assert_int_equal(voter->voted_for, RAFT_NONE);
 	/* Node 0 cut off: it times out again and again as pre-candidate. */
 	fx_run(2000, 0x01);
-	assert_int_equal(fx_state.n[0].r->term, 0);
-	assert_int_equal(fx_state.n[0].r->role, RAFT_PRECANDIDATE);
+	assert_int_equal(fx_state.n[0].c->term, 0);
+	assert_int_equal(fx_state.n[0].c->role, RAFT_PRECANDIDATE);
 	fx_fini();
 }
 
@@ -115,11 +170,12 @@ test_prevote_refused_while_leader_alive(void **state)
 	other = lead == 1 ? 2 : 1;
 	assert_false(
 		fx_ask(fx_vote_msg(lead == 0 ? 2 : 0, other, RAFT_MSG_PREVOTE,
-				   fx_state.n[other].r->term + 1)));
+				   fx_state.n[other].c->term + 1)));
 	fx_fini();
 }
 
-/* Check-quorum: a leader cut off from its followers steps down. */
+/* Check-quorum: a leader cut off from its followers steps down, and its
+ * workers stop leading. */
 static void
 test_check_quorum(void **state)
 {
@@ -131,7 +187,8 @@ test_check_quorum(void **state)
 	lead = fx_leader();
 	assert_true(lead >= 0);
 	fx_run(400, (uint8_t)(1u << lead));
-	assert_int_not_equal(fx_state.n[lead].r->role, RAFT_LEADER);
+	assert_int_not_equal(fx_state.n[lead].c->role, RAFT_LEADER);
+	assert_false(prepl_is_leader(fx_state.n[lead].pp[0]));
 	fx_fini();
 }
 
@@ -140,15 +197,16 @@ test_check_quorum(void **state)
 static void
 test_learner_never_votes(void **state)
 {
-	struct raft *learner;
+	struct raft_ctl *learner;
 	int lead;
 	uint64_t term;
 	struct raft_effects eff = {0};
 
 	(void)state;
 	fx_init(4, 3, 1);
-	learner = fx_state.n[3].r;
+	learner = fx_state.n[3].c;
 	fx_state.now = 1000;
+	fx_settle(3);
 	assert_false(fx_ask(fx_vote_msg(0, 3, RAFT_MSG_VOTE, 1)));
 	assert_false(fx_ask(fx_vote_msg(0, 3, RAFT_MSG_PREVOTE, 1)));
 	term = learner->term; /* adopted from the VOTE, as any node would */
@@ -159,22 +217,22 @@ test_learner_never_votes(void **state)
 	lead = fx_leader();
 	assert_true(lead >= 0 && lead < 3);
 	assert_int_equal(
-		raft_add_learner(fx_state.n[lead].r, 3, fx_state.now, &eff), 0);
-	assert_false(raft_membership_is_voter(fx_state.n[lead].r, 3));
+		raft_ctl_add_learner(fx_state.n[lead].c, 3, fx_state.now, &eff),
+		0);
+	assert_false(raft_membership_is_voter(fx_state.n[lead].c, 3));
 	fx_run(400, ALL);
 	assert_false(raft_is_amnesic(learner));
-	assert_true(raft_membership_is_voter(fx_state.n[lead].r, 3));
+	assert_true(raft_membership_is_voter(fx_state.n[lead].c, 3));
 	assert_true(raft_membership_is_voter(learner, 3));
 	fx_fini();
 }
 
-/* The diskless rule: a node whose dataplane restarted votes only after
- * a leader has caught it up. */
+/* The diskless rule: a node whose dataplane alone restarted votes only
+ * after a leader has caught it up. */
 static void
 test_amnesia_rule(void **state)
 {
-	struct raft *r;
-	struct raft_effects eff = {0};
+	struct fx_node *v;
 	struct lock_entry e;
 	int lead;
 	unsigned victim, k;
@@ -187,25 +245,35 @@ test_amnesia_rule(void **state)
 	memset(&e, 0, sizeof(e));
 	e.op = LOCK_E_ACQUIRE;
 	e.client_id = 5;
-	for (k = 0; k < 5; k++)
-		assert_true(raft_propose(fx_state.n[lead].r, k % 2, &e,
-					 fx_state.now, &eff) > 0);
+	for (k = 0; k < 6; k++)
+		assert_true(prepl_propose(fx_state.n[lead].pp[k % 2], &e,
+					  fx_state.now) > 0);
 	fx_run(100, ALL);
 	victim = lead == 0 ? 1 : 0;
-	r = fx_state.n[victim].r;
-	raft_restart(r, fx_state.now, 2, true, &eff);
-	assert_true(raft_is_amnesic(r));
-	assert_int_equal(r->log[0]->last, 0);
+	v = &fx_state.n[victim];
+	for (k = 0; k < 2; k++)
+		prepl_restart(v->pp[k], fx_state.now, 2);
+	fx_settle(victim);
+	assert_int_equal(v->c->dp_incarnation, 2);
+	assert_true(raft_is_amnesic(v->c));
+	assert_true(prepl_is_amnesic(v->pp[0]));
+	assert_int_equal(v->pp[0]->log->last, 0);
 	/* It refuses to vote even for a candidate far ahead. */
 	assert_false(fx_ask(fx_vote_msg(lead, victim, RAFT_MSG_PREVOTE,
-					fx_state.n[lead].r->term + 1)));
+					fx_state.n[lead].c->term + 1)));
 	assert_false(fx_ask(fx_vote_msg(lead, victim, RAFT_MSG_VOTE,
-					fx_state.n[lead].r->term + 1)));
-	/* Its acks do not count while amnesic; the leader catches it up. */
+					fx_state.n[lead].c->term + 1)));
+	/* The leader catches it up (its acks did not count meanwhile). */
 	fx_state.out_n = 0;
-	fx_run(200, ALL);
-	assert_false(raft_is_amnesic(r));
-	assert_true(r->log[0]->last >= fx_state.n[lead].r->log[0]->commit);
+	fx_run(400, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	assert_false(raft_is_amnesic(v->c));
+	assert_int_equal(v->c->caught_up_incarnation, 2);
+	assert_false(prepl_is_amnesic(v->pp[0]));
+	for (k = 0; k < 2; k++)
+		assert_true(v->pp[k]->log->last >=
+			    fx_state.n[lead].pp[k]->log->commit);
 	fx_fini();
 }
 
@@ -217,55 +285,58 @@ test_amnesia_rule(void **state)
 static void
 test_figure8_new_leader(void **state)
 {
-	struct raft *r;
+	struct fx_node *n0 = &fx_state.n[0];
+	struct raft_msg m;
 	unsigned i;
 
 	(void)state;
 	fx_init(3, 3, 1);
 	/* All three hold (1, t1), (2, t2); the term is 3. */
 	for (i = 0; i < 3; i++) {
-		r = fx_state.n[i].r;
-		fx_put(r, 0, 1);
-		fx_put(r, 0, 2);
-		r->term = 3;
+		fx_put(i, 0, 1);
+		fx_put(i, 0, 2);
+		fx_state.n[i].c->term = 3;
 	}
-	/* Node 0 wins term 4 with only its own vote delivered late. */
 	fx_state.now = 1000;
-	r = fx_state.n[0].r;
-	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
-	fx_state.n[0].r->election_deadline = 0;
+	for (i = 0; i < 3; i++)
+		fx_settle(i);
+	/* Node 0 wins term 4 with node 1 only. */
+	n0->c->election_deadline = 0;
 	fx_tick(0);
-	fx_deliver_all(0x03); /* pre-vote and vote with node 1 only */
-	assert_int_equal(r->role, RAFT_LEADER);
-	assert_int_equal(r->term, 4);
-	/* Node 1's first reply acks index 2 (term 2) but not the no-op. */
-	{
-		struct raft_msg m;
-
-		memset(&m, 0, sizeof(m));
-		m.type = RAFT_MSG_APPEND_REPLY;
-		m.from = 1;
-		m.to = 0;
-		m.term = 4;
-		m.u.append_reply.index = 2;
-		m.u.append_reply.success = 1;
-		m.u.append_reply.incarnation = 1;
-		fx_state.out_n = 0;
-		raft_recv(r, &m, fx_state.now, &fx_state.eff);
-	}
-	assert_int_equal(r->log[0]->commit, 0);
-	assert_int_equal(fx_state.n[0].takeovers, 0);
-	fx_run(50, 0x03);
-	assert_int_equal(r->log[0]->commit, 3);
-	assert_int_equal(fx_state.n[0].takeovers, 1);
+	for (i = 0; i < 50 && n0->c->role != RAFT_LEADER; i++)
+		fx_deliver_all(0x03);
+	assert_int_equal(n0->c->role, RAFT_LEADER);
+	assert_int_equal(n0->c->term, 4);
+	fx_deliver_all(0x01); /* the leader view reaches its dataplane */
+	assert_true(prepl_is_leader(n0->pp[0]));
+	assert_int_equal(n0->pp[0]->log->term_start, 3);
+	/* Node 1's worker acks index 2 (term 2) but not the no-op. */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND_REPLY;
+	m.from = 1;
+	m.to = 0;
+	m.log = 0;
+	m.term = 4;
+	m.u.append_reply.index = 2;
+	m.u.append_reply.success = 1;
+	m.u.append_reply.incarnation = 1;
+	fx_state.out_n = 0;
+	prepl_recv(n0->pp[0], &m, fx_state.now);
+	assert_int_equal(n0->pp[0]->log->commit, 0);
+	assert_int_equal(n0->takeovers, 0);
+	fx_run(100, 0x03);
+	assert_int_equal(n0->pp[0]->log->commit, 3);
+	assert_int_equal(n0->takeovers, 1);
 	fx_fini();
 }
 
-/* Leader transfer: the target becomes leader in the next term. */
+/* Leader transfer: the target becomes leader in the next term, and the
+ * old leader's workers refuse proposals meanwhile. */
 static void
 test_leader_transfer(void **state)
 {
 	struct raft_effects eff = {0};
+	struct lock_entry e;
 	int lead;
 	unsigned target;
 	uint64_t term;
@@ -275,14 +346,50 @@ test_leader_transfer(void **state)
 	fx_run(600, ALL);
 	lead = fx_leader();
 	assert_true(lead >= 0);
-	term = fx_state.n[lead].r->term;
+	term = fx_state.n[lead].c->term;
 	target = (unsigned)(lead + 1) % 3;
-	assert_int_equal(raft_transfer(fx_state.n[lead].r, (uint8_t)target,
-				       fx_state.now, &eff),
+	assert_int_equal(raft_ctl_transfer(fx_state.n[lead].c, (uint8_t)target,
+					   fx_state.now, &eff),
 			 0);
+	fx_deliver_all(ALL);
+	memset(&e, 0, sizeof(e));
+	e.op = LOCK_E_ACQUIRE;
+	assert_int_equal(
+		prepl_propose(fx_state.n[lead].pp[0], &e, fx_state.now),
+		-EBUSY);
 	fx_run(100, ALL);
 	assert_int_equal(fx_leader(), (int)target);
-	assert_int_equal(fx_state.n[target].r->term, term + 1);
+	assert_int_equal(fx_state.n[target].c->term, term + 1);
+	fx_fini();
+}
+
+/* A control-plane restart keeps the term; the dataplane keeps its log
+ * and obeys only the new control plane's views. */
+static void
+test_control_restart(void **state)
+{
+	struct raft_effects eff = {0};
+	struct fx_node *v;
+	int lead;
+	uint64_t term, last;
+
+	(void)state;
+	fx_init(3, 3, 1);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	v = &fx_state.n[lead == 0 ? 1 : 0];
+	term = v->c->term;
+	last = v->pp[0]->log->last;
+	assert_true(last > 0);
+	raft_ctl_restart(v->c, fx_state.now, 2, &eff);
+	assert_int_equal(v->c->term, term);
+	assert_int_equal(v->c->dp_incarnation, 0);
+	fx_run(200, ALL);
+	assert_int_equal(v->c->dp_incarnation, 1);
+	assert_false(raft_is_amnesic(v->c));
+	assert_int_equal(v->pp[0]->view.ctl_incarnation, 2);
+	assert_true(v->pp[0]->log->last >= last);
 	fx_fini();
 }
 
@@ -292,6 +399,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_elects_one_leader),
 		cmocka_unit_test(test_vote_rule_every_partition_log),
+		cmocka_unit_test(test_vote_waits_for_dataplane),
 		cmocka_unit_test(test_prevote_keeps_term),
 		cmocka_unit_test(test_prevote_refused_while_leader_alive),
 		cmocka_unit_test(test_check_quorum),
@@ -299,6 +407,7 @@ main(void)
 		cmocka_unit_test(test_amnesia_rule),
 		cmocka_unit_test(test_figure8_new_leader),
 		cmocka_unit_test(test_leader_transfer),
+		cmocka_unit_test(test_control_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Partition replication, the dataplane half of Raft (dataplane/prepl.h).
+ * Citations: the Raft paper (Ongaro and Ousterhout, 2014) as §N, the
+ * dissertation (Ongaro, 2014) as "dissertation §N".
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/assert.h"
+#include "dataplane/prepl.h"
+
+/* Meta-log ops start here (control/raft/raft.h); never a partition's. */
+#define PREPL_OP_RESERVED 0x80
+
+/* plog -> lock state machine; the no-op stays inside. */
+static void
+prepl_apply_cb(void *ctx, uint64_t index, const struct lock_entry *e)
+{
+	struct prepl *pp = ctx;
+
+	if (e->op != PLOG_OP_NOOP)
+		pp->ops.apply(pp->ctx, index, e);
+}
+
+static uint32_t
+prepl_save_cb(void *ctx, uint8_t *buf, uint32_t max)
+{
+	struct prepl *pp = ctx;
+
+	return pp->ops.save(pp->ctx, buf, max);
+}
+
+static void
+prepl_load_cb(void *ctx, const uint8_t *buf, uint32_t len)
+{
+	struct prepl *pp = ctx;
+
+	pp->ops.load(pp->ctx, buf, len);
+}
+
+static const struct plog_ops prepl_plog_ops = {
+	.apply = prepl_apply_cb,
+	.save = prepl_save_cb,
+	.load = prepl_load_cb,
+};
+
+/* Forget the view and leadership (start-up and dataplane restart). */
+static void
+prepl_forget(struct prepl *pp)
+{
+	memset(&pp->view, 0, sizeof(pp->view));
+	pp->view.leader = RAFT_NONE;
+	pp->leading = false;
+	pp->lead_failed = false;
+	pp->taken_over = false;
+	pp->seen_term = 0;
+	pp->seen_from = 0;
+	memset(pp->peers, 0, sizeof(pp->peers));
+}
+
+/* Start-up only: allocate the replicator and its log. */
+struct prepl *
+prepl_create(const struct prepl_config *cfg, const struct prepl_ops *ops,
+	     void *ctx, uint64_t incarnation)
+{
+	struct prepl *pp;
+
+	if (cfg->id >= RAFT_NODES_MAX || cfg->heartbeat_ms == 0 ||
+	    incarnation == 0 || plog_config_check(&cfg->log) != 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pp = calloc(1, sizeof(*pp));
+	if (pp == NULL)
+		return NULL;
+	pp->cfg = *cfg;
+	pp->ops = *ops;
+	pp->ctx = ctx;
+	pp->incarnation = incarnation;
+	pp->log = plog_create(&cfg->log, &prepl_plog_ops, pp);
+	if (pp->log == NULL)
+		goto free_pp;
+	prepl_forget(pp);
+	return pp;
+
+free_pp:
+	free(pp);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void
+prepl_destroy(struct prepl *pp)
+{
+	if (pp == NULL)
+		return;
+	plog_destroy(pp->log);
+	free(pp);
+}
+
+/*
+ * The dataplane restarted: memory is gone (DESIGN.md, "a dataplane
+ * restart loses that node's in-memory logs"). The new incarnation is
+ * amnesic until its control plane's view names it caught up, and obeys
+ * no view meant for an earlier incarnation. Reports at once so the
+ * control plane learns of the restart.
+ */
+void
+prepl_restart(struct prepl *pp, uint64_t now, uint64_t incarnation)
+{
+	LATCH_ASSERT(incarnation > pp->incarnation);
+	pp->incarnation = incarnation;
+	plog_reset(pp->log);
+	prepl_forget(pp);
+	pp->now = now;
+	pp->report_due = now;
+}
+
+/* Tell the control plane where this partition stands. */
+static void
+prepl_report(struct prepl *pp)
+{
+	struct raft_chan_report *r = &pp->rep;
+	const struct plog *pl = pp->log;
+	unsigned i;
+
+	memset(r, 0, sizeof(*r));
+	r->ctl_incarnation = pp->view.ctl_incarnation;
+	r->seq = pp->view.seq;
+	r->incarnation = pp->incarnation;
+	r->term = pp->view.term;
+	r->seen_term = pp->seen_term;
+	r->seen_from = pp->seen_from;
+	r->last = plog_last_pos(pl);
+	r->commit = pl->commit;
+	r->applied = pl->applied;
+	r->partition = pp->cfg.partition;
+	r->role = pp->view.role;
+	if (prepl_is_amnesic(pp))
+		r->flags |= RAFT_REPORT_F_AMNESIC;
+	if (pp->lead_failed)
+		r->flags |= RAFT_REPORT_F_LEAD_FAILED;
+	if (pp->leading) {
+		r->term_start = pl->term_start;
+		for (i = 0; i < RAFT_NODES_MAX; i++) {
+			r->match[i] = pl->peers[i].match;
+			r->peer_incarnation[i] = pp->peers[i].incarnation;
+		}
+	}
+	pp->seen_term = 0;
+	pp->seen_from = 0;
+	pp->report_due = pp->now + pp->cfg.heartbeat_ms;
+	pp->ops.report(pp->ctx, r);
+}
+
+/* A message of another term (or of an unknown leader) came: report it,
+ * so the control plane adopts the term or the leader first. */
+static void
+prepl_saw(struct prepl *pp, uint64_t term, uint8_t from)
+{
+	if (term >= pp->seen_term) {
+		pp->seen_term = term;
+		pp->seen_from = from;
+	}
+	prepl_report(pp);
+}
+
+/*
+ * Become leader of view.term (§5.2 won by the control plane): append a
+ * no-op of the new term (§5.4.2, §8: earlier entries commit with it and
+ * takeover can happen), reset every follower's progress (Figure 2,
+ * "reinitialized after election"), presume every follower amnesic until
+ * its replies say otherwise. A full ring of unapplied entries makes this
+ * node unable to lead (docs/raft.md, "ring sizing"): reported up.
+ */
+static void
+prepl_lead(struct prepl *pp)
+{
+	struct lock_entry noop;
+	int64_t idx;
+
+	memset(&noop, 0, sizeof(noop));
+	noop.op = PLOG_OP_NOOP;
+	noop.term = pp->view.term;
+	if (prepl_is_amnesic(pp)) {
+		pp->lead_failed = true;
+		return;
+	}
+	idx = plog_append_noop(pp->log, &noop);
+	if (idx < 0) {
+		pp->lead_failed = true;
+		return;
+	}
+	pp->log->term_start = (uint64_t)idx;
+	plog_leader_start(pp->log);
+	memset(pp->peers, 0, sizeof(pp->peers));
+	pp->leading = true;
+	pp->taken_over = false;
+	pp->heartbeat_due = pp->now;
+}
+
+static void
+prepl_apply_view(struct prepl *pp, const struct raft_chan_view *v)
+{
+	bool lead = v->role == RAFT_VIEW_LEADER;
+
+	if (v->dp_incarnation != pp->incarnation)
+		return; /* meant for this dataplane before a restart */
+	if (v->ctl_incarnation < pp->view.ctl_incarnation ||
+	    (v->ctl_incarnation == pp->view.ctl_incarnation &&
+	     v->seq <= pp->view.seq))
+		return; /* stale or duplicate */
+	if (v->term < pp->view.term)
+		return; /* terms never go back (persisted first) */
+	LATCH_ASSERT(!lead || v->leader == pp->cfg.id);
+	if (v->term != pp->view.term) {
+		pp->leading = false;
+		pp->lead_failed = false;
+	}
+	if (!lead)
+		pp->leading = false;
+	pp->view = *v;
+	if (lead && !pp->leading && !pp->lead_failed)
+		prepl_lead(pp);
+	prepl_report(pp);
+}
+
+static void
+prepl_send(struct prepl *pp, uint8_t to, struct raft_msg *m)
+{
+	m->from = pp->cfg.id;
+	m->to = to;
+	m->log = pp->cfg.partition;
+	pp->ops.send(pp->ctx, m);
+}
+
+/* PULL (docs/raft.md, "pull"): ask @from for the entries after ours. */
+static void
+prepl_pull(struct prepl *pp, uint8_t from, struct raft_pos last)
+{
+	struct raft_msg *m = &pp->scratch;
+
+	memset(m, 0, offsetof(struct raft_msg, u));
+	m->type = RAFT_MSG_PULL;
+	m->term = pp->view.term;
+	m->u.pull.last = last;
+	m->u.pull.commit = pp->log->commit;
+	prepl_send(pp, from, m);
+}
+
+/* May this partition take a peer's tail? Never as leader, never with
+ * amnesia (a pull does not make a log complete). */
+static bool
+prepl_may_pull(const struct prepl *pp)
+{
+	return pp->view.seq != 0 && !pp->leading && !prepl_is_amnesic(pp);
+}
+
+void
+prepl_chan(struct prepl *pp, const struct raft_chan_down *d, uint64_t now)
+{
+	LATCH_ASSERT(now >= pp->now);
+	pp->now = now;
+	if (d->partition != RAFT_CHAN_ALL && d->partition != pp->cfg.partition)
+		return;
+	switch (d->type) {
+	case RAFT_CHAN_VIEW:
+		prepl_apply_view(pp, &d->u.view);
+		break;
+	case RAFT_CHAN_PULL:
+		if (prepl_may_pull(pp) && d->u.pull.from < RAFT_NODES_MAX &&
+		    d->u.pull.from != pp->cfg.id)
+			prepl_pull(pp, d->u.pull.from, plog_last_pos(pp->log));
+		break;
+	default:
+		break;
+	}
+}
+
+/* Voters whose acks count: the view's, minus what replies say amnesic. */
+static uint8_t
+prepl_counted(const struct prepl *pp)
+{
+	uint8_t set = pp->view.counted & pp->view.voters, i;
+
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		if (pp->peers[i].amnesic || pp->peers[i].incarnation == 0)
+			set &= (uint8_t) ~(1u << i);
+	return set;
+}
+
+/* Leader: commit (§5.4.2) and take over once earlier entries applied. */
+static void
+prepl_commit(struct prepl *pp)
+{
+	struct plog *pl = pp->log;
+
+	plog_leader_commit(pl, pp->view.term, pp->view.voters,
+			   prepl_counted(pp), pp->cfg.id);
+	if (!pp->taken_over && pl->applied >= pl->term_start) {
+		pp->taken_over = true;
+		pp->ops.takeover(pp->ctx, pp->now);
+	}
+}
+
+/* Leader: send what is ready for @peer (batching, pipelining, §5.3). */
+static void
+prepl_flush(struct prepl *pp, uint8_t peer, bool heartbeat)
+{
+	struct raft_msg *m = &pp->scratch;
+	enum plog_send kind;
+	unsigned bound = pp->log->cfg.inflight_max + 1;
+
+	do {
+		memset(m, 0, offsetof(struct raft_msg, u));
+		kind = plog_leader_send(pp->log, peer, heartbeat, m);
+		if (kind == PLOG_SEND_NONE)
+			break;
+		m->term = pp->view.term;
+		prepl_send(pp, peer, m);
+		heartbeat = false;
+	} while (kind == PLOG_SEND_APPEND && --bound > 0);
+}
+
+static void
+prepl_reply(struct prepl *pp, const struct raft_msg *req, bool success,
+	    uint64_t index)
+{
+	struct raft_msg *m = &pp->scratch;
+
+	memset(m, 0, sizeof(*m) - sizeof(m->u) + sizeof(m->u.append_reply));
+	m->type = RAFT_MSG_APPEND_REPLY;
+	m->term = pp->view.term;
+	m->u.append_reply.index = index;
+	m->u.append_reply.success = success;
+	m->u.append_reply.incarnation = pp->incarnation;
+	m->u.append_reply.amnesic = prepl_is_amnesic(pp);
+	prepl_send(pp, req->from, m);
+}
+
+/* Leader: a follower worker's reply (Figure 2, "Rules for Servers"). */
+static void
+prepl_leader_reply(struct prepl *pp, const struct raft_msg *m)
+{
+	const struct raft_msg_append_reply *rep = &m->u.append_reply;
+	struct prepl_peer *p = &pp->peers[m->from];
+
+	if (rep->incarnation < p->incarnation)
+		return; /* from before the peer's dataplane restarted */
+	if (rep->incarnation > p->incarnation) {
+		/* The peer lost its log: start it over. */
+		if (p->incarnation != 0)
+			plog_leader_reset_peer(pp->log, m->from);
+		p->incarnation = rep->incarnation;
+	}
+	p->amnesic = rep->amnesic;
+	plog_leader_reply(pp->log, m->from, rep->success, rep->index);
+	prepl_commit(pp);
+	prepl_flush(pp, m->from, false);
+}
+
+/* Follower: APPEND or SNAPSHOT of the view's term from its leader. */
+static void
+prepl_follow(struct prepl *pp, const struct raft_msg *m)
+{
+	uint64_t index;
+	bool ok;
+
+	if (m->type == RAFT_MSG_APPEND) {
+		ok = plog_follower_append(pp->log, &m->u.append, &index);
+		prepl_reply(pp, m, ok, index);
+		return;
+	}
+	index = plog_install_snapshot(pp->log, m->u.snapshot.index,
+				      m->u.snapshot.term, m->u.snapshot.data,
+				      m->u.snapshot.len);
+	prepl_reply(pp, m, true, index);
+}
+
+static bool
+prepl_msg_is_valid(const struct prepl *pp, const struct raft_msg *m)
+{
+	if (m->to != pp->cfg.id || m->from >= RAFT_NODES_MAX ||
+	    m->from == pp->cfg.id || m->log != pp->cfg.partition)
+		return false;
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+	case RAFT_MSG_PULL_REPLY:
+		return m->u.append.n <= pp->log->cfg.batch_max;
+	case RAFT_MSG_SNAPSHOT:
+		return m->u.snapshot.len <= pp->log->cfg.snapshot_max;
+	case RAFT_MSG_APPEND_REPLY:
+	case RAFT_MSG_PULL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* APPEND/SNAPSHOT: only at exactly the view's term, from its leader. */
+static void
+prepl_recv_append(struct prepl *pp, const struct raft_msg *m)
+{
+	if (m->term > pp->view.term) {
+		prepl_saw(pp, m->term, m->from);
+		return;
+	}
+	if (m->term < pp->view.term) {
+		prepl_reply(pp, m, false, 0); /* its sender learns our term */
+		return;
+	}
+	/* Two leaders in one term would be a broken election. */
+	LATCH_ASSERT(pp->view.role != RAFT_VIEW_LEADER);
+	if (pp->view.role != RAFT_VIEW_FOLLOWER || m->from != pp->view.leader) {
+		prepl_saw(pp, m->term, m->from);
+		return;
+	}
+	prepl_follow(pp, m);
+}
+
+static void
+prepl_recv_pull_reply(struct prepl *pp, const struct raft_msg *m)
+{
+	const struct raft_msg_append *a = &m->u.append;
+	struct raft_pos pos;
+	uint64_t matched;
+	uint32_t taken;
+
+	if (!prepl_may_pull(pp))
+		return;
+	taken = plog_pull_apply(pp->log, a, &matched);
+	/* A full batch all taken or matching: ask for the next. */
+	if (a->n == pp->log->cfg.batch_max && matched == a->prev_index + a->n) {
+		pos.index = matched;
+		LATCH_ASSERT(plog_term_at(pp->log, matched, &pos.term));
+		prepl_pull(pp, m->from, pos);
+	}
+	if (taken > 0)
+		prepl_report(pp); /* the pre-candidate's positions moved */
+}
+
+void
+prepl_recv(struct prepl *pp, const struct raft_msg *m, uint64_t now)
+{
+	struct raft_msg *out = &pp->scratch;
+
+	LATCH_ASSERT(now >= pp->now);
+	pp->now = now;
+	if (!prepl_msg_is_valid(pp, m) || pp->view.seq == 0)
+		return; /* no view yet: no term to judge by */
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+	case RAFT_MSG_SNAPSHOT:
+		prepl_recv_append(pp, m);
+		break;
+	case RAFT_MSG_APPEND_REPLY:
+		if (m->term > pp->view.term)
+			prepl_saw(pp, m->term, m->from);
+		else if (pp->leading && m->term == pp->view.term)
+			prepl_leader_reply(pp, m);
+		break;
+	case RAFT_MSG_PULL:
+		if (prepl_is_amnesic(pp))
+			break;
+		memset(out, 0, offsetof(struct raft_msg, u));
+		if (!plog_pull_fill(pp->log, m->u.pull.last, m->u.pull.commit,
+				    &out->u.append))
+			break;
+		out->type = RAFT_MSG_PULL_REPLY;
+		out->term = pp->view.term;
+		prepl_send(pp, m->from, out);
+		break;
+	case RAFT_MSG_PULL_REPLY:
+		prepl_recv_pull_reply(pp, m);
+		break;
+	default:
+		break;
+	}
+}
+
+int64_t
+prepl_propose(struct prepl *pp, const struct lock_entry *e, uint64_t now)
+{
+	struct lock_entry copy = *e;
+
+	LATCH_ASSERT(now >= pp->now);
+	pp->now = now;
+	if (!pp->leading)
+		return -ENOTCONN;
+	if (pp->view.flags & RAFT_VIEW_F_TRANSFER)
+		return -EBUSY;
+	if (e->op == PLOG_OP_NOOP || e->op >= PREPL_OP_RESERVED)
+		return -EINVAL;
+	copy.term = pp->view.term;
+	return plog_append(pp->log, &copy);
+}
+
+/*
+ * Leader: every heartbeat period, assume what is unanswered was lost,
+ * resend from matchIndex and send an APPEND (empty if nothing is new) to
+ * every voter and learner; in between, send what was proposed since the
+ * last tick (batching). Commit is re-evaluated (a single voter commits
+ * alone). Any role: report every heartbeat period.
+ */
+uint64_t
+prepl_tick(struct prepl *pp, uint64_t now)
+{
+	uint8_t targets, i;
+	bool beat;
+
+	LATCH_ASSERT(now >= pp->now);
+	pp->now = now;
+	if (pp->leading) {
+		beat = now >= pp->heartbeat_due;
+		if (beat)
+			pp->heartbeat_due = now + pp->cfg.heartbeat_ms;
+		targets = (uint8_t)((pp->view.voters | pp->view.learners) &
+				    ~(1u << pp->cfg.id));
+		prepl_commit(pp);
+		for (i = 0; i < RAFT_NODES_MAX; i++) {
+			if (!(targets & (1u << i)))
+				continue;
+			if (beat)
+				plog_leader_retransmit(pp->log, i);
+			prepl_flush(pp, i, beat);
+		}
+	}
+	if (now >= pp->report_due)
+		prepl_report(pp);
+	if (pp->leading && pp->heartbeat_due < pp->report_due)
+		return pp->heartbeat_due;
+	return pp->report_due;
+}
