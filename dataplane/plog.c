@@ -352,7 +352,11 @@ plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
 /*
  * Source of a PULL (docs/raft.md, "pull"): send the entries after the
  * puller's last entry if it matches ours, else after its commit index
- * (committed entries match everywhere, §5.4.3).
+ * (committed entries match everywhere, §5.4.3), with our commit index.
+ * A puller that already holds our whole log but knows a lower commit
+ * index gets an empty reply: without it, a node that pulled a tail could
+ * keep a ring full of entries it does not know are committed, and could
+ * not append its no-op once elected (docs/raft.md, "ring sizing").
  */
 bool
 plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
@@ -370,18 +374,33 @@ plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
 	n = pl->last - start;
 	if (n > pl->cfg.batch_max)
 		n = pl->cfg.batch_max;
-	if (n == 0)
+	if (n == 0 && pl->commit <= commit)
 		return false;
 	LATCH_ASSERT(plog_term_at(pl, start, &t));
 	out->prev_index = start;
 	out->prev_term = t;
 	/* PULL_REPLY: commit carries the source's last term. */
 	LATCH_ASSERT(plog_term_at(pl, pl->last, &out->commit));
-	out->caught_up_incarnation = 0;
+	out->source_commit = pl->commit;
 	out->n = (uint32_t)n;
 	for (i = 0; i < n; i++)
 		out->entries[i] = pl->ring[(start + 1 + i) & pl->mask];
 	return true;
+}
+
+/*
+ * Puller: commit through @index, an index up to which our log equals the
+ * source's and which the source knows committed. Safe: the source's
+ * entries through its commit index are committed (§5.4.3: they are in
+ * every later leader's log and never change), and ours equal them.
+ */
+static void
+plog_pull_commit(struct plog *pl, uint64_t index)
+{
+	if (index > pl->commit) {
+		pl->commit = index;
+		plog_apply(pl);
+	}
 }
 
 /*
@@ -396,12 +415,19 @@ plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
  * term S holds it, and what differs is never committed.
  * Entries are only extended or repaired, never dropped for nothing, and
  * no ack is sent for them, so no leader counts them.
+ * What we now share with the source up to its commit index (source_commit)
+ * is committed here too, so pulling never leaves the ring full of entries
+ * this node merely does not know to be committed. Inside the loop only
+ * entries we held before this call are committed (and so may be
+ * compacted to make room): the control plane persists the meta log's new
+ * entries after this step and expects what is compacted to be on disk.
  */
 uint32_t
 plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
 		uint64_t *matched)
 {
-	uint64_t prev = a->prev_index, t;
+	uint64_t prev = a->prev_index, t, same, held;
+	uint64_t known = a->source_commit;
 	uint32_t k, taken = 0;
 	bool newer = a->commit > plog_last_pos(pl).term;
 
@@ -414,6 +440,9 @@ plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
 		return 0;
 	if (!(plog_term_at(pl, prev, &t) && t == a->prev_term))
 		return 0;
+	/* Log Matching (§5.3): equal at prev, equal up to prev. held: the
+	 * last of those we held before this call. */
+	same = held = prev;
 	for (k = 0; k < a->n && k < RAFT_BATCH_MAX; k++) {
 		uint64_t idx = prev + 1 + k;
 		const struct lock_entry *e = &a->entries[k];
@@ -422,25 +451,29 @@ plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
 			LATCH_ASSERT(plog_term_at(pl, idx, &t));
 			if (t != e->term)
 				return taken;
-			*matched = idx;
+			*matched = same = held = idx;
 			continue;
 		}
 		if (idx <= pl->last) {
 			LATCH_ASSERT(plog_term_at(pl, idx, &t));
 			if (t == e->term) {
-				*matched = idx;
+				*matched = same = idx;
+				if (taken == 0)
+					held = idx;
 				continue;
 			}
 			if (t > e->term && !newer)
 				break;
 			plog_truncate(pl, idx - 1);
 		}
+		plog_pull_commit(pl, held < known ? held : known);
 		if (plog_make_room(pl, PLOG_LIMIT_FOLLOW(pl)) != 0)
 			break;
 		plog_put(pl, e);
-		*matched = idx;
+		*matched = same = idx;
 		taken++;
 	}
+	plog_pull_commit(pl, same < known ? same : known);
 	return taken;
 }
 

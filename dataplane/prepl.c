@@ -167,19 +167,27 @@ prepl_saw(struct prepl *pp, uint64_t term, uint8_t from)
 	prepl_report(pp);
 }
 
+static void prepl_pull(struct prepl *pp, uint8_t from, struct raft_pos last);
+
 /*
  * Become leader of view.term (§5.2 won by the control plane): append a
  * no-op of the new term (§5.4.2, §8: earlier entries commit with it and
  * takeover can happen), reset every follower's progress (Figure 2,
  * "reinitialized after election"), presume every follower amnesic until
  * its replies say otherwise. A full ring of unapplied entries makes this
- * node unable to lead (docs/raft.md, "ring sizing"): reported up.
+ * node unable to lead (docs/raft.md, "ring sizing"): reported up. Such a
+ * ring often holds entries committed elsewhere that this node was never
+ * told of (its leader died before saying so), so it also asks every peer
+ * for its tail and commit index (a PULL): what a peer knows committed is
+ * then committed, applied and compacted here, and the next term's no-op
+ * fits.
  */
 static void
 prepl_lead(struct prepl *pp)
 {
 	struct lock_entry noop;
 	int64_t idx;
+	uint8_t peers, i;
 
 	memset(&noop, 0, sizeof(noop));
 	noop.op = PLOG_OP_NOOP;
@@ -191,6 +199,11 @@ prepl_lead(struct prepl *pp)
 	idx = plog_append_noop(pp->log, &noop);
 	if (idx < 0) {
 		pp->lead_failed = true;
+		peers = (uint8_t)((pp->view.voters | pp->view.learners) &
+				  ~(1u << pp->cfg.id));
+		for (i = 0; i < RAFT_NODES_MAX; i++)
+			if (peers & (1u << i))
+				prepl_pull(pp, i, plog_last_pos(pp->log));
 		return;
 	}
 	pp->log->term_start = (uint64_t)idx;
@@ -425,7 +438,7 @@ prepl_recv_pull_reply(struct prepl *pp, const struct raft_msg *m)
 {
 	const struct raft_msg_append *a = &m->u.append;
 	struct raft_pos pos;
-	uint64_t matched;
+	uint64_t matched, commit = pp->log->commit;
 	uint32_t taken;
 
 	if (!prepl_may_pull(pp))
@@ -437,7 +450,7 @@ prepl_recv_pull_reply(struct prepl *pp, const struct raft_msg *m)
 		LATCH_ASSERT(plog_term_at(pp->log, matched, &pos.term));
 		prepl_pull(pp, m->from, pos);
 	}
-	if (taken > 0)
+	if (taken > 0 || pp->log->commit != commit)
 		prepl_report(pp); /* the pre-candidate's positions moved */
 }
 

@@ -70,15 +70,21 @@ struct raft_msg_vote_reply {
 
 /*
  * APPEND (and PULL_REPLY): entries prev_index+1 .. prev_index+n.
- * In a PULL_REPLY, commit carries the source's last term instead.
+ * In a PULL_REPLY, commit carries the source's last term instead, and
+ * source_commit the source's commit index (docs/raft.md, "pull": the
+ * puller commits what it now shares with the source's committed prefix).
  * caught_up_incarnation: non-zero when the leader has judged the
- * receiver's dataplane incarnation caught up (the diskless rule).
+ * receiver's dataplane incarnation caught up (the diskless rule); the
+ * two share a field so the wire layout does not change.
  */
 struct raft_msg_append {
 	uint64_t prev_index;
 	uint64_t prev_term;
 	uint64_t commit;
-	uint64_t caught_up_incarnation;
+	union {
+		uint64_t caught_up_incarnation; /* APPEND */
+		uint64_t source_commit;         /* PULL_REPLY */
+	};
 	uint32_t n;
 	uint32_t pad;
 	struct lock_entry entries[RAFT_BATCH_MAX];

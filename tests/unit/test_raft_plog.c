@@ -376,6 +376,102 @@ test_pull_stale_source(void **state)
 	plog_destroy(dst);
 }
 
+/* Give follower @pl entries 1..@n of @term, told commit @commit. */
+static void
+t_follow(struct plog *pl, uint64_t term, uint64_t n, uint64_t commit)
+{
+	uint64_t terms[4] = {term, term, term, term};
+	struct raft_msg_append m;
+	uint64_t idx, k;
+
+	for (k = pl->last; k < n; k += 4) {
+		unsigned len = n - k < 4 ? (unsigned)(n - k) : 4;
+
+		m = t_append(k, k == 0 ? 0 : term, commit, terms, len);
+		assert_true(plog_follower_append(pl, &m, &idx));
+		assert_int_equal(idx, k + len);
+	}
+}
+
+/* Pull @dst from @src as prepl does: again while batches come back full. */
+static void
+t_pull_all(struct plog *src, struct plog *dst)
+{
+	struct raft_msg_append m;
+	struct raft_pos pos = plog_last_pos(dst);
+	uint64_t matched;
+
+	while (plog_pull_fill(src, pos, dst->commit, &m)) {
+		plog_pull_apply(dst, &m, &matched);
+		if (m.n != src->cfg.batch_max || matched != m.prev_index + m.n)
+			break;
+		pos.index = matched;
+		assert_true(plog_term_at(dst, matched, &pos.term));
+	}
+}
+
+/*
+ * Seed 89268 of the simulator (docs/raft.md, "ring sizing"): a refused
+ * pre-candidate pulls a peer's tail into a ring it has not applied (its
+ * commit index lags the peer's), fills the ring, then wins the election
+ * and cannot append its no-op: LEAD_FAILED in every term. The source's
+ * commit index comes with the entries, so what the puller shares with the
+ * source's committed prefix is committed, applied and compacted, and the
+ * no-op fits. Also when the puller already holds the whole tail (an empty
+ * reply carries the commit), and never beyond what matches.
+ */
+static void
+test_pull_learns_commit(void **state)
+{
+	struct applied a, b, c;
+	struct plog *src = t_log(&a, 32);
+	struct plog *dst = t_log(&b, 32);
+	struct plog *full = t_log(&c, 32);
+	struct lock_entry noop = t_entry(3, 0);
+	struct raft_msg_append m;
+	uint64_t matched;
+
+	(void)state;
+	noop.op = PLOG_OP_NOOP;
+	/* src: 31 entries of term 2, 20 committed (ring 32). */
+	t_follow(src, 2, 31, 20);
+	assert_int_equal(src->commit, 20);
+	/* dst knows commit 0 and holds 3 entries; pulls the rest. */
+	t_follow(dst, 2, 3, 0);
+	t_pull_all(src, dst);
+	assert_int_equal(dst->last, 31);
+	assert_int_equal(dst->commit, 20);
+	assert_int_equal(b.last, 20); /* applied in order, once */
+	assert_int_equal(plog_append_noop(dst, &noop), 32);
+
+	/* full: the whole tail already, commit 0: the ring is full. */
+	t_follow(full, 2, 31, 0);
+	assert_int_equal(full->commit, 0);
+	assert_true(plog_pull_fill(src, plog_last_pos(full), full->commit, &m));
+	assert_int_equal(m.n, 0);
+	assert_int_equal(m.source_commit, 20);
+	plog_pull_apply(full, &m, &matched);
+	assert_int_equal(full->commit, 20);
+	assert_int_equal(plog_append_noop(full, &noop), 32);
+	/* Nothing to say to a puller that knows as much: no reply. */
+	assert_false(plog_pull_fill(src, plog_last_pos(src), src->commit, &m));
+
+	/* A source commit beyond what matches commits only the match. */
+	plog_destroy(full);
+	full = t_log(&c, 32);
+	t_follow(full, 2, 5, 0);
+	/* Source ends in term 2 too: our (5, 2) is not replaced by (5, 1). */
+	m = t_append(3, 2, 2, (const uint64_t[]){2, 1}, 2);
+	m.source_commit = 9;
+	assert_int_equal(plog_pull_apply(full, &m, &matched), 0);
+	assert_int_equal(matched, 4);
+	assert_int_equal(full->commit, 4);
+	assert_int_equal(full->last, 5);
+	plog_destroy(src);
+	plog_destroy(dst);
+	plog_destroy(full);
+}
+
 int
 main(void)
 {
@@ -389,6 +485,7 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_pull),
 		cmocka_unit_test(test_pull_stale_source),
+		cmocka_unit_test(test_pull_learns_commit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -274,6 +274,63 @@ test_leader_commit_rules(void **state)
 	prepl_destroy(pp);
 }
 
+/*
+ * Seed 89268 of the simulator (docs/raft.md, "ring sizing"): elected with
+ * a ring full of entries it was never told are committed, a worker cannot
+ * append its no-op. It reports LEAD_FAILED and asks every peer for its
+ * tail and commit index; a peer's commit index commits, applies and
+ * compacts what it shares, so the next term's no-op fits and it leads.
+ */
+static void
+test_lead_failed_learns_commit(void **state)
+{
+	struct prepl *pp = t_prepl(0);
+	struct raft_msg m;
+	uint64_t i;
+	unsigned k, pulls = 0;
+
+	(void)state;
+	t_view(pp, 1, 1, 2, RAFT_VIEW_FOLLOWER, 1);
+	/* 63 entries of term 2 from leader 1, never told a commit index. */
+	for (i = 0; i < 63; i++) {
+		m = t_append(1, 0, 2, i, i ? 2 : 0, 2);
+		prepl_recv(pp, &m, 100);
+	}
+	assert_int_equal(pp->log->last, 63);
+	assert_int_equal(pp->log->commit, 0);
+	t_out.sent_n = 0;
+	t_view(pp, 2, 1, 3, RAFT_VIEW_LEADER, 0);
+	assert_false(prepl_is_leader(pp));
+	assert_true(t_out.rep.flags & RAFT_REPORT_F_LEAD_FAILED);
+	for (k = 0; k < t_out.sent_n; k++) {
+		if (t_out.sent[k].type != RAFT_MSG_PULL)
+			continue;
+		assert_int_equal(t_out.sent[k].u.pull.last.index, 63);
+		pulls++;
+	}
+	assert_int_equal(pulls, 2); /* voters 1 and 2 */
+	/* Node 1 holds the same 63 entries and knows 40 committed. */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_PULL_REPLY;
+	m.from = 1;
+	m.to = 0;
+	m.term = 3;
+	m.u.append.prev_index = 63;
+	m.u.append.prev_term = 2;
+	m.u.append.commit = 2; /* the source's last term */
+	m.u.append.source_commit = 40;
+	prepl_recv(pp, &m, 110);
+	assert_int_equal(pp->log->commit, 40);
+	assert_int_equal(t_out.rep.commit, 40);
+	/* The control plane stepped down, then won term 4. */
+	t_view(pp, 3, 1, 3, RAFT_VIEW_NONE, RAFT_NONE);
+	t_view(pp, 4, 1, 4, RAFT_VIEW_LEADER, 0);
+	assert_true(prepl_is_leader(pp));
+	assert_int_equal(pp->log->term_start, 64);
+	assert_false(t_out.rep.flags & RAFT_REPORT_F_LEAD_FAILED);
+	prepl_destroy(pp);
+}
+
 int
 main(void)
 {
@@ -281,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_append_only_from_told_term_and_leader),
 		cmocka_unit_test(test_stale_views_ignored),
 		cmocka_unit_test(test_leader_commit_rules),
+		cmocka_unit_test(test_lead_failed_learns_commit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
