@@ -122,8 +122,11 @@ static const char usage_text[] =
 	"                        the local latchd (from --api)\n"
 	"  cluster members       the members alone\n"
 	"  cluster add NAME, cluster remove NAME, cluster transfer NAME\n"
-	"                        membership and leader transfer: refused\n"
-	"                        until the Raft core is integrated\n"
+	"                        (also add-member, remove-member,\n"
+	"                        transfer-leader) at the leader: add NAME as\n"
+	"                        a learner (promoted once caught up), hand\n"
+	"                        leadership to NAME; remove is refused (no\n"
+	"                        removal in the Raft core yet)\n"
 	"  help                  this text\n"
 	"\n"
 	"Options:\n"
@@ -1338,9 +1341,9 @@ print_cluster_status(struct json_object *a)
 
 /*
  * latchctl cluster status|members|add|remove|transfer: ask latch-control's
- * API socket (--api). add/remove/transfer are sent as they will be once
- * the Raft core is integrated; today latch-control refuses them and the
- * refusal is printed (exit 1).
+ * API socket (--api). add/transfer are carried out by the leader's core;
+ * a refusal (not the leader, naming it; remove: not supported) is printed
+ * (exit 1).
  */
 static int
 cmd_cluster(struct latchctl *ctl, int argc, char **argv)
@@ -1365,12 +1368,16 @@ cmd_cluster(struct latchctl *ctl, int argc, char **argv)
 		api_cmd = strcmp(sub, "status") == 0 ? "cluster_status"
 						     : "members";
 	} else if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 ||
-		   strcmp(sub, "transfer") == 0) {
+		   strcmp(sub, "transfer") == 0 ||
+		   strcmp(sub, "add-member") == 0 ||
+		   strcmp(sub, "remove-member") == 0 ||
+		   strcmp(sub, "transfer-leader") == 0) {
 		if (argc != 3)
 			return usage_error(ctl, "cluster %s needs NAME", sub);
-		api_cmd = strcmp(sub, "add") == 0      ? "add_member"
-			  : strcmp(sub, "remove") == 0 ? "remove_member"
-						       : "transfer_leader";
+		/* add-member etc.: the API's names, accepted as well. */
+		api_cmd = strncmp(sub, "add", 3) == 0      ? "add_member"
+			  : strncmp(sub, "remove", 6) == 0 ? "remove_member"
+							   : "transfer_leader";
 	} else {
 		return usage_error(ctl, "unknown cluster command '%s'", sub);
 	}

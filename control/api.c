@@ -37,6 +37,12 @@ struct api {
 	struct api_client clients[API_CLIENTS_MAX];
 };
 
+static void
+add_result(struct json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
 static struct json_object *
 api_error(const char *msg)
 {
@@ -44,6 +50,83 @@ api_error(const char *msg)
 
 	json_object_object_add(o, "error", json_object_new_string(msg));
 	return o;
+}
+
+/* Why a command was refused, for the operator. */
+static struct json_object *
+api_refused(const struct status_src *src, const char *cmd, int rc)
+{
+	struct core_view v;
+	const char *leader;
+	char msg[200];
+
+	src->core_ops->view(src->core, &v);
+	leader = status_member_name(src, v.leader);
+	switch (rc) {
+	case -ENOTCONN:
+		snprintf(msg, sizeof(msg),
+			 "not the leader: ask the leader (%s)",
+			 leader != NULL ? leader : "none known yet");
+		break;
+	case -EBUSY:
+		snprintf(msg, sizeof(msg),
+			 "%s refused: a configuration change or leader "
+			 "transfer is still under way; retry",
+			 cmd);
+		break;
+	case -EINVAL:
+		snprintf(msg, sizeof(msg),
+			 "%s refused: the node is not one the cluster can "
+			 "take for this (itself, not a voter, or already a "
+			 "member)",
+			 cmd);
+		break;
+	case -ENOSYS:
+		snprintf(msg, sizeof(msg), "%s", API_NOT_INTEGRATED);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "%s failed: %s", cmd, strerror(-rc));
+		break;
+	}
+	return api_error(msg);
+}
+
+/* add_member / transfer_leader {"name": NODE}: a core step. */
+static struct json_object *
+api_command(const char *cmd, struct json_object *req, api_snapshot_fn fn,
+	    void *ctx)
+{
+	struct json_object *nameo, *ans;
+	struct status_src src;
+	bool transfer = !strcmp(cmd, "transfer_leader");
+	const char *name;
+	char msg[160];
+	int id, rc;
+
+	fn(ctx, &src);
+	if (src.transfer == NULL || src.add_learner == NULL)
+		return api_error(API_NOT_INTEGRATED);
+	if (!json_object_object_get_ex(req, "name", &nameo) ||
+	    !json_object_is_type(nameo, json_type_string))
+		return api_error("this command needs \"name\": a node of "
+				 "the profile ([peer NAME] or this node)");
+	name = json_object_get_string(nameo);
+	id = status_member_id(&src, name);
+	if (id < 0 || id >= RAFT_NODES_MAX) {
+		snprintf(msg, sizeof(msg),
+			 "no node '%.40s' in this node's profile "
+			 "(add a [peer %.40s] section first)",
+			 name, name);
+		return api_error(msg);
+	}
+	rc = transfer ? src.transfer(src.cmd_ctx, (uint8_t)id)
+		      : src.add_learner(src.cmd_ctx, (uint8_t)id);
+	if (rc != 0)
+		return api_refused(&src, cmd, rc);
+	fn(ctx, &src);
+	ans = status_members(&src);
+	add_result(ans, transfer ? "transfer_to" : "learner", name);
+	return ans;
 }
 
 struct json_object *
@@ -71,14 +154,16 @@ api_answer(const char *line, api_snapshot_fn fn, void *ctx)
 		fn(ctx, &src);
 		ans = status_members(&src);
 	} else if (!strcmp(cmd, "add_member") ||
-		   !strcmp(cmd, "remove_member") ||
 		   !strcmp(cmd, "transfer_leader")) {
-		ans = api_error(API_NOT_INTEGRATED);
+		ans = api_command(cmd, req, fn, ctx);
+	} else if (!strcmp(cmd, "remove_member")) {
+		ans = api_error(API_NO_REMOVAL);
 	} else {
-		char msg[96];
+		char msg[160];
 
 		snprintf(msg, sizeof(msg),
-			 "unknown cmd '%.40s'; known: cluster_status, members",
+			 "unknown cmd '%.40s'; known: cluster_status, members, "
+			 "add_member, remove_member, transfer_leader",
 			 cmd);
 		ans = api_error(msg);
 	}

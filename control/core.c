@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The seam between latch-control and the Raft core (see core.h), and the
- * null core that stands in until the core is integrated.
+ * null core (a follower at term 0 that never steps) for tests of the
+ * shell alone.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,11 +26,10 @@ core_step_carry(const struct core_io *io, void *ctx, const struct core_ops *ops,
 		if (rc != 0)
 			return rc;
 	}
-	if (st->set_dataplane_term) {
-		rc = io->set_dataplane_term(ctx, st->dataplane_term);
-		if (rc != 0)
-			return rc;
-	}
+	/* Only now, with the disk holding what the step promised, may latchd
+	 * and then the peers hear of it. */
+	for (i = 0; i < st->chan_count && i < CORE_CHAN_MAX; i++)
+		(void)io->chan(ctx, &st->chan[i]);
 	for (i = 0; i < st->out_count && i < CORE_OUT_MAX; i++)
 		(void)io->send(ctx, &st->out[i]);
 	return 0;
@@ -64,9 +64,30 @@ null_on_latchd(void *core, const struct latchd_report *r, uint64_t now_ms,
 }
 
 static void
+null_on_report(void *core, const struct raft_chan_report *rep, uint64_t now_ms,
+	       struct core_step *st)
+{
+	(void)core;
+	(void)rep;
+	(void)now_ms;
+	(void)st;
+}
+
+static int
+null_command(void *core, uint8_t node, uint64_t now_ms, struct core_step *st)
+{
+	(void)core;
+	(void)node;
+	(void)now_ms;
+	(void)st;
+	return -ENOSYS;
+}
+
+static void
 null_view(const void *core, struct core_view *v)
 {
 	(void)core;
+	memset(v, 0, sizeof(*v));
 	v->term = 0;
 	v->role = "follower";
 	v->leader = CORE_NO_LEADER;
@@ -93,6 +114,9 @@ const struct core_ops core_null_ops = {
 	.on_timer = null_on_timer,
 	.on_message = null_on_message,
 	.on_latchd = null_on_latchd,
+	.on_report = null_on_report,
+	.transfer = null_command,
+	.add_learner = null_command,
 	.view = null_view,
 	.meta_get = null_meta_get,
 	.meta_last = null_meta_last,

@@ -10,8 +10,11 @@
  * latchd's control socket (control/latchd_chan.h), and serves latchctl
  * (control/api.h) and HTTP /metrics and /status (control/http.h).
  *
- * The Raft core plugs in through control/core.h; until it is integrated
- * the null core runs: term 0, follower, no leader (docs say so).
+ * The Raft core (control/core_raft.h over control/raft/) plugs in through
+ * control/core.h; it talks to latchd's workers through the replication
+ * channel (control/repl_chan.h, `<run_dir>/repl.sock`) and to the other
+ * control planes over UDP (control/peer.h). docs/cluster.md, "control
+ * plane".
  *
  * Exit status: 0 clean stop (SIGINT/SIGTERM) or --check-config passed;
  * 1 configuration error; 2 usage error; 3 runtime failure.
@@ -30,10 +33,12 @@
 
 #include "control/api.h"
 #include "control/core.h"
+#include "control/core_raft.h"
 #include "control/http.h"
 #include "control/latchd_chan.h"
 #include "control/loop.h"
 #include "control/peer.h"
+#include "control/repl_chan.h"
 #include "control/status.h"
 #include "control/store.h"
 #include "firmware-cfg/profile.h"
@@ -58,14 +63,19 @@ struct control {
 	char state_dir[PROFILE_STR_MAX];
 	char api_path[PROFILE_STR_MAX];
 	char latchd_path[PROFILE_STR_MAX];
+	char repl_path[PROFILE_STR_MAX];
 	struct loop *loop;
 	struct store *store;
 	struct peer_set *peers;
 	struct latchd_chan *latchd;
+	struct repl_chan *repl;
 	struct api *api;
 	struct http *http;
 	const struct core_ops *core_ops;
 	void *core;
+	struct core_raft *raft;
+	struct core_step step; /* one step at a time: the loop's thread */
+	uint64_t step_drops;   /* messages beyond a step's bounds */
 	int ping_timer;
 	int core_timer;
 	uint64_t start_ms;
@@ -140,6 +150,10 @@ control_resolve(struct control *c)
 	else
 		snprintf(c->latchd_path, sizeof(c->latchd_path),
 			 "%.200s/latchd.sock", p->run_dir);
+	/* latchd serves its replication channel in its run_dir
+	 * (docs/cluster.md, "control plane"). */
+	snprintf(c->repl_path, sizeof(c->repl_path), "%.200s/repl.sock",
+		 p->run_dir);
 }
 
 static void
@@ -166,6 +180,9 @@ control_print(const struct control *c)
 	printf("control.state_dir      %s\n", c->state_dir);
 	printf("control.api_socket     %s\n", c->api_path);
 	printf("control.latchd_socket  %s\n", c->latchd_path);
+	printf("replication channel    %s\n", c->repl_path);
+	printf("control.bootstrap      %s\n",
+	       p->control_bootstrap ? "yes" : "no");
 	print_addr("control.http", &p->control_http);
 	print_addr("control.mgmt_addr", &p->control_mgmt);
 	printf("control.election_ms    %u\n", p->control_election_ms);
@@ -199,6 +216,10 @@ io_persist_meta(void *ctx, const struct core_ops *ops, const void *core,
 	uint64_t i, last = ops->meta_last(core);
 	int rc;
 
+	/* Entries the core compacted into its snapshot are committed and
+	 * already on disk: rewrite from the first one it still holds. */
+	while (from <= last && ops->meta_get(core, from, &e) == -ENOENT)
+		from++;
 	rc = store_meta_truncate_from(c->store, from);
 	for (i = from; rc == 0 && i <= last; i++) {
 		rc = ops->meta_get(core, i, &e);
@@ -209,15 +230,11 @@ io_persist_meta(void *ctx, const struct core_ops *ops, const void *core,
 }
 
 static int
-io_set_dataplane_term(void *ctx, uint64_t term)
+io_chan(void *ctx, const struct raft_chan_down *d)
 {
-	(void)ctx;
-	(void)term;
-	/*
-	 * latchd has no command to set its term yet (control_req.c): that
-	 * arrives with the Raft split. The null core never asks for it.
-	 */
-	return -ENOSYS;
+	struct control *c = ctx;
+
+	return repl_chan_send(c->repl, d);
 }
 
 static int
@@ -231,7 +248,7 @@ io_send(void *ctx, const struct raft_msg *m)
 static const struct core_io control_io = {
 	.persist_state = io_persist_state,
 	.persist_meta = io_persist_meta,
-	.set_dataplane_term = io_set_dataplane_term,
+	.chan = io_chan,
 	.send = io_send,
 };
 
@@ -251,35 +268,79 @@ control_carry(struct control *c, struct core_step *st)
 	}
 	if (st->timer_ms != 0)
 		loop_timer_arm(c->loop, c->core_timer, st->timer_ms);
+	c->step_drops += st->dropped;
+}
+
+/* A fresh step; the struct is large (whole messages), so it lives in
+ * struct control rather than on the stack. */
+static struct core_step *
+control_step(struct control *c)
+{
+	memset(&c->step, 0, sizeof(c->step));
+	return &c->step;
+}
+
+static void
+on_repl_report(void *ctx, const struct raft_chan_report *rep, uint64_t now_ms)
+{
+	struct control *c = ctx;
+	struct core_step *st = control_step(c);
+
+	c->core_ops->on_report(c->core, rep, now_ms, st);
+	control_carry(c, st);
+}
+
+/* Operator commands of the API: carried out like any step. */
+static int
+control_command(struct control *c, bool transfer, uint8_t node)
+{
+	struct core_step *st = control_step(c);
+	uint64_t now = loop_now_ms(c->loop);
+	int rc;
+
+	rc = transfer ? c->core_ops->transfer(c->core, node, now, st)
+		      : c->core_ops->add_learner(c->core, node, now, st);
+	control_carry(c, st);
+	return rc;
+}
+
+static int
+api_transfer(void *ctx, uint8_t node)
+{
+	return control_command(ctx, true, node);
+}
+
+static int
+api_add_learner(void *ctx, uint8_t node)
+{
+	return control_command(ctx, false, node);
 }
 
 static void
 on_core_timer(void *ctx, uint64_t now_ms)
 {
 	struct control *c = ctx;
-	struct core_step st;
+	struct core_step *st = control_step(c);
 
-	memset(&st, 0, sizeof(st));
-	c->core_ops->on_timer(c->core, now_ms, &st);
-	control_carry(c, &st);
+	c->core_ops->on_timer(c->core, now_ms, st);
+	control_carry(c, st);
 }
 
 static void
 on_peer_message(void *ctx, const struct raft_msg *m, uint64_t now_ms)
 {
 	struct control *c = ctx;
-	struct core_step st;
+	struct core_step *st = control_step(c);
 
-	memset(&st, 0, sizeof(st));
-	c->core_ops->on_message(c->core, m, now_ms, &st);
-	control_carry(c, &st);
+	c->core_ops->on_message(c->core, m, now_ms, st);
+	control_carry(c, st);
 }
 
 static void
 on_latchd_report(void *ctx, const struct latchd_report *r, uint64_t now_ms)
 {
 	struct control *c = ctx;
-	struct core_step st;
+	struct core_step *st;
 	static bool was_up;
 
 	if (r->up != was_up || r->epoch_changed)
@@ -287,9 +348,9 @@ on_latchd_report(void *ctx, const struct latchd_report *r, uint64_t now_ms)
 			 (unsigned long long)r->epoch,
 			 r->epoch_changed ? ", restarted" : "");
 	was_up = r->up;
-	memset(&st, 0, sizeof(st));
-	c->core_ops->on_latchd(c->core, r, now_ms, &st);
-	control_carry(c, &st);
+	st = control_step(c);
+	c->core_ops->on_latchd(c->core, r, now_ms, st);
+	control_carry(c, st);
 }
 
 static void
@@ -311,6 +372,11 @@ control_snapshot(void *ctx, struct status_src *out)
 	out->profile = &c->profile;
 	out->peers = c->peers;
 	out->latchd = c->latchd;
+	out->repl = c->repl;
+	out->step_drops = c->step_drops;
+	out->cmd_ctx = c;
+	out->transfer = api_transfer;
+	out->add_learner = api_add_learner;
 	out->core_ops = c->core_ops;
 	out->core = c->core;
 	out->start_ms = c->start_ms;
@@ -334,6 +400,74 @@ mkdir_parents(const char *path)
 			return -errno;
 		*p = '/';
 	}
+	return 0;
+}
+
+/* meta entries for core_raft_create(), from the store. */
+static int
+core_meta_read(void *ctx, uint64_t index, struct lock_entry *out)
+{
+	return store_meta_read(ctx, index, out);
+}
+
+/*
+ * The Raft core from the store: this start's ctl_incarnation (a durable
+ * start count), the initial voters (every configured node: self and the
+ * [peer] sections), and the persisted term, vote, caught-up incarnation
+ * and meta log. 0 or -1 (logged).
+ */
+static int
+control_core_start(struct control *c)
+{
+	const struct profile *p = &c->profile;
+	struct core_raft_config cfg;
+	uint64_t starts;
+	unsigned i;
+	int rc;
+
+	if (p->node_id >= RAFT_NODES_MAX) {
+		main_log("node.id %u: the Raft core takes node ids 0..%d.",
+			 p->node_id, RAFT_NODES_MAX - 1);
+		return -1;
+	}
+	rc = store_start_count(c->store, &starts);
+	if (rc != 0) {
+		main_log("cannot count this start in %s/starts: %s.",
+			 c->state_dir, strerror(-rc));
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = (uint8_t)p->node_id;
+	cfg.voters = (uint8_t)(1u << p->node_id);
+	for (i = 0; i < p->peers_count; i++)
+		if (p->peers[i].id < RAFT_NODES_MAX)
+			cfg.voters |= (uint8_t)(1u << p->peers[i].id);
+	cfg.partitions = p->workers;
+	cfg.election_ms = p->control_election_ms;
+	cfg.heartbeat_ms = p->control_heartbeat_ms;
+	/* Election timeouts only need to differ between nodes and starts. */
+	cfg.seed = loop_clock_ms() ^ (starts << 32) ^ p->node_id;
+	cfg.bootstrap = p->control_bootstrap;
+	c->raft = core_raft_create(&cfg, store_state(c->store), core_meta_read,
+				   c->store, store_meta_first(c->store),
+				   store_meta_last(c->store), starts + 1,
+				   loop_clock_ms(), control_step(c));
+	if (c->raft == NULL) {
+		main_log("cannot start the Raft core: %s%s.", strerror(errno),
+			 errno == EINVAL || errno == EIO
+				 ? " (the meta log on disk cannot be "
+				   "restored, or the configuration is not "
+				   "one this version runs)"
+				 : "");
+		return -1;
+	}
+	c->core_ops = &core_raft_ops;
+	c->core = c->raft;
+	main_log("Raft core: node %u, voters 0x%02x, %u partition(s), "
+		 "election %u ms, heartbeat %u ms, start %llu%s.",
+		 cfg.id, cfg.voters, cfg.partitions, cfg.election_ms,
+		 cfg.heartbeat_ms, (unsigned long long)starts,
+		 cfg.bootstrap ? ", bootstrap member" : "");
 	return 0;
 }
 
@@ -368,8 +502,8 @@ control_start(struct control *c)
 		 (unsigned long long)store_meta_last(c->store),
 		 rep.tmp_removed ? ", an unfinished state.tmp ignored" : "",
 		 rep.torn_bytes ? ", a torn meta log tail cut" : "");
-	c->core_ops = &core_null_ops;
-	c->core = NULL;
+	if (control_core_start(c) != 0)
+		return -1;
 	c->core_timer = loop_timer_add(c->loop, on_core_timer, c);
 	c->ping_timer = loop_timer_add(c->loop, on_ping, c);
 	c->peers = peer_create(c->loop, &c->profile, on_peer_message, c);
@@ -379,6 +513,16 @@ control_start(struct control *c)
 	}
 	if (peer_count(c->peers) > 0)
 		loop_timer_arm_in(c->loop, c->ping_timer, 0);
+	c->repl = repl_chan_create(c->loop, c->repl_path, on_repl_report, c);
+	if (c->repl == NULL) {
+		main_log("cannot use the replication channel %s: %s.",
+			 c->repl_path, strerror(errno));
+		return -1;
+	}
+	/* The restart's step names the first election deadline. */
+	loop_timer_arm(c->loop, c->core_timer,
+		       c->step.timer_ms != 0 ? c->step.timer_ms
+					     : loop_now_ms(c->loop));
 	c->latchd = latchd_chan_create(c->loop, c->latchd_path,
 				       c->profile.control_latchd_poll_ms,
 				       on_latchd_report, c);
@@ -413,7 +557,9 @@ control_stop(struct control *c)
 	http_destroy(c->http);
 	api_destroy(c->api);
 	latchd_chan_destroy(c->latchd);
+	repl_chan_destroy(c->repl);
 	peer_destroy(c->peers);
+	core_raft_destroy(c->raft);
 	store_close(c->store);
 	loop_destroy(c->loop);
 }
@@ -430,6 +576,8 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, OPT_CONFIG},
+		/* latchd's spelling: scripts start both the same way. */
+		{"profile", required_argument, NULL, OPT_CONFIG},
 		{"check-config", required_argument, NULL, OPT_CHECK},
 		{"set", required_argument, NULL, OPT_SET},
 		{"foreground", no_argument, NULL, OPT_FOREGROUND},
@@ -506,11 +654,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rc = MAIN_EXIT_RUNTIME;
 	if (control_start(c) == 0) {
-		main_log("ready: node %s (id %u), api %s, latchd %s, %u "
-			 "peer(s); Raft core not integrated yet (term 0, "
-			 "follower).",
+		main_log("ready: node %s (id %u), api %s, latchd %s, "
+			 "replication %s, %u peer(s).",
 			 c->profile.name, c->profile.node_id, c->api_path,
-			 c->latchd_path, peer_count(c->peers));
+			 c->latchd_path, c->repl_path, peer_count(c->peers));
 		if (loop_run(c->loop) == 0 && !c->failed) {
 			main_log("stopping (signal %d).",
 				 loop_stop_signal(c->loop));

@@ -33,8 +33,22 @@ add_str(struct json_object *o, const char *k, const char *v)
 			       v == NULL ? NULL : json_object_new_string(v));
 }
 
+/* A member's role as the core's configuration says (the null core knows
+ * none: every configured node reads as a voter). */
+static const char *
+member_role(const struct core_view *v, unsigned id)
+{
+	if (!v->integrated || v->voters == 0)
+		return "voter";
+	if (id < 8 && (v->voters & (1u << id)))
+		return "voter";
+	if (id < 8 && (v->learners & (1u << id)))
+		return "learner";
+	return "none";
+}
+
 /* Self first (liveness from latchd: this node is up if we answer), then
- * the [peer] sections. All voters until the core tells otherwise. */
+ * the [peer] sections, with the roles of the configuration in force. */
 static struct json_object *
 members_array(const struct status_src *s)
 {
@@ -44,7 +58,9 @@ members_array(const struct status_src *s)
 	char buf[32];
 	unsigned i;
 	uint32_t data_be = 0;
+	struct core_view v;
 
+	s->core_ops->view(s->core, &v);
 	for (i = 0; i < p->ports_count; i++)
 		if (p->ports[i].role == PROFILE_PORT_CLIENT) {
 			data_be = p->ports[i].addr_be;
@@ -53,7 +69,7 @@ members_array(const struct status_src *s)
 	m = json_object_new_object();
 	add_str(m, "name", p->name);
 	json_object_object_add(m, "id", json_object_new_int64(p->node_id));
-	add_str(m, "role", "voter");
+	add_str(m, "role", member_role(&v, p->node_id));
 	add_str(m, "mgmt",
 		addr_text(p->control_mgmt.addr_be, p->control_mgmt.port, buf,
 			  sizeof(buf)));
@@ -70,7 +86,7 @@ members_array(const struct status_src *s)
 		m = json_object_new_object();
 		add_str(m, "name", pr->name);
 		json_object_object_add(m, "id", json_object_new_int64(pr->id));
-		add_str(m, "role", "voter");
+		add_str(m, "role", member_role(&v, pr->id));
 		add_str(m, "mgmt",
 			addr_text(pr->mgmt.sin_addr.s_addr,
 				  ntohs(pr->mgmt.sin_port), buf, sizeof(buf)));
@@ -89,8 +105,8 @@ members_array(const struct status_src *s)
 	return arr;
 }
 
-static const char *
-member_name(const struct status_src *s, int id)
+const char *
+status_member_name(const struct status_src *s, int id)
 {
 	unsigned i;
 
@@ -102,6 +118,19 @@ member_name(const struct status_src *s, int id)
 		if (peer_at(s->peers, i)->id == id)
 			return peer_at(s->peers, i)->name;
 	return NULL;
+}
+
+int
+status_member_id(const struct status_src *s, const char *name)
+{
+	unsigned i;
+
+	if (!strcmp(name, s->profile->name))
+		return (int)s->profile->node_id;
+	for (i = 0; i < peer_count(s->peers); i++)
+		if (!strcmp(peer_at(s->peers, i)->name, name))
+			return peer_at(s->peers, i)->id;
+	return -1;
 }
 
 struct json_object *
@@ -120,9 +149,53 @@ status_cluster(const struct status_src *s)
 	json_object_object_add(o, "term",
 			       json_object_new_int64((int64_t)v.term));
 	add_str(o, "role", v.role);
-	add_str(o, "leader", member_name(s, v.leader));
+	add_str(o, "leader", status_member_name(s, v.leader));
+	json_object_object_add(o, "leader_id",
+			       v.leader == CORE_NO_LEADER
+				       ? NULL
+				       : json_object_new_int64(v.leader));
 	json_object_object_add(o, "raft_integrated",
 			       json_object_new_boolean(v.integrated));
+	json_object_object_add(o, "amnesic",
+			       json_object_new_boolean(v.amnesic));
+	json_object_object_add(
+		o, "ctl_incarnation",
+		json_object_new_int64((int64_t)v.ctl_incarnation));
+	json_object_object_add(
+		o, "dp_incarnation",
+		json_object_new_int64((int64_t)v.dp_incarnation));
+	json_object_object_add(
+		o, "caught_up_incarnation",
+		json_object_new_int64((int64_t)v.caught_up_incarnation));
+	json_object_object_add(o, "meta_last",
+			       json_object_new_int64((int64_t)v.meta_last));
+	json_object_object_add(o, "meta_commit",
+			       json_object_new_int64((int64_t)v.meta_commit));
+	if (v.reports != NULL) {
+		struct json_object *parts = json_object_new_array();
+		unsigned k;
+
+		for (k = 0; k < v.partitions; k++) {
+			struct json_object *pj = json_object_new_object();
+
+			json_object_object_add(pj, "partition",
+					       json_object_new_int64(k));
+			json_object_object_add(
+				pj, "commit",
+				json_object_new_int64(
+					(int64_t)v.reports[k].commit));
+			json_object_object_add(
+				pj, "applied",
+				json_object_new_int64(
+					(int64_t)v.reports[k].applied));
+			json_object_object_add(
+				pj, "last_index",
+				json_object_new_int64(
+					(int64_t)v.reports[k].last.index));
+			json_object_array_add(parts, pj);
+		}
+		json_object_object_add(o, "partitions", parts);
+	}
 	json_object_object_add(o, "members", members_array(s));
 	add_str(ld, "state", r.up ? "up" : "down");
 	json_object_object_add(
@@ -192,6 +265,61 @@ status_metrics(const struct status_src *s, size_t *len)
 	METRIC_HEAD(f, "latch_control_raft_integrated", "gauge",
 		    "1 if the Raft core runs, 0 for the placeholder core.");
 	fprintf(f, "latch_control_raft_integrated %d\n", v.integrated ? 1 : 0);
+	METRIC_HEAD(f, "latch_control_leader_id", "gauge",
+		    "Node id of the leader this node knows; -1: none.");
+	fprintf(f, "latch_control_leader_id %d\n", v.leader);
+	METRIC_HEAD(f, "latch_control_amnesic", "gauge",
+		    "1 while this node is not caught up (diskless rule).");
+	fprintf(f, "latch_control_amnesic %d\n", v.amnesic ? 1 : 0);
+	METRIC_HEAD(f, "latch_control_meta_commit", "gauge",
+		    "Commit index of the meta log.");
+	fprintf(f, "latch_control_meta_commit %" PRIu64 "\n", v.meta_commit);
+	METRIC_HEAD(f, "latch_control_partition_commit", "gauge",
+		    "Commit index of a partition log, from latchd's latest "
+		    "report.");
+	for (k = 0; v.reports != NULL && k < v.partitions; k++)
+		fprintf(f,
+			"latch_control_partition_commit{partition=\"%u\"} "
+			"%" PRIu64 "\n",
+			k, v.reports[k].commit);
+	METRIC_HEAD(f, "latch_control_partition_applied", "gauge",
+		    "Applied index of a partition log, from latchd's latest "
+		    "report.");
+	for (k = 0; v.reports != NULL && k < v.partitions; k++)
+		fprintf(f,
+			"latch_control_partition_applied{partition=\"%u\"} "
+			"%" PRIu64 "\n",
+			k, v.reports[k].applied);
+	if (s->repl != NULL) {
+		const struct repl_chan_stats *rs = repl_chan_stats(s->repl);
+
+		METRIC_HEAD(f, "latch_control_repl_connected", "gauge",
+			    "1 while the replication channel to latchd is "
+			    "connected.");
+		fprintf(f, "latch_control_repl_connected %d\n",
+			repl_chan_is_connected(s->repl) ? 1 : 0);
+		METRIC_HEAD(f, "latch_control_repl_reports_total", "counter",
+			    "REPORTs received from latchd.");
+		fprintf(f, "latch_control_repl_reports_total %" PRIu64 "\n",
+			rs->reports);
+		METRIC_HEAD(f, "latch_control_repl_bad_reports_total",
+			    "counter",
+			    "Datagrams from latchd that were not one REPORT.");
+		fprintf(f, "latch_control_repl_bad_reports_total %" PRIu64 "\n",
+			rs->bad_reports);
+		METRIC_HEAD(f, "latch_control_repl_sent_total", "counter",
+			    "VIEW and PULL messages handed to latchd.");
+		fprintf(f, "latch_control_repl_sent_total %" PRIu64 "\n",
+			rs->sent);
+		METRIC_HEAD(f, "latch_control_repl_send_drops_total", "counter",
+			    "VIEW and PULL messages latchd could not take.");
+		fprintf(f, "latch_control_repl_send_drops_total %" PRIu64 "\n",
+			rs->send_drops);
+	}
+	METRIC_HEAD(f, "latch_control_step_drops_total", "counter",
+		    "Messages of a Raft step beyond the step's bounds.");
+	fprintf(f, "latch_control_step_drops_total %" PRIu64 "\n",
+		s->step_drops);
 	METRIC_HEAD(f, "latch_control_uptime_seconds", "gauge",
 		    "Seconds since latch-control started.");
 	fprintf(f, "latch_control_uptime_seconds %" PRIu64 "\n",

@@ -408,3 +408,53 @@ store_sync(struct store *st)
 {
 	return fsync(st->logfd) != 0 ? -errno : 0;
 }
+
+/* `starts`: magic 4, count 8, CRC-32C 4 (same replace-whole discipline as
+ * `state`). "LTST": latch control starts. */
+#define STARTS_MAGIC 0x4c545354u
+#define STARTS_LEN   16
+
+int
+store_start_count(struct store *st, uint64_t *count)
+{
+	uint8_t buf[STARTS_LEN];
+	uint64_t n = 0;
+	ssize_t got;
+	int fd, rc;
+
+	unlinkat(st->dirfd, "starts.tmp", 0);
+	fd = openat(st->dirfd, "starts", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		got = pread_all(fd, buf, sizeof(buf), 0);
+		close(fd);
+		if (got != STARTS_LEN || get_be(buf, 4) != STARTS_MAGIC ||
+		    get_be(buf + 12, 4) != store_crc32c(0, buf, 12))
+			return -EIO;
+		n = get_be(buf + 4, 8);
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	n++;
+	put_be(buf, 4, STARTS_MAGIC);
+	put_be(buf + 4, 8, n);
+	put_be(buf + 12, 4, store_crc32c(0, buf, 12));
+	fd = openat(st->dirfd, "starts.tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = pwrite_all(fd, buf, sizeof(buf), 0);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 &&
+	    renameat(st->dirfd, "starts.tmp", st->dirfd, "starts") != 0)
+		rc = -errno;
+	if (rc != 0) {
+		unlinkat(st->dirfd, "starts.tmp", 0);
+		return rc;
+	}
+	if (fsync(st->dirfd) != 0)
+		return -errno;
+	*count = n;
+	return 0;
+}

@@ -13,6 +13,8 @@
  *   raft_wire's encoding, CRC-32C). At open, a record that is short, has
  *   a bad checksum or an index out of sequence ends the log: it and what
  *   follows are a torn write and are cut off (ftruncate + fsync).
+ * - `starts`: how many times latch-control started here (the control
+ *   half's ctl_incarnation), replaced whole like `state`.
  *
  * Order (DESIGN.md, "the control plane"): what a Raft step asks to persist
  * is written with store_save_state() / store_meta_append() /
@@ -92,6 +94,17 @@ int store_meta_truncate_from(struct store *st, uint64_t index);
 
 /* Read entry @index. 0, -ENOENT (not held), -EIO (checksum) or -errno. */
 int store_meta_read(struct store *st, uint64_t index, struct lock_entry *out);
+
+/*
+ * Count this start of latch-control: read the `starts` file, add one,
+ * write it back durably (temp, fsync, rename, fsync dir) and answer the
+ * new count in @count (1 on the first start). The control half's
+ * ctl_incarnation (raft.h) must grow with every start, across crashes:
+ * a count written before it is used guarantees that. Start-up only.
+ * 0, -EIO (corrupt file: never reset, an old incarnation could come
+ * back) or -errno.
+ */
+int store_start_count(struct store *st, uint64_t *count);
 
 /* fsync the meta log. 0 or -errno. */
 int store_sync(struct store *st);

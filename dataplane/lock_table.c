@@ -1437,6 +1437,51 @@ lt_expire_session(struct lock_table *lt, const struct lock_entry *e,
 	lt_session_end(lt, s, emit, ctx);
 }
 
+/* A deadline @ms after @now_ms, never earlier than @deadline_ms. */
+static inline uint64_t
+lt_deadline_at_least(uint64_t deadline_ms, uint64_t now_ms, uint32_t ms)
+{
+	uint64_t d = now_ms + ms;
+
+	return d > deadline_ms ? d : deadline_ms;
+}
+
+/*
+ * TAKEOVER: a new leader counts every inherited lease as renewed at its
+ * clock @e->now_ms, and every wait and session likewise (docs/design.md,
+ * "leases across failover"): no deadline moves earlier, so nobody loses a
+ * lease sooner than it was told. Every replica applies this entry at the
+ * same index with the same now_ms, so all of them extend the same
+ * deadlines to the same values: the deadlines stay replicated state, and
+ * an EXPIRE entry applied later decides alike everywhere (it expires only
+ * if its now_ms reached the extended deadline). Work bounded by the pools.
+ */
+static void
+lt_takeover(struct lock_table *lt, const struct lock_entry *e)
+{
+	uint32_t i;
+
+	for (i = 0; i < lt->reqs_max; i++) {
+		struct lt_req *r = &lt->reqs[i];
+
+		if (r->state == LT_REQ_FREE)
+			continue;
+		r->deadline_ms = lt_deadline_at_least(
+			r->deadline_ms, e->now_ms,
+			r->state == LT_REQ_HOLDING ? r->lease_ms : r->wait_ms);
+		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
+	}
+	for (i = 0; i < lt->cfg.sessions_max; i++) {
+		struct lt_session *ss = &lt->sessions[i];
+
+		if (!ss->in_use)
+			continue;
+		ss->deadline_ms = lt_deadline_at_least(
+			ss->deadline_ms, e->now_ms, ss->timeout_ms);
+		timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
+	}
+}
+
 /* ---- public entry points ---- */
 
 void
@@ -1487,6 +1532,9 @@ lock_table_apply(struct lock_table *lt, const struct lock_entry *e,
 		break;
 	case LOCK_E_EXPIRE_SESSION:
 		lt_expire_session(lt, e, emit, ctx);
+		break;
+	case LOCK_E_TAKEOVER:
+		lt_takeover(lt, e);
 		break;
 	default:
 		/*
@@ -1580,33 +1628,6 @@ lock_table_query(const struct lock_table *lt, const struct lock_key *key,
 			left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
 	}
 	return true;
-}
-
-void
-lock_table_takeover(struct lock_table *lt, uint64_t now_ms)
-{
-	uint32_t i;
-
-	lt->generation++;
-	/* Start-of-term work, bounded by the pools. */
-	for (i = 0; i < lt->reqs_max; i++) {
-		struct lt_req *r = &lt->reqs[i];
-
-		if (r->state == LT_REQ_FREE)
-			continue;
-		r->deadline_ms =
-			now_ms +
-			(r->state == LT_REQ_HOLDING ? r->lease_ms : r->wait_ms);
-		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
-	}
-	for (i = 0; i < lt->cfg.sessions_max; i++) {
-		struct lt_session *ss = &lt->sessions[i];
-
-		if (!ss->in_use)
-			continue;
-		ss->deadline_ms = now_ms + ss->timeout_ms;
-		timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
-	}
 }
 
 /* Prefetch for reading and writing, kept in all cache levels. */
@@ -2307,8 +2328,19 @@ lt_load_header(struct lock_table *lt, const uint8_t *p)
 	ld->waiters_left = be_get32(p + 48);
 	ld->sessions_left = be_get32(p + 52);
 	ld->dedup_left = be_get32(p + 56);
+	/*
+	 * What the pools really allow, no more and no less: holders and
+	 * waiters share the request pool (lt->reqs_max, holders_max +
+	 * waiters_max records), and a shared batch grant from the queue
+	 * turns waiters into holders in place, so holders may exceed
+	 * holders_max in a live table (only new ACQUIREs are checked
+	 * against it). Waiters never exceed waiters_max (only an ACQUIRE
+	 * queues, and it is checked). The maps are sized for the pools
+	 * (req_map and token_map for reqs_max), so what fits the pools
+	 * fits them. In 64 bits: the sum of two u32 fields.
+	 */
 	if (ld->locks_left > cfg->locks_max ||
-	    ld->holders_left > cfg->holders_max ||
+	    (uint64_t)ld->holders_left + ld->waiters_left > lt->reqs_max ||
 	    ld->waiters_left > cfg->waiters_max ||
 	    ld->sessions_left > cfg->sessions_max ||
 	    ld->dedup_left > cfg->dedup_max)

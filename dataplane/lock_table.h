@@ -55,6 +55,17 @@ enum lock_entry_op {
 	LOCK_E_EXPIRE_LEASE = 5,   /* timer: holder (key, token) lease ended */
 	LOCK_E_EXPIRE_WAIT = 6,    /* timer: waiter (client, request) ended */
 	LOCK_E_EXPIRE_SESSION = 7, /* timer: session of client ended */
+	/*
+	 * A new leader took over at now_ms (its clock): every holder's
+	 * deadline becomes max(deadline, now_ms + its lease), every
+	 * waiter's max(deadline, now_ms + its wait), every session's
+	 * max(deadline, now_ms + its timeout) (docs/design.md, "leases
+	 * across failover"). Replicated, so every replica extends the same
+	 * deadlines and later EXPIRE entries, re-checked against them,
+	 * decide alike everywhere. Only op and now_ms are read; no effect.
+	 * Added for the takeover fix (docs/raft.md, "takeover").
+	 */
+	LOCK_E_TAKEOVER = 8,
 };
 
 /*
@@ -230,14 +241,6 @@ bool lock_table_query(const struct lock_table *lt, const struct lock_key *key,
 		      uint64_t now_ms, struct lock_query *out);
 
 /*
- * A new leader takes over at @now_ms: every inherited lease is counted as
- * renewed now (never shorter than its holder may believe), and every
- * waiter's and session's deadline likewise (docs/design.md, "leases across
- * failover").
- */
-void lock_table_takeover(struct lock_table *lt, uint64_t now_ms);
-
-/*
  * Prefetch the table's own memory that lock_table_apply(@lt, @e) reads
  * first: the buckets of the dedup window and of the request map for
  * (client id, request id), of the token map for a RELEASE or RENEW, and
@@ -330,8 +333,8 @@ struct lock_snapshot_cursor {
 /*
  * Start saving @lt into @c. The owner only, between entries. The state
  * must not change until lock_table_save_next() has returned 0: the caller
- * saves as of an applied index and applies nothing more (nor calls
- * lock_table_takeover() or a load) until the save is done; a change is a
+ * saves as of an applied index and applies nothing more (nor
+ * starts a load) until the save is done; a change is a
  * programmer error caught by LATCH_ASSERT in lock_table_save_next().
  * lock_table_tick() and lock_table_query() may run in between (they change
  * no replicated state). Returns 0, or -EBUSY while a load is in progress.

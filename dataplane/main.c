@@ -45,6 +45,7 @@
 
 #include "common/assert.h"
 #include "dataplane/control_sock.h"
+#include "dataplane/repl_chan.h"
 #include "dataplane/route_conf.h"
 #include "dataplane/router_rcu.h"
 #include "dataplane/shard_map.h"
@@ -69,6 +70,12 @@
  * that returned: short enough to fail fast, long enough not to spin.
  */
 #define MAIN_POLL_MS 100
+/*
+ * While latch-control is connected to repl.sock the main lcore relays
+ * reports every millisecond at most late: a view or report is then never
+ * held back longer than the workers' own timer slot.
+ */
+#define MAIN_REPL_POLL_MS 1
 /* Memory of --no-huge when hugepages cannot be had, in MiB (DESIGN). */
 #define MAIN_NOHUGE_MB 512
 /*
@@ -860,6 +867,7 @@ struct latchd {
 	bool launched;
 	bool pid_written;
 	struct control_sock *control;
+	struct repl_chan *repl; /* replicated mode only */
 	bool telemetry;
 	struct latchd_view view;
 	/* Routing: the operator's routes, the tables' RCU, shard groups. */
@@ -947,6 +955,60 @@ main_routing_create(struct latchd *l, int socket)
 	return 0;
 }
 
+/*
+ * Replicated mode (docs/cluster.md) when the profile has a [peer]: who
+ * the nodes are (address and MAC on the client port), our id, the
+ * replication ports. 0 or EXIT_* code.
+ */
+static int
+main_repl_shared(struct latchd *l)
+{
+	const struct profile *p = &l->profile;
+	struct worker_shared *sh = &l->shared;
+	struct worker_node *self;
+	uint16_t i;
+	int slot = -1;
+
+	if (p->peers_count == 0)
+		return 0;
+	for (i = 0; i < p->ports_count && slot < 0; i++)
+		if (p->ports[i].role == PROFILE_PORT_CLIENT)
+			slot = i;
+	if (slot < 0) {
+		main_log("[peer] sections need a port with role client: peer "
+			 "dataplanes replicate over it.");
+		return EXIT_USAGE;
+	}
+	sh->replicated = true;
+	sh->node_id = (uint8_t)p->node_id;
+	sh->client_slot = (uint8_t)slot;
+	sh->repl_port_base = profile_repl_port_base(p);
+	sh->repl_heartbeat_ms =
+		p->control_heartbeat_ms != 0 ? p->control_heartbeat_ms : 100;
+	self = &sh->nodes[sh->node_id];
+	self->known = true;
+	self->ip_be = p->ports[slot].addr_be;
+	memcpy(self->mac, l->ports[slot].mac.addr_bytes, 6);
+	for (i = 0; i < p->peers_count; i++) {
+		const struct profile_peer *peer = &p->peers[i];
+		struct worker_node *n = &sh->nodes[peer->id];
+		static const uint8_t zero[6];
+
+		n->known = true;
+		n->ip_be = peer->data_be;
+		memcpy(n->mac, peer->mac, 6);
+		if (peer->data_be == 0 || memcmp(peer->mac, zero, 6) == 0)
+			main_log("[peer %s] has no data address or mac: "
+				 "partitions cannot replicate to it.",
+				 peer->name);
+	}
+	main_log("replicated mode: node id %u, %u peers, replication on "
+		 "port %s, UDP ports %u-%u.",
+		 sh->node_id, p->peers_count, p->ports[slot].name,
+		 sh->repl_port_base, sh->repl_port_base + p->workers - 1);
+	return 0;
+}
+
 /* Ports, shared state and workers, in that order. 0 or EXIT_* code. */
 static int
 main_create(struct latchd *l)
@@ -987,6 +1049,9 @@ main_create(struct latchd *l)
 	}
 	l->shared.tsc_hz = rte_get_tsc_hz();
 	l->shared.epoch = l->epoch;
+	ret = main_repl_shared(l);
+	if (ret != 0)
+		return ret;
 	l->shared.stop = &l->stop;
 	ret = worker_shared_init(&l->shared);
 	if (ret < 0) {
@@ -1036,6 +1101,19 @@ main_destroy(struct latchd *l)
 		telemetry_fini();
 	control_sock_destroy(l->control);
 	l->control = NULL;
+	if (l->repl != NULL) {
+		struct repl_chan_counters rc;
+
+		repl_chan_counters(l->repl, &rc);
+		main_log("repl.sock: %" PRIu64 " connections, %" PRIu64
+			 " messages relayed, %" PRIu64 " refused, %" PRIu64
+			 " ring full; %" PRIu64 " reports sent, %" PRIu64
+			 " dropped.",
+			 rc.connections, rc.down_relayed, rc.down_bad,
+			 rc.down_full, rc.reports_sent, rc.reports_dropped);
+		repl_chan_destroy(l->repl);
+		l->repl = NULL;
+	}
 	/* The workers have stopped: no table can be in use. */
 	router_rcu_destroy(l->router);
 	l->router = NULL;
@@ -1059,18 +1137,23 @@ main_destroy(struct latchd *l)
 static int
 main_loop(struct latchd *l)
 {
-	struct pollfd fds[1 + CONTROL_POLLFDS_MAX];
+	struct pollfd fds[1 + CONTROL_POLLFDS_MAX + REPL_CHAN_POLLFDS_MAX];
 	uint16_t w;
 
 	while (!l->stop) {
-		unsigned n;
-		int ret;
+		unsigned n, rn = 0;
+		int ret, timeout = MAIN_POLL_MS;
 
 		fds[0].fd = l->signal_fd;
 		fds[0].events = POLLIN;
 		fds[0].revents = 0;
 		n = control_sock_pollfds(l->control, fds + 1);
-		ret = poll(fds, n + 1, MAIN_POLL_MS);
+		if (l->repl != NULL) {
+			rn = repl_chan_pollfds(l->repl, fds + 1 + n);
+			if (repl_chan_connected(l->repl))
+				timeout = MAIN_REPL_POLL_MS;
+		}
+		ret = poll(fds, n + rn + 1, timeout);
 		if (ret < 0 && errno != EINTR) {
 			main_log("poll failed: %s.", strerror(errno));
 			return EXIT_RUNTIME;
@@ -1088,6 +1171,11 @@ main_loop(struct latchd *l)
 		}
 		if (ret > 0)
 			control_sock_process(l->control, fds + 1, n);
+		/* Every pass: reports wait in the rings whether or not poll
+		 * saw anything. */
+		if (l->repl != NULL)
+			repl_chan_process(l->repl, fds + 1 + n,
+					  ret > 0 ? rn : 0);
 
 		/* A worker that returns leaves its partition unserved. */
 		for (w = 0; w < l->profile.workers; w++) {
@@ -1226,6 +1314,24 @@ main(int argc, char **argv)
 			 strerror(errno));
 		code = EXIT_RUNTIME;
 		goto out;
+	}
+	if (l.shared.replicated) {
+		char repl_path[PROFILE_STR_MAX + 16];
+
+		snprintf(repl_path, sizeof(repl_path), "%s/repl.sock",
+			 p->run_dir);
+		l.repl = repl_chan_create(repl_path, l.shared.chan_down,
+					  l.shared.chan_up, p->workers);
+		if (l.repl == NULL) {
+			main_log("cannot serve the replication channel %s: "
+				 "%s.",
+				 repl_path, strerror(errno));
+			code = EXIT_RUNTIME;
+			goto out;
+		}
+		main_log("replication channel: %s (latch-control connects "
+			 "here).",
+			 repl_path);
 	}
 	ret = telemetry_init(&l.view);
 	if (ret < 0)

@@ -38,9 +38,12 @@
 
 #include "common/assert.h"
 #include "common/wire.h"
+#include "control/raft_wire.h"
 #include "dataplane/lock_index_rte.h"
 #include "dataplane/notify.h"
 #include "dataplane/pkt.h"
+#include "dataplane/prepl.h"
+#include "dataplane/repl_pkt.h"
 #include "dataplane/route_conf.h"
 #include "dataplane/worker.h"
 
@@ -62,10 +65,34 @@
  * wheel's slot).
  */
 #define WORKER_SLEEP_CAP_US 1000
+/*
+ * Replicated mode (docs/cluster.md). Requests a leader's worker keeps
+ * until their entries apply: a power of two, and above what one pass can
+ * propose (two bursts), so it fills only when commits stall.
+ */
+#define WORKER_PENDING_MAX 1024
+/* Partition log ring: a power of two (plog.h); 4096 entries of about 160
+ * bytes is 640 KiB per worker, and a leader accepts proposals while at
+ * most half is used (docs/raft.md, "ring sizing"). */
+#define WORKER_REPL_ENTRIES 4096
+/* APPENDs in flight per follower: pipelining depth (docs/raft.md). */
+#define WORKER_REPL_INFLIGHT 4
+/* Channel messages a worker takes per pass: a view per heartbeat and a
+ * few pulls is all latch-control sends. */
+#define WORKER_CHAN_BURST 8
+/* Elements of each channel ring (power of two): a report per partition
+ * per heartbeat, drained by the main lcore every millisecond. */
+#define WORKER_CHAN_RING 64
 /* No mapping for a DPDK port id in port_slot[]. */
 #define WORKER_PORT_NONE UINT8_MAX
 
 _Static_assert(PROFILE_PORTS_MAX < WORKER_PORT_NONE, "port slots fit");
+_Static_assert(WORKER_PENDING_MAX >= 2 * WORKER_BURST_MAX &&
+		       (WORKER_PENDING_MAX & (WORKER_PENDING_MAX - 1)) == 0,
+	       "a pass's proposals fit the pending table");
+_Static_assert(sizeof(struct raft_chan_down) % 4 == 0 &&
+		       sizeof(struct raft_chan_report) % 4 == 0,
+	       "rte_ring_create_elem needs sizes that are multiples of 4");
 _Static_assert(PKT_NOTIFY_FRAME_MAX <= NOTIFY_FRAME_MAX,
 	       "a notification frame fits a pool entry");
 _Static_assert(WORKER_TX_MAX >= 2 * WORKER_BURST_MAX,
@@ -164,6 +191,19 @@ struct worker {
 	const struct route_table *rt;
 	bool rcu_registered;
 	struct worker_current cur;
+
+	/* Replicated mode (docs/cluster.md); repl NULL when alone. */
+	struct prepl *repl;
+	struct repl_pending pending;
+	struct repl_pending_slot *pending_slots;
+	bool repl_leading; /* prepl_is_leader() after the last event */
+	uint64_t repl_term;
+	/* Terms whose TAKEOVER entry this node proposed / applied (0: none):
+	 * expiry is proposed only once the own term's one is applied. */
+	uint64_t repl_takeover_proposed;
+	uint64_t repl_takeover_applied;
+	struct raft_msg rmsg; /* decode scratch */
+	struct raft_chan_down chan_in[WORKER_CHAN_BURST];
 
 	struct worker_counters c;
 	struct worker_txq tx[PROFILE_PORTS_MAX] __rte_cache_aligned;
@@ -325,7 +365,10 @@ worker_emit(void *ctx, const struct lock_effect *fx)
 	case LOCK_FX_REPLY:
 		/* Timer entries have no request; a second reply is a table
 		 * bug, but never worth sending a packet twice. */
-		LATCH_DEBUG_ASSERT(cur->mbuf != NULL && !cur->answered);
+		/* Replicated: entries proposed elsewhere, or by a request
+		 * that was redirected meanwhile, have no request here. */
+		LATCH_DEBUG_ASSERT(w->repl != NULL ||
+				   (cur->mbuf != NULL && !cur->answered));
 		if (cur->mbuf == NULL || cur->answered)
 			return;
 		a.op = fx->op;
@@ -342,6 +385,9 @@ worker_emit(void *ctx, const struct lock_effect *fx)
 		break;
 	case LOCK_FX_GRANTED:
 	case LOCK_FX_LOST:
+		/* Only the leader tells clients (docs/cluster.md). */
+		if (w->repl != NULL && !prepl_is_leader(w->repl))
+			break;
 		worker_notify(w, fx);
 		break;
 	default:
@@ -389,11 +435,11 @@ worker_entry_op(uint8_t op)
 	}
 }
 
-/* ACQUIRE, RELEASE, RENEW, KEEPALIVE: make the entry, apply it at once. */
+/* The log entry of a request (ACQUIRE, RELEASE, RENEW, KEEPALIVE). */
 static void
-worker_apply_request(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
-		     const struct pkt_info *info, uint8_t slot,
-		     const struct latch_wire_msg *msg)
+worker_make_entry(struct worker *w, uint8_t *frame, const struct pkt_info *info,
+		  uint8_t slot, const struct latch_wire_msg *msg,
+		  struct lock_entry *out)
 {
 	struct pkt_client_addr from;
 	struct lock_entry e;
@@ -415,7 +461,18 @@ worker_apply_request(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 		memset(&e.key, 0, sizeof(e.key)); /* KEEPALIVE */
 	else if (lock_key_set(&e.key, msg->key, msg->key_len) != 0)
 		LATCH_ASSERT(!"decode let through a key lock_key_set refuses");
+	*out = e;
+}
 
+/* ACQUIRE, RELEASE, RENEW, KEEPALIVE: make the entry, apply it at once. */
+static void
+worker_apply_request(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		     const struct pkt_info *info, uint8_t slot,
+		     const struct latch_wire_msg *msg)
+{
+	struct lock_entry e;
+
+	worker_make_entry(w, frame, info, slot, msg, &e);
 	w->cur.mbuf = m;
 	w->cur.frame = frame;
 	w->cur.info = info;
@@ -547,6 +604,471 @@ worker_route(struct worker *w, struct rte_mbuf *m, uint8_t *frame, uint8_t slot,
 	}
 }
 
+/* ---- replicated mode (docs/cluster.md) --------------------------------- */
+
+/* Answer a request in place with @status and nothing else. */
+static void
+worker_answer_status(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		     const struct pkt_info *info, uint8_t slot, uint8_t op,
+		     uint16_t status, uint32_t count, uint64_t holder)
+{
+	struct pkt_latch_answer a;
+
+	memset(&a, 0, sizeof(a));
+	a.op = op;
+	a.status = status;
+	a.count = count;
+	a.holder = holder;
+	w->c.answered_error++;
+	worker_answer(w, m, frame, info, slot, &a);
+}
+
+/* The leader this worker's view names, or RAFT_NONE. */
+static uint8_t
+worker_repl_leader(const struct worker *w)
+{
+	const struct raft_chan_view *v = &w->repl->view;
+
+	if (v->seq == 0 || v->role == RAFT_VIEW_NONE ||
+	    v->leader >= RAFT_NODES_MAX)
+		return RAFT_NONE;
+	return v->leader;
+}
+
+/*
+ * This node does not lead the partition: with FORWARD, send the request
+ * to the leader's dataplane (the source stays the client's, so the leader
+ * answers it directly, as shard forwarding does); else answer NOT_LEADER
+ * naming the leader (docs/protocol.md, "Redirects").
+ */
+static void
+worker_not_leader(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		  const struct pkt_info *info, uint8_t slot, uint8_t op,
+		  uint16_t flags)
+{
+	const struct worker_shared *sh = w->sh;
+	uint8_t leader = worker_repl_leader(w);
+	const struct worker_node *node =
+		leader != RAFT_NONE ? &sh->nodes[leader] : NULL;
+	static const uint8_t zero_mac[6];
+	struct router_backend be;
+
+	if (node != NULL && !node->known)
+		node = NULL;
+	if ((flags & LATCH_F_FORWARD) && node != NULL &&
+	    leader != sh->node_id && memcmp(node->mac, zero_mac, 6) != 0 &&
+	    m->nb_segs == 1) {
+		if (unlikely(frame[WORKER_TTL_OFF] <= 1)) {
+			worker_drop(w, m, WORKER_DROP_shard_ttl_expired);
+			return;
+		}
+		memset(&be, 0, sizeof(be));
+		memcpy(be.mac, node->mac, 6);
+		be.ip_be = node->ip_be;
+		be.udp_port = info->dst_port;
+		router_rewrite(frame, &be);
+		memcpy(frame + 6, sh->ports[sh->client_slot].mac.addr_bytes, 6);
+		w->c.forwarded_to_leader++;
+		worker_tx(w, sh->client_slot, m);
+		return;
+	}
+	w->c.not_leader++;
+	worker_answer_status(
+		w, m, frame, info, slot, op, LATCH_S_NOT_LEADER,
+		node != NULL ? leader : 0,
+		node != NULL ? repl_redirect_holder(node->ip_be, w->port_base)
+			     : 0);
+}
+
+/* A request kept in the pending table: its op and flags, decoded again. */
+static void
+worker_pending_redirect(struct worker *w, const struct repl_pending_slot *s)
+{
+	struct rte_mbuf *m = s->value;
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct latch_wire_msg msg;
+	struct pkt_info info;
+
+	if (pkt_parse(frame, rte_pktmbuf_data_len(m), &info) != PKT_UDP ||
+	    latch_wire_decode(frame + info.payload_off, info.payload_len,
+			      w->workers, &msg) != LATCH_WIRE_OK) {
+		LATCH_DEBUG_ASSERT(!"a pending request no longer parses");
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* No FORWARD here: the request may already be in the log. */
+	worker_not_leader(w, m, frame, &info, s->port, msg.op, 0);
+}
+
+/*
+ * After every event given to the replicator: if it stopped leading or
+ * the term moved, the requests it kept will not be answered by this
+ * node's log: redirect them (the client retries with the same request
+ * id; the dedup window answers a retry of one that did commit).
+ */
+static void
+worker_repl_after(struct worker *w)
+{
+	bool leading = prepl_is_leader(w->repl);
+	uint64_t term = w->repl->view.term;
+	struct repl_pending_slot s;
+
+	if ((w->repl_leading && !leading) || term != w->repl_term) {
+		while (repl_pending_pop(&w->pending, &s))
+			worker_pending_redirect(w, &s);
+	}
+	w->repl_leading = leading;
+	w->repl_term = term;
+}
+
+/*
+ * ACQUIRE, RELEASE, RENEW, KEEPALIVE in replicated mode: the leader
+ * proposes the entry and keeps the request until the entry is applied
+ * (answered by worker_repl_apply); others redirect.
+ */
+static void
+worker_repl_request(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		    const struct pkt_info *info, uint8_t slot,
+		    const struct latch_wire_msg *msg)
+{
+	struct repl_pending_slot s;
+	struct lock_entry e;
+	uint64_t next;
+	int64_t idx;
+
+	if (!prepl_is_leader(w->repl)) {
+		worker_not_leader(w, m, frame, info, slot, msg->op, msg->flags);
+		return;
+	}
+	next = plog_last_pos(w->repl->log).index + 1;
+	if (!repl_pending_can_put(&w->pending, next)) {
+		w->c.pending_full++;
+		worker_answer_status(w, m, frame, info, slot, msg->op,
+				     LATCH_S_BUSY, 0, 0);
+		return;
+	}
+	worker_make_entry(w, frame, info, slot, msg, &e);
+	e.term = w->repl->view.term;
+	/* Kept first: nothing is applied inside prepl_propose(), but the
+	 * table must hold the request before its index can commit. */
+	repl_pending_put(&w->pending, next, e.client_id, e.request_id, m, slot);
+	idx = prepl_propose(w->repl, &e, w->now_ms);
+	if (unlikely(idx != (int64_t)next)) {
+		(void)repl_pending_take(&w->pending, next, &s);
+		LATCH_DEBUG_ASSERT(idx < 0);
+		w->c.repl_propose_failed++;
+		if (idx == -ENOTCONN)
+			worker_not_leader(w, m, frame, info, slot, msg->op,
+					  msg->flags);
+		else
+			worker_answer_status(w, m, frame, info, slot, msg->op,
+					     LATCH_S_BUSY, 0, 0);
+		return;
+	}
+	w->c.repl_proposed++;
+}
+
+/* prepl apply: a committed entry, in log order, on every replica. */
+static void
+worker_repl_apply(void *ctx, uint64_t index, const struct lock_entry *e)
+{
+	struct worker *w = ctx;
+	struct repl_pending_slot s;
+	struct rte_mbuf *m = NULL;
+	struct pkt_info info;
+	uint8_t *frame;
+
+	w->c.repl_applied++;
+	if (repl_pending_take(&w->pending, index, &s)) {
+		m = s.value;
+		frame = rte_pktmbuf_mtod(m, uint8_t *);
+		/* Another leader's entry took the index: not ours. */
+		if (s.client_id != e->client_id ||
+		    s.request_id != e->request_id ||
+		    pkt_parse(frame, rte_pktmbuf_data_len(m), &info) !=
+			    PKT_UDP) {
+			worker_pending_redirect(w, &s);
+			m = NULL;
+		}
+	}
+	if (m != NULL) {
+		w->cur.mbuf = m;
+		w->cur.frame = frame;
+		w->cur.info = &info;
+		w->cur.slot = s.port;
+		w->cur.answered = false;
+	}
+	/* One leader per term: a TAKEOVER of our leading term is ours. */
+	if (e->op == LOCK_E_TAKEOVER)
+		w->repl_takeover_applied = e->term;
+	lock_table_apply(w->table, e, worker_emit, w);
+	if (m != NULL && unlikely(!w->cur.answered))
+		rte_pktmbuf_free(m);
+	w->cur.mbuf = NULL;
+}
+
+/* prepl save/load: the whole table as one snapshot (docs/snapshot.md). */
+static uint32_t
+worker_repl_save(void *ctx, uint8_t *buf, uint32_t max)
+{
+	struct worker *w = ctx;
+	int64_t len = lock_table_save(w->table, buf, max);
+
+	if (len < 0) {
+		/* Larger than one SNAPSHOT message (RAFT_SNAPSHOT_MAX):
+		 * chunking is to come (docs/cluster.md, "limits"). */
+		w->c.repl_snapshot_errors++;
+		return 0;
+	}
+	return (uint32_t)len;
+}
+
+static void
+worker_repl_load(void *ctx, const uint8_t *buf, uint32_t len)
+{
+	struct worker *w = ctx;
+
+	if (lock_table_load(w->table, buf, len) != 0)
+		w->c.repl_snapshot_errors++;
+}
+
+/*
+ * Propose this term's TAKEOVER entry (lock_table.h): every replica then
+ * extends the inherited deadlines alike. Called from the takeover
+ * callback and, if the ring was full or a transfer refused it, again
+ * each pass until it is in the log.
+ */
+static void
+worker_repl_propose_takeover(struct worker *w)
+{
+	struct lock_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.op = LOCK_E_TAKEOVER;
+	e.term = w->repl->view.term;
+	e.now_ms = w->now_ms;
+	if (prepl_propose(w->repl, &e, w->now_ms) >= 0)
+		w->repl_takeover_proposed = e.term;
+	else
+		w->c.repl_expire_dropped++;
+}
+
+/* prepl takeover: every earlier entry is applied; replicate the takeover. */
+static void
+worker_repl_takeover(void *ctx, uint64_t now_ms)
+{
+	struct worker *w = ctx;
+
+	(void)now_ms; /* == w->now_ms: prepl's clock is ours */
+	worker_repl_propose_takeover(w);
+}
+
+/* prepl report: up to the main lcore, which writes it to repl.sock. */
+static void
+worker_repl_report(void *ctx, const struct raft_chan_report *rep)
+{
+	struct worker *w = ctx;
+
+	if (rte_ring_sp_enqueue_elem(w->sh->chan_up[w->index], (void *)rep,
+				     sizeof(*rep)) != 0)
+		w->c.chan_reports_dropped++;
+	else
+		w->c.chan_reports++;
+}
+
+/*
+ * prepl send: encode @msg into a frame from our client port's repl port
+ * p to the peer's (docs/cluster.md, "peer traffic").
+ */
+static void
+worker_repl_send(void *ctx, const struct raft_msg *msg)
+{
+	struct worker *w = ctx;
+	const struct worker_shared *sh = w->sh;
+	const struct worker_port *port = &sh->ports[sh->client_slot];
+	const struct worker_node *node;
+	uint16_t udp_port = (uint16_t)(sh->repl_port_base + w->index);
+	struct rte_mbuf *m;
+	uint8_t *data;
+	size_t room, len;
+	int plen;
+
+	node = msg->to < RAFT_NODES_MAX ? &sh->nodes[msg->to] : NULL;
+	if (unlikely(node == NULL || !node->known || node->ip_be == 0)) {
+		w->c.repl_no_peer++;
+		return;
+	}
+	m = rte_pktmbuf_alloc(port->pool);
+	if (unlikely(m == NULL)) {
+		w->c.drops[WORKER_DROP_no_mbuf]++;
+		return;
+	}
+	data = rte_pktmbuf_mtod(m, uint8_t *);
+	room = rte_pktmbuf_tailroom(m);
+	plen = room > PKT_UDP_PAYLOAD_OFF
+		       ? raft_wire_encode(msg, data + PKT_UDP_PAYLOAD_OFF,
+					  room - PKT_UDP_PAYLOAD_OFF)
+		       : -ENOSPC;
+	len = plen < 0 ? 0
+		       : repl_pkt_headers(data, node->mac, port->mac.addr_bytes,
+					  port->addr_be, node->ip_be, udp_port,
+					  udp_port, (size_t)plen);
+	if (unlikely(len == 0 || len > room ||
+		     rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
+		LATCH_DEBUG_ASSERT(!"a raft_msg does not fit an mbuf");
+		rte_pktmbuf_free(m);
+		w->c.drops[WORKER_DROP_no_mbuf]++;
+		return;
+	}
+	w->c.repl_sent++;
+	worker_tx(w, sh->client_slot, m);
+}
+
+static const struct prepl_ops worker_repl_ops = {
+	.send = worker_repl_send,
+	.report = worker_repl_report,
+	.apply = worker_repl_apply,
+	.save = worker_repl_save,
+	.load = worker_repl_load,
+	.takeover = worker_repl_takeover,
+};
+
+/*
+ * A datagram to a replication port: partition p's raft_msg from worker p
+ * of a peer. Handed to worker p if RSS put it elsewhere.
+ */
+static void
+worker_handle_repl(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		   const struct pkt_info *info, uint8_t slot)
+{
+	uint16_t p = (uint16_t)(info->dst_port - w->sh->repl_port_base);
+	struct raft_msg *msg = &w->rmsg;
+	struct rte_ring *ring;
+
+	if (p != w->index) {
+		ring = w->sh->handoff[w->index][p];
+		m->port = w->sh->ports[slot].port_id;
+		if (ring == NULL || rte_ring_sp_enqueue(ring, m) != 0) {
+			worker_drop(w, m, WORKER_DROP_handoff_full);
+			return;
+		}
+		w->c.handoff_out++;
+		return;
+	}
+	if (raft_wire_decode(frame + info->payload_off, info->payload_len,
+			     msg) != RAFT_WIRE_V_OK) {
+		w->c.repl_decode_errors++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_pktmbuf_free(m);
+	if (msg->log != w->index || msg->to != w->sh->node_id ||
+	    msg->from >= RAFT_NODES_MAX || msg->from == w->sh->node_id ||
+	    !w->sh->nodes[msg->from].known) {
+		w->c.repl_misaddressed++;
+		return;
+	}
+	w->c.repl_received++;
+	prepl_recv(w->repl, msg, w->now_ms);
+	worker_repl_after(w);
+}
+
+/*
+ * Each pass: views and pulls from the main lcore, the replicator's timers
+ * and, on a leader that took over, expiry entries proposed (not applied:
+ * every replica applies them when committed). Returns the work done.
+ */
+static unsigned
+worker_repl_pass(struct worker *w)
+{
+	const struct worker_shared *sh = w->sh;
+	unsigned n, i, work = 0;
+	int64_t idx;
+
+	n = rte_ring_sc_dequeue_burst_elem(sh->chan_down[w->index], w->chan_in,
+					   sizeof(w->chan_in[0]),
+					   WORKER_CHAN_BURST, NULL);
+	for (i = 0; i < n; i++) {
+		if (w->chan_in[i].type == RAFT_CHAN_VIEW)
+			w->c.chan_views++;
+		else
+			w->c.chan_pulls++;
+		prepl_chan(w->repl, &w->chan_in[i], w->now_ms);
+		worker_repl_after(w);
+	}
+	work += n;
+	(void)prepl_tick(w->repl, w->now_ms);
+	worker_repl_after(w);
+
+	if (w->now_ms == w->timers_ms && !w->timers_more)
+		return work;
+	w->timers_ms = w->now_ms;
+	n = 0;
+	if (prepl_is_leader(w->repl) && w->repl->taken_over &&
+	    w->repl_takeover_proposed != w->repl->view.term)
+		worker_repl_propose_takeover(w);
+	/*
+	 * Expiry only once this term's TAKEOVER entry is applied here, so
+	 * the timers run from the extended deadlines. Even without this
+	 * wait replicas could not part: an EXPIRE proposed after the
+	 * TAKEOVER follows it in the log and is re-checked, on every
+	 * replica, against the deadlines it extended; the wait only saves
+	 * proposing EXPIREs that would change nothing.
+	 */
+	if (prepl_is_leader(w->repl) && w->repl->taken_over &&
+	    w->repl_takeover_applied == w->repl->view.term)
+		n = lock_table_tick(w->table, w->now_ms, w->expire,
+				    WORKER_TICK_BUDGET);
+	for (i = 0; i < n; i++) {
+		w->expire[i].term = w->repl->view.term;
+		w->expire[i].now_ms = w->now_ms;
+		idx = prepl_propose(w->repl, &w->expire[i], w->now_ms);
+		if (idx < 0)
+			w->c.repl_expire_dropped++;
+	}
+	i = notify_poll(w->notify, w->now_ms, WORKER_NOTIFY_BUDGET,
+			worker_notify_send, w);
+	w->timers_more = n == WORKER_TICK_BUDGET || i == WORKER_NOTIFY_BUDGET;
+	return work + n + i;
+}
+
+/* A valid request of our partition, in replicated mode. */
+static void
+worker_repl_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		  const struct pkt_info *info, uint8_t slot,
+		  const struct latch_wire_msg *msg)
+{
+	switch (msg->op) {
+	case LATCH_OP_ACQUIRE:
+		w->c.req_acquire++;
+		break;
+	case LATCH_OP_RELEASE:
+		w->c.req_release++;
+		break;
+	case LATCH_OP_RENEW:
+		w->c.req_renew++;
+		break;
+	case LATCH_OP_KEEPALIVE:
+		w->c.req_keepalive++;
+		break;
+	case LATCH_OP_QUERY:
+		/* From the leader's applied state: not linearizable (a
+		 * newer leader may exist; docs/cluster.md). */
+		w->c.req_query++;
+		if (prepl_is_leader(w->repl))
+			worker_query(w, m, frame, info, slot, msg);
+		else
+			worker_not_leader(w, m, frame, info, slot, msg->op,
+					  msg->flags);
+		return;
+	default:
+		worker_answer_malformed(w, m, frame, info, slot,
+					LATCH_WIRE_UNKNOWN_OP, msg);
+		return;
+	}
+	worker_repl_request(w, m, frame, info, slot, msg);
+}
+
 /* A UDP datagram to one of our partition ports. */
 static void
 worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
@@ -591,6 +1113,11 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 			return;
 		}
 		w->c.handoff_out++;
+		return;
+	}
+
+	if (w->repl != NULL && msg.op != LATCH_OP_ACK) {
+		worker_repl_latch(w, m, frame, info, slot, &msg);
 		return;
 	}
 
@@ -653,6 +1180,10 @@ worker_handle(struct worker *w, struct rte_mbuf *m, uint8_t slot)
 		} else if (likely((uint16_t)(info.dst_port - w->port_base) <
 				  w->workers)) {
 			worker_handle_latch(w, m, frame, &info, slot);
+		} else if (w->repl != NULL &&
+			   (uint16_t)(info.dst_port - w->sh->repl_port_base) <
+				   w->workers) {
+			worker_handle_repl(w, m, frame, &info, slot);
 		} else if (info.dst_port == PKT_PKTGEN_PROBE_PORT &&
 			   w->profile->pktgen_reflect) {
 			pkt_reflect(frame, &info);
@@ -836,7 +1367,10 @@ worker_main(void *arg)
 			worker_handle_handoff(w, w->rx, n);
 		}
 
-		work += worker_run_timers(w);
+		if (w->repl != NULL)
+			work += worker_repl_pass(w);
+		else
+			work += worker_run_timers(w);
 		worker_tx_flush_all(w);
 		/* Last use of w->rt in this pass: routed frames are with the
 		 * NIC, so a swap that returns has no packet of the old table
@@ -863,6 +1397,8 @@ worker_shared_init(struct worker_shared *sh)
 	int err;
 
 	memset(sh->handoff, 0, sizeof(sh->handoff));
+	memset(sh->chan_down, 0, sizeof(sh->chan_down));
+	memset(sh->chan_up, 0, sizeof(sh->chan_up));
 	if (sh->profile == NULL || sh->workers == 0 ||
 	    sh->workers > LATCH_PARTITIONS_MAX ||
 	    sh->ports_count > PROFILE_PORTS_MAX || sh->stop == NULL) {
@@ -885,6 +1421,20 @@ worker_shared_init(struct worker_shared *sh)
 			if (sh->handoff[s][d] == NULL)
 				goto free_rings;
 		}
+	}
+	for (d = 0; sh->replicated && d < sh->workers; d++) {
+		snprintf(name, sizeof(name), "chd_%d_%u", (int)getpid(), d);
+		sh->chan_down[d] = rte_ring_create_elem(
+			name, sizeof(struct raft_chan_down), WORKER_CHAN_RING,
+			SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (sh->chan_down[d] == NULL)
+			goto free_rings;
+		snprintf(name, sizeof(name), "chu_%d_%u", (int)getpid(), d);
+		sh->chan_up[d] = rte_ring_create_elem(
+			name, sizeof(struct raft_chan_report), WORKER_CHAN_RING,
+			SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (sh->chan_up[d] == NULL)
+			goto free_rings;
 	}
 	return 0;
 
@@ -914,6 +1464,12 @@ worker_shared_fini(struct worker_shared *sh)
 			sh->handoff[s][d] = NULL;
 		}
 	}
+	for (d = 0; d < LATCH_PARTITIONS_MAX; d++) {
+		rte_ring_free(sh->chan_down[d]); /* NULL: nothing */
+		rte_ring_free(sh->chan_up[d]);
+		sh->chan_down[d] = NULL;
+		sh->chan_up[d] = NULL;
+	}
 }
 
 /* The lock table's sizes, from the profile's [table] and [lease]. */
@@ -934,6 +1490,50 @@ worker_table_config(const struct profile *p, struct lock_table_config *cfg)
 	cfg->session_default_ms = p->session_default_ms;
 	cfg->session_max_ms = p->session_max_ms;
 	cfg->timer_slots = p->timer_slots;
+}
+
+/*
+ * Replicated mode: partition @w->index's replicator (incarnation = boot
+ * epoch, docs/cluster.md) and the pending table. 0 or a positive errno
+ * after logging. Start-up.
+ */
+static int
+worker_repl_create(struct worker *w, int socket_id)
+{
+	const struct worker_shared *sh = w->sh;
+	struct prepl_config cfg;
+
+	w->pending_slots = rte_zmalloc_socket(
+		"latch_pending", sizeof(*w->pending_slots) * WORKER_PENDING_MAX,
+		RTE_CACHE_LINE_SIZE, socket_id);
+	if (w->pending_slots == NULL ||
+	    repl_pending_init(&w->pending, w->pending_slots,
+			      WORKER_PENDING_MAX) != 0) {
+		RTE_LOG(ERR, USER1, "worker %u: pending table: no memory\n",
+			w->index);
+		rte_free(w->pending_slots);
+		w->pending_slots = NULL;
+		return ENOMEM;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = sh->node_id;
+	cfg.partition = w->index;
+	cfg.heartbeat_ms = sh->repl_heartbeat_ms;
+	cfg.log.entries_max = WORKER_REPL_ENTRIES;
+	cfg.log.batch_max = RAFT_BATCH_MAX;
+	cfg.log.inflight_max = WORKER_REPL_INFLIGHT;
+	cfg.log.snapshot_max = RAFT_SNAPSHOT_MAX;
+	w->repl = prepl_create(&cfg, &worker_repl_ops, w, sh->epoch);
+	if (w->repl == NULL) {
+		int err = errno != 0 ? errno : ENOMEM;
+
+		RTE_LOG(ERR, USER1, "worker %u: partition replicator: %s\n",
+			w->index, strerror(err));
+		rte_free(w->pending_slots);
+		w->pending_slots = NULL;
+		return err;
+	}
+	return 0;
 }
 
 struct worker *
@@ -1012,8 +1612,15 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 			strerror(err));
 		goto free_table;
 	}
+	if (sh->replicated) {
+		err = worker_repl_create(w, socket_id);
+		if (err != 0)
+			goto free_notify;
+	}
 	return w;
 
+free_notify:
+	notify_destroy(w->notify);
 free_table:
 	lock_table_destroy(w->table);
 free_hash:
@@ -1036,6 +1643,14 @@ worker_destroy(struct worker *w)
 		for (i = 0; i < w->tx[slot].count; i++)
 			rte_pktmbuf_free(w->tx[slot].pkts[i]);
 		w->tx[slot].count = 0;
+	}
+	if (w->repl != NULL) {
+		struct repl_pending_slot s;
+
+		while (repl_pending_pop(&w->pending, &s))
+			rte_pktmbuf_free(s.value);
+		prepl_destroy(w->repl);
+		rte_free(w->pending_slots);
 	}
 	notify_destroy(w->notify);
 	lock_table_destroy(w->table);

@@ -23,6 +23,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "control/raft/raft_chan.h"
 #include "firmware-cfg/profile.h"
 #include "dataplane/lock_table.h"
 #include "dataplane/router.h"
@@ -54,6 +55,16 @@ struct worker_port {
 	struct rte_mempool *pool; /* for packets a worker originates */
 };
 
+/*
+ * A node of the cluster as a worker reaches it (replicated mode,
+ * docs/cluster.md): its dataplane's address and MAC on the client port.
+ */
+struct worker_node {
+	bool known; /* a [peer] with this id (or ourselves) */
+	uint32_t ip_be;
+	uint8_t mac[6];
+};
+
 /* Read-only after start-up, shared by all workers. */
 struct worker_shared {
 	const struct profile *profile;
@@ -72,6 +83,20 @@ struct worker_shared {
 	uint32_t group_id; /* ours */
 	/* hops[i] is shards->group_ids[i]'s */
 	struct worker_group_hop hops[PROFILE_GROUPS_MAX];
+	/*
+	 * Replicated mode (docs/cluster.md): on when the profile has a
+	 * [peer]. Worker p owns partition p's replicator; chan_down[p] (main
+	 * -> worker, struct raft_chan_down) and chan_up[p] (worker -> main,
+	 * struct raft_chan_report) are SPSC rings of fixed-size elements.
+	 */
+	bool replicated;
+	uint8_t node_id;
+	uint8_t client_slot;     /* port of peer traffic: the first client */
+	uint16_t repl_port_base; /* worker p sends from/to this + p */
+	uint32_t repl_heartbeat_ms;
+	struct worker_node nodes[RAFT_NODES_MAX]; /* by node id */
+	struct rte_ring *chan_down[LATCH_PARTITIONS_MAX];
+	struct rte_ring *chan_up[LATCH_PARTITIONS_MAX];
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
@@ -106,29 +131,46 @@ enum worker_drop {
 };
 
 /* Per-worker counters besides the lock table's. */
-#define WORKER_COUNTER_LIST(X) \
-	X(rx_packets)          \
-	X(tx_packets)          \
-	X(req_acquire)         \
-	X(req_release)         \
-	X(req_renew)           \
-	X(req_query)           \
-	X(req_keepalive)       \
-	X(req_ack)             \
-	X(answered_error)      \
-	X(handoff_out)         \
-	X(handoff_in)          \
-	X(arp_replies)         \
-	X(pktgen_reflected)    \
-	X(notify_sent)         \
-	X(notify_retransmits)  \
-	X(notify_acked)        \
-	X(notify_gave_up)      \
-	X(notify_full)         \
-	X(idle_sleeps)         \
-	X(routed)              \
-	X(shard_forwarded)     \
-	X(shard_local)
+#define WORKER_COUNTER_LIST(X)  \
+	X(rx_packets)           \
+	X(tx_packets)           \
+	X(req_acquire)          \
+	X(req_release)          \
+	X(req_renew)            \
+	X(req_query)            \
+	X(req_keepalive)        \
+	X(req_ack)              \
+	X(answered_error)       \
+	X(handoff_out)          \
+	X(handoff_in)           \
+	X(arp_replies)          \
+	X(pktgen_reflected)     \
+	X(notify_sent)          \
+	X(notify_retransmits)   \
+	X(notify_acked)         \
+	X(notify_gave_up)       \
+	X(notify_full)          \
+	X(idle_sleeps)          \
+	X(routed)               \
+	X(shard_forwarded)      \
+	X(shard_local)          \
+	X(repl_sent)            \
+	X(repl_received)        \
+	X(repl_decode_errors)   \
+	X(repl_misaddressed)    \
+	X(repl_no_peer)         \
+	X(repl_proposed)        \
+	X(repl_propose_failed)  \
+	X(repl_applied)         \
+	X(repl_expire_dropped)  \
+	X(repl_snapshot_errors) \
+	X(not_leader)           \
+	X(forwarded_to_leader)  \
+	X(pending_full)         \
+	X(chan_views)           \
+	X(chan_pulls)           \
+	X(chan_reports)         \
+	X(chan_reports_dropped)
 
 struct worker_stats {
 #define WORKER_STATS_FIELD(name) uint64_t name;

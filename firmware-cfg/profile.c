@@ -77,6 +77,8 @@ static const struct key_desc node_keys[] = {
 	NODE_KEY("node", "state_dir", KEY_STR, state_dir, 1,
 		 PROFILE_STR_MAX - 1),
 	NODE_KEY("node", "group", KEY_U32, group, 0, UINT32_MAX),
+	NODE_KEY("node", "repl_port_base", KEY_U16, repl_port_base, 1024,
+		 65535),
 	NODE_KEY("eal", "lcores", KEY_STR, eal_lcores, 1, PROFILE_STR_MAX - 1),
 	NODE_KEY("eal", "args", KEY_STR, eal_args, 0, PROFILE_STR_MAX - 1),
 	NODE_KEY("workers", "count", KEY_U16, workers, 1, LATCH_PARTITIONS_MAX),
@@ -132,6 +134,7 @@ static const struct key_desc node_keys[] = {
 		 30000),
 	NODE_KEY("control", "latchd_poll_ms", KEY_U32, control_latchd_poll_ms,
 		 10, 60000),
+	NODE_KEY("control", "bootstrap", KEY_BOOL, control_bootstrap, 0, 1),
 };
 
 static const struct key_desc port_keys[] = {
@@ -176,6 +179,7 @@ static const struct key_desc peer_keys[] = {
 	PEER_KEY("id", KEY_U32, id, 0, PROFILE_CLUSTER_ID_MAX),
 	PEER_KEY("mgmt", KEY_ADDRPORT, mgmt, 0, 0),
 	PEER_KEY("data", KEY_IPV4, data_be, 0, 0),
+	PEER_KEY("mac", KEY_MAC, mac, 0, 0),
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -227,7 +231,7 @@ static const struct named_kind named_kinds[] = {
 		   backend_defaults),
 	NAMED_KIND("group", group_keys, "id, addr, mac, via", groups,
 		   groups_count, PROFILE_GROUPS_MAX, group_defaults),
-	NAMED_KIND("peer", peer_keys, "id, mgmt, data", peers, peers_count,
+	NAMED_KIND("peer", peer_keys, "id, mgmt, data, mac", peers, peers_count,
 		   PROFILE_PEERS_MAX, peer_defaults),
 };
 
@@ -1083,6 +1087,20 @@ profile_check_control(const struct profile *p, struct profile_errors *errs)
 			 "node.id %u is above %u: with [peer] sections the "
 			 "node id is its Raft id (node sets are 8-bit masks).",
 			 p->node_id, PROFILE_CLUSTER_ID_MAX);
+	if (p->peers_count > 0 &&
+	    (uint32_t)profile_repl_port_base(p) + p->workers > 65536)
+		errs_add(errs,
+			 "node.repl_port_base %u + workers.count %u runs past "
+			 "UDP port 65535.",
+			 profile_repl_port_base(p), p->workers);
+	else if (p->peers_count > 0 &&
+		 profile_repl_port_base(p) < p->port_base + p->workers &&
+		 profile_repl_port_base(p) + p->workers > p->port_base)
+		errs_add(errs,
+			 "node.repl_port_base %u overlaps the lock ports "
+			 "%u-%u (node.port_base + workers).",
+			 profile_repl_port_base(p), p->port_base,
+			 p->port_base + p->workers - 1u);
 	if (p->peers_count > 0 && p->control_mgmt.addr_be == 0)
 		errs_add(errs, "[peer] sections need control.mgmt_addr: the "
 			       "address peers reach this node's latch-control "

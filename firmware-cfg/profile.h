@@ -75,6 +75,10 @@ struct profile_peer {
 	uint32_t id;                   /* its node.id (Raft node id) */
 	struct profile_addr_port mgmt; /* its latch-control's UDP address */
 	uint32_t data_be;              /* its dataplane address; 0: none */
+	/* Its dataplane's MAC on the client port (static: the lab sets TAP
+	 * MACs with net_tap's mac= devarg); all zero: not given. latchd's
+	 * workers send partition replication to it (docs/cluster.md). */
+	uint8_t mac[6];
 };
 
 /* A UDP destination port range of a route: "8000" or "8000-8010". */
@@ -136,6 +140,9 @@ struct profile {
 	char run_dir[PROFILE_STR_MAX];   /* sockets, pid file */
 	char state_dir[PROFILE_STR_MAX]; /* boot epoch (fencing tokens) */
 	uint32_t group; /* our shard group's id; 0: no shard groups */
+	/* UDP port of worker 0's partition replication (worker p uses
+	 * repl_port_base + p, docs/cluster.md); 0: port_base + 100. */
+	uint16_t repl_port_base;
 
 	/* [eal] */
 	char eal_lcores[PROFILE_STR_MAX]; /* EAL --lcores value */
@@ -197,6 +204,10 @@ struct profile {
 	uint32_t control_election_ms;
 	uint32_t control_heartbeat_ms;
 	uint32_t control_latchd_poll_ms; /* latchd status poll period */
+	/* A member of the cluster's initial configuration: a new state dir
+	 * starts with every configured node (self and peers) as voters and
+	 * takes its first dataplane as caught up (docs/cluster.md). */
+	bool control_bootstrap;
 
 	/* [peer NAME] sections, in file order */
 	uint16_t peers_count;
@@ -208,6 +219,19 @@ struct profile_errors {
 	unsigned count;
 	char msg[PROFILE_ERRORS_MAX][160];
 };
+
+/* Offset of the default node.repl_port_base from node.port_base: 7400 ->
+ * 7500, above every lock port (at most LATCH_PARTITIONS_MAX of them). */
+#define PROFILE_REPL_PORT_OFFSET 100
+
+/* node.repl_port_base as latchd uses it (the default filled in). */
+static inline uint16_t
+profile_repl_port_base(const struct profile *p)
+{
+	return p->repl_port_base != 0
+		       ? p->repl_port_base
+		       : (uint16_t)(p->port_base + PROFILE_REPL_PORT_OFFSET);
+}
 
 /* Fill @p with the defaults every key has when a profile omits it. */
 void profile_defaults(struct profile *p);

@@ -2,14 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # The several-node lab (tools/lab up --nodes 3): three latchd behind the
-# lab's bridge, each answering on its own address; partition and heal;
-# kill and restart (fencing tokens keep growing across the restart); down
-# leaves nothing behind.
-#
-# The nodes are independent for now: there is no replication yet (the
-# Raft cluster lands in its own issue), so each node grants the same key on
-# its own. When replication lands, that step changes to "a follower
-# redirects to the leader".
+# lab's bridge, each answering on its own address, forming one Raft
+# cluster: the leader grants and every node answers with its state (a
+# follower redirects); partition and heal a follower; kill and restart a
+# follower (fencing tokens keep growing); down leaves nothing behind.
+# Leader failover: test_cluster_elect.sh, test_cluster_failover.sh.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -36,55 +33,74 @@ for n in "${NODES[@]}"; do
 	pids+=("$(node_field "$n" pid)")
 done
 
-say "each node grants the same key (independent nodes, no replication)"
-declare -A token
+say "one Raft leader; it grants, every node answers with its state"
+wait_until 30 raft_agreed_by 3 ||
+	fail "no agreed leader within 30 s: $("$LAB" status --json)"
+read -r leader _ < <(raft_agreed)
+others=()
 for n in "${NODES[@]}"; do
-	ctl_node_rc out "$n" lock acquire nodes-key --lease 60000
-	assert_eq "$CTL_RC" 0 "acquire on $n"
-	assert_eq "$(jget "$out" status)" granted "acquire on $n"
-	token[$n]=$(jget "$out" token)
+	[ "$n" = "$leader" ] || others+=("$n")
 done
-# A node's own lock table: lab2 sees nodes-key held (by its own grant).
-ctl_node_rc out lab2 lock query nodes-key
-assert_eq "$(jget "$out" held)" true "query on lab2"
-assert_eq "$(jget "$out" token)" "${token[lab2]}" "token seen by lab2"
+granted() {
+	ctl_node_rc out "$leader" --client-id 7 --timeout 300 \
+		lock acquire nodes-key --lease 60000
+	[ "$CTL_RC" -eq 0 ] && [ "$(jget "$out" status)" = granted ]
+}
+wait_until 15 granted || fail "leader $leader does not grant: $out"
+token=$(jget "$out" token)
+# Followers redirect to the leader (latchctl follows NOT_LEADER).
+for n in "${NODES[@]}"; do
+	ctl_node_rc out "$n" lock query nodes-key
+	assert_eq "$CTL_RC" 0 "query on $n"
+	assert_eq "$(jget "$out" held)" true "held, asked at $n"
+	assert_eq "$(jget "$out" token)" "$token" "token, asked at $n"
+done
 
-say "partition lab2: no answer from it; lab1 and lab3 still answer"
-"$LAB" partition lab2
-assert_eq "$(node_field lab2 state)" partitioned "lab2 state"
-ctl_node_rc out lab2 --timeout 50 lock query nodes-key
-assert_eq "$CTL_RC" 3 "latchctl against partitioned lab2 (out: $out)"
-for n in lab1 lab3; do
-	ctl_node_rc out "$n" --timeout 200 lock query nodes-key
+part=${others[0]}
+say "partition follower $part: no answer from it; the others still answer"
+"$LAB" partition "$part"
+assert_eq "$(node_field "$part" state)" partitioned "$part state"
+ctl_node_rc out "$part" --timeout 50 lock query nodes-key
+assert_eq "$CTL_RC" 3 "latchctl against partitioned $part (out: $out)"
+for n in "$leader" "${others[1]}"; do
+	ctl_node_rc out "$n" --timeout 300 lock query nodes-key
 	assert_eq "$CTL_RC" 0 "query on $n during the partition"
 done
 
-say "heal: lab2 answers again"
+say "heal: $part answers again"
 "$LAB" heal
-assert_eq "$(node_field lab2 state)" running "lab2 state after heal"
-lab2_answers() {
-	ctl_node lab2 --timeout 100 lock query nodes-key >/dev/null 2>&1
+assert_eq "$(node_field "$part" state)" running "$part state after heal"
+part_answers() {
+	ctl_node "$part" --timeout 100 lock query nodes-key >/dev/null 2>&1
 }
-wait_until 20 lab2_answers || fail "lab2 does not answer after heal"
+wait_until 20 part_answers || fail "$part does not answer after heal"
 
-say "kill lab3: dead; restart: running, with larger fencing tokens"
-"$LAB" kill lab3
-assert_eq "$(node_field lab3 state)" dead "lab3 state after kill"
-kill -0 "${pids[2]}" 2>/dev/null && fail "lab3's latchd (${pids[2]}) still runs"
-"$LAB" restart lab3
-assert_eq "$(node_field lab3 state)" running "lab3 state after restart"
-new_pid=$(node_field lab3 pid)
-[ "$new_pid" != "${pids[2]}" ] || fail "lab3 kept pid $new_pid"
-# The lock table died with the process: the key is free again, and the
-# new grant's token is larger (the boot epoch advanced).
-ctl_node_rc out lab3 lock acquire nodes-key
-assert_eq "$CTL_RC" 0 "acquire on restarted lab3 (out: $out)"
-assert_eq "$(jget "$out" status)" granted "acquire on restarted lab3"
-assert_gt "$(jget "$out" token)" "${token[lab3]}" "token after restart"
-for n in lab1 lab2; do
-	ctl_node_rc out "$n" lock query nodes-key
-	assert_eq "$CTL_RC" 0 "query on $n after lab3's restart"
-done
+victim=${others[1]}
+k=${victim#lab}
+say "kill follower $victim: dead; restart: running, the cluster serves on"
+"$LAB" kill "$victim"
+assert_eq "$(node_field "$victim" state)" dead "$victim state after kill"
+kill -0 "${pids[$((k - 1))]}" 2>/dev/null &&
+	fail "$victim's latchd (${pids[$((k - 1))]}) still runs"
+"$LAB" restart "$victim"
+assert_eq "$(node_field "$victim" state)" running "$victim state after restart"
+new_pid=$(node_field "$victim" pid)
+[ "$new_pid" != "${pids[$((k - 1))]}" ] || fail "$victim kept pid $new_pid"
+wait_until 30 raft_agreed_by 3 || fail "$victim did not rejoin"
+# Grants asked through the restarted node come from the leader: acquire,
+# release, acquire again: the second token is larger.
+granted2() {
+	ctl_node_rc out "$victim" --client-id 8 --timeout 300 \
+		lock acquire nodes-key-2
+	[ "$CTL_RC" -eq 0 ] && [ "$(jget "$out" status)" = granted ]
+}
+wait_until 15 granted2 || fail "acquire through $victim: $out"
+token2=$(jget "$out" token)
+ctl_node_rc out "$victim" --client-id 8 lock release nodes-key-2 \
+	--token "$token2"
+assert_eq "$(jget "$out" status)" released "release through $victim ($out)"
+wait_until 15 granted2 || fail "second acquire through $victim: $out"
+assert_gt "$(jget "$out" token)" "$token2" "token after $victim's restart"
 pids+=("$new_pid")
 
 say "down: no namespace, bridge, process or run directory left"

@@ -77,9 +77,10 @@ PY
 
 # Workers count asynchronously: poll until every reason reached its share.
 all_counted() {
-	local r now
+	local r now js
+	js=$(ctl stats) || return 1
 	for r in $REASONS; do
-		now=$(counter "drops.$r")
+		now=$(counter "drops.$r" "$js")
 		[ $((now - before[$r])) -ge $PER_REASON ] || return 1
 	done
 }

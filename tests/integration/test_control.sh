@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # latch-control against a real latchd (docs/operations.md, "latch-control"):
 # GET /status and /metrics, the API socket's cluster_status with latchd up,
-# the Raft stubs' honest error, a second latch-control as peer n2 seen up
+# a follower's refusal of a leader transfer, a second latch-control as peer n2 seen up
 # through the liveness beacon and down once it stops, and latchd seen down
 # once it is killed. Everything runs on loopback; latchd uses a net_null
 # port (tests/integration/control.conf), so no namespace is needed.
@@ -169,9 +169,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:7581/nope)
 js=$(api '{"cmd":"cluster_status"}') || fail "API cluster_status failed"
 [ "$(jpath "$js" latchd.state)" = up ] || fail "API latchd state: $js"
 [ "$(jpath "$js" id)" = 1 ] || fail "API id: $js"
-js=$(api '{"cmd":"transfer_leader"}')
-[ "$(jpath "$js" error)" = "not available until the Raft core is integrated" ] ||
-	fail "transfer_leader stub: $js"
+# Not a bootstrap member and alone: a follower at term 0 that knows no
+# leader refuses a transfer, saying so.
+js=$(api '{"cmd":"transfer_leader","name":"n2"}')
+grep -q "not the leader" <<<"$(jpath "$js" error)" ||
+	fail "transfer_leader at a follower: $js"
+js=$(api '{"cmd":"remove_member","name":"n2"}')
+grep -q "not supported" <<<"$(jpath "$js" error)" ||
+	fail "remove_member: $js"
 
 # latchctl against the API socket.
 js=$("$LATCHCTL" --json --api "$RUN/control.sock" cluster status) ||
@@ -184,7 +189,7 @@ rc=0
 "$LATCHCTL" --api "$RUN/control.sock" cluster transfer n2 \
 	>"$TMP/transfer.out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "latchctl cluster transfer succeeded"
-grep -q "not available until the Raft core is integrated" "$TMP/transfer.out" ||
+grep -q "not the leader" "$TMP/transfer.out" ||
 	fail "latchctl transfer: $(cat "$TMP/transfer.out")"
 
 # --- peer n2: a second latch-control, up then stopped ---------------------

@@ -1066,6 +1066,7 @@ test_takeover(void **state)
 {
 	struct lock_table_config c = cfg_default();
 	struct fix *f = fix_new(&c);
+	struct lock_entry e;
 	struct lock_query q;
 	bool present;
 
@@ -1075,8 +1076,9 @@ test_takeover(void **state)
 	keepalive(f, 3, 0, 400);
 	/* A new leader at T0 + 5000: every deadline restarts now. */
 	f->now = T0 + 5000;
-	lock_table_takeover(f->lt, f->now);
-	lock_table_check_invariants(f->lt);
+	e = entry(f, LOCK_E_TAKEOVER, 0, NULL);
+	apply(f, &e);
+	assert_int_equal(f->log.n, 0);
 	q = query(f, "a", &present);
 	assert_int_equal(q.lease_left_ms, 100);
 	f->now = T0 + 5099;
@@ -1092,6 +1094,141 @@ test_takeover(void **state)
 	assert_int_equal(lock_table_counters(f->lt)->sessions_expired, 0);
 	assert_int_equal(lock_table_counters(f->lt)->sessions_opened, 1);
 	fix_free(f);
+}
+
+/*
+ * TAKEOVER never shortens a deadline: a new leader whose clock is behind
+ * the old one's keeps the longer lease its holder was told.
+ */
+static void
+test_takeover_never_shortens(void **state)
+{
+	struct lock_table_config c = cfg_default();
+	struct fix *f = fix_new(&c);
+	struct lock_entry e;
+	struct lock_query q;
+	bool present;
+
+	(void)state;
+	must_hold(f, 1, "a", 0, 1000);
+	f->now = T0 - 500; /* the new leader's clock, behind */
+	e = entry(f, LOCK_E_TAKEOVER, 0, NULL);
+	apply(f, &e);
+	f->now = T0;
+	q = query(f, "a", &present);
+	assert_int_equal(q.lease_left_ms, 1000);
+	f->now = T0 + 999;
+	assert_int_equal(tick_apply(f), 0);
+	f->now = T0 + 1000;
+	tick_apply(f);
+	assert_non_null(find_fx(f, LOCK_FX_LOST, 1));
+	fix_free(f);
+}
+
+/* Apply @e to both replicas; their effects and digests must agree. */
+static void
+apply_both(struct fix *a, struct fix *b, const struct lock_entry *e)
+{
+	unsigned i;
+
+	apply(a, e);
+	apply(b, e);
+	assert_int_equal(a->log.n, b->log.n);
+	for (i = 0; i < a->log.n; i++) {
+		assert_int_equal(a->log.fx[i].kind, b->log.fx[i].kind);
+		assert_int_equal(a->log.fx[i].status, b->log.fx[i].status);
+		assert_int_equal(a->log.fx[i].client_id,
+				 b->log.fx[i].client_id);
+		assert_int_equal(a->log.fx[i].token, b->log.fx[i].token);
+	}
+	assert_int_equal(lock_table_digest(a->lt), lock_table_digest(b->lt));
+}
+
+/*
+ * Two replicas with different local clocks fed one log with a TAKEOVER:
+ * the new leader @a's clock is 300 ms behind the old leader's, @b's. Its
+ * EXPIRE entries (from its timers, at its clock) and a late one stamped
+ * by a clock ahead are applied alike everywhere or nowhere, and the
+ * digests agree after every entry. Before TAKEOVER was an entry, the
+ * leader alone extended its deadlines and its EXPIREs split replicas.
+ */
+static void
+test_takeover_replicated_skew(void **state)
+{
+	struct lock_table_config c = cfg_default();
+	struct fix *a = fix_new(&c), *b = fix_new(&c);
+	struct lock_entry e, out[16];
+	uint64_t tok1, tok2;
+	unsigned n, i, lost = 0;
+
+	(void)state;
+	/* The old leader's entries, at its clock T0. */
+	e = entry(b, LOCK_E_ACQUIRE, 1, "a");
+	e.lease_ms = 1000;
+	apply_both(a, b, &e);
+	tok1 = a->log.fx[0].token;
+	e = entry(b, LOCK_E_ACQUIRE, 2, "b");
+	e.lease_ms = 200;
+	apply_both(a, b, &e);
+	tok2 = a->log.fx[0].token;
+	e = entry(b, LOCK_E_ACQUIRE, 3, "a");
+	e.flags = LATCH_F_WAIT;
+	e.wait_ms = 500;
+	apply_both(a, b, &e);
+	e = entry(b, LOCK_E_KEEPALIVE, 4, NULL);
+	e.lease_ms = 400;
+	apply_both(a, b, &e);
+
+	/* The new leader takes over at its clock, 300 ms behind. */
+	a->now = T0 + 600;
+	b->now = T0 + 900;
+	e = entry(a, LOCK_E_TAKEOVER, 0, NULL);
+	a->term = b->term = e.term = 2;
+	apply_both(a, b, &e);
+	/* Local clocks and timers are not replicated state. */
+	(void)lock_table_tick(b->lt, b->now, out, 16);
+	assert_int_equal(lock_table_digest(a->lt), lock_table_digest(b->lt));
+
+	/*
+	 * EXPIREs stamped by the clock ahead, at T0 + 750: past lease 2's
+	 * and the session's deadlines at the old leader's grant (T0 + 200,
+	 * T0 + 400) but not past the extended ones: a no-op everywhere.
+	 */
+	b->now = T0 + 750;
+	e = entry(b, LOCK_E_EXPIRE_LEASE, 2, "b");
+	e.token = tok2;
+	apply_both(a, b, &e);
+	assert_int_equal(a->log.n, 0);
+	e = entry(b, LOCK_E_EXPIRE_SESSION, 4, NULL);
+	apply_both(a, b, &e);
+	assert_int_equal(a->log.n, 0);
+
+	/* The leader's own timers, at its clock: lease 2 ends at 800. */
+	a->now = T0 + 799;
+	assert_int_equal(lock_table_tick(a->lt, a->now, out, 16), 0);
+	a->now = T0 + 800;
+	n = lock_table_tick(a->lt, a->now, out, 16);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		out[i].term = 2;
+		apply_both(a, b, &out[i]);
+		lost += find_fx(a, LOCK_FX_LOST, 2) != NULL;
+	}
+	assert_int_equal(lost, 1);
+
+	/* Stamped ahead, past the extended deadline: applied everywhere. */
+	b->now = T0 + 1600;
+	e = entry(b, LOCK_E_EXPIRE_LEASE, 1, "a");
+	e.token = tok1;
+	apply_both(a, b, &e);
+	assert_non_null(find_fx(a, LOCK_FX_LOST, 1));
+	assert_non_null(find_fx(b, LOCK_FX_LOST, 1));
+	/* The waiter, still within its extended wait, got the lock. */
+	assert_int_equal(find_fx(b, LOCK_FX_GRANTED, 3)->status, LATCH_S_OK);
+	assert_int_equal(lock_table_counters(a->lt)->lease_expired,
+			 lock_table_counters(b->lt)->lease_expired);
+	fix_free(a);
+	fix_free(b);
 }
 
 /* 64 slots; a 1 s lease is 15+ revolutions away and fires on time. */
@@ -1648,8 +1785,15 @@ test_random_model(void **state)
 			/* Tick, apply what came due; sometimes a takeover. */
 			unsigned n, i;
 
-			if (rng(200) == 0)
-				lock_table_takeover(f->lt, f->now);
+			if (rng(200) == 0) {
+				struct lock_entry t =
+					entry(f, LOCK_E_TAKEOVER, 0, NULL);
+				struct r_ctx tctx = {.e = &t};
+
+				lock_table_apply(f->lt, &t, model_effect,
+						 &tctx);
+				assert_int_equal(tctx.replies, 0);
+			}
 			n = lock_table_tick(f->lt, f->now, out, 16);
 			for (i = 0; i < n; i++) {
 				struct r_ctx tctx = {.e = &out[i]};
@@ -1773,6 +1917,8 @@ main(void)
 		cmocka_unit_test(test_rare_tick_and_max),
 		cmocka_unit_test(test_lost_expire_reproposed),
 		cmocka_unit_test(test_digest_replicas),
+		cmocka_unit_test(test_takeover_never_shortens),
+		cmocka_unit_test(test_takeover_replicated_skew),
 		cmocka_unit_test(test_prefetch_changes_nothing),
 		cmocka_unit_test(test_random_model),
 	};

@@ -469,6 +469,7 @@ static const char clustered[] = "[node]\n"
 				"id = 2\n"
 				"mgmt = 127.0.0.2:7490\n"
 				"data = 198.18.0.2\n"
+				"mac = 02:00:00:00:00:02\n"
 				"[peer n3]\n"
 				"id = 0\n"
 				"mgmt = 127.0.0.3:7490\n";
@@ -505,6 +506,12 @@ test_control_and_peers_parse(void **state)
 	/* Id 0 is a valid Raft id, told apart from "not given". */
 	assert_int_equal(p.peers[1].id, 0);
 	assert_int_equal(p.peers[1].data_be, 0);
+	/* [peer] mac, and node.repl_port_base's default (port_base + 100). */
+	assert_int_equal(p.peers[0].mac[0], 0x02);
+	assert_int_equal(p.peers[0].mac[5], 0x02);
+	assert_int_equal(p.peers[1].mac[5], 0);
+	assert_int_equal(p.repl_port_base, 0);
+	assert_int_equal(profile_repl_port_base(&p), p.port_base + 100);
 }
 
 static void

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The local control channel's latchd end (docs/cluster.md, "channel"):
+ * the main lcore serves <node.run_dir>/repl.sock, an AF_UNIX
+ * SOCK_SEQPACKET socket, to one client at a time (latch-control; a new
+ * connection replaces the old). Each datagram from it is one struct
+ * raft_chan_down, relayed to worker p's down ring (a VIEW of partition
+ * RAFT_CHAN_ALL to every worker); each datagram to it is one struct
+ * raft_chan_report, taken from the workers' up rings. Wrong sizes and
+ * unknown partitions are counted and dropped; a report the socket cannot
+ * take at once is dropped and counted (reports repeat every heartbeat).
+ *
+ * Thread safety: the main lcore only (it is the single producer of the
+ * down rings and the single consumer of the up rings).
+ */
+#ifndef LATCH_REPL_CHAN_H
+#define LATCH_REPL_CHAN_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ring.h>
+
+/* Descriptors repl_chan_pollfds() may fill: listener and client. */
+#define REPL_CHAN_POLLFDS_MAX 2
+
+struct repl_chan_counters {
+	uint64_t connections;
+	uint64_t down_relayed; /* datagrams relayed to a worker */
+	uint64_t down_bad;     /* wrong size, type or partition */
+	uint64_t down_full;    /* a worker's down ring was full */
+	uint64_t reports_sent;
+	uint64_t reports_dropped; /* socket full or no client */
+};
+
+struct repl_chan;
+
+/*
+ * Serve @path (an old socket file there is replaced). @down[w] and @up[w]
+ * for w < @workers: the rings of rte_ring_create_elem() with elements of
+ * struct raft_chan_down and struct raft_chan_report. NULL and errno.
+ * Main lcore, start-up.
+ */
+struct repl_chan *repl_chan_create(const char *path, struct rte_ring **down,
+				   struct rte_ring **up, uint16_t workers);
+void repl_chan_destroy(struct repl_chan *c);
+
+/* Fill @fds (REPL_CHAN_POLLFDS_MAX at most); returns how many. */
+unsigned repl_chan_pollfds(const struct repl_chan *c, struct pollfd *fds);
+
+/* Whether latch-control is connected (the main loop then polls often). */
+bool repl_chan_connected(const struct repl_chan *c);
+
+/*
+ * Handle what poll() said about @fds (from repl_chan_pollfds), then move
+ * every report waiting in the up rings to the client. Call on every pass
+ * of the main loop, whether or not poll() found anything.
+ */
+void repl_chan_process(struct repl_chan *c, const struct pollfd *fds,
+		       unsigned n);
+
+void repl_chan_counters(const struct repl_chan *c,
+			struct repl_chan_counters *out);
+
+#endif /* LATCH_REPL_CHAN_H */
