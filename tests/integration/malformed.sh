@@ -55,7 +55,7 @@ cases = {
     "bad_magic": [msg(magic=0x1234), msg(magic=0), msg(magic=0x544C)],
     "bad_version": [msg(version=0), msg(version=2), msg(version=255)],
     "unknown_op": [msg(op=0), msg(op=9), msg(op=0x7F)],
-    "bad_flags": [msg(flags=1 << 5), msg(flags=0x8000), msg(flags=0xFFFF)],
+    "bad_flags": [msg(flags=1 << 6), msg(flags=0x8000), msg(flags=0xFFFF)],
     "key_too_long": [msg(key=b"k" * 65), msg(key=b"k" * 200),
                      msg(key=b"k" * 64, key_len=65)],
     "length_mismatch": [msg(extra=b"x"), msg(key_len=5),
