@@ -12,8 +12,13 @@
 #   3. route: the same latchd, with a route (defined by --set at start-up)
 #      whose one backend is latch-bench itself, driven by latch-bench
 #      --mode route: latchd's router forwards every frame back over memif;
+#   4. replicated: a 3-node lab cluster (tools/lab up --nodes 3), driven
+#      by latch-bench --mode lock over the leader's memif socket and
+#      address, against the single-node lock figures of step 2;
+#   5. failover: perf/failover-time.sh (kill -9 of the leader to the first
+#      grant from the new leader), unless --no-failover;
 #
-# then writes perf/results/latest.json (both sets of figures and the
+# then writes perf/results/latest.json (every set of figures and the
 # ratios) and, with gnuplot, latency-cdf.png and throughput.png next to it.
 #
 # Core layout (2-core lab machine): latch-bench sends from CPU 0; the
@@ -52,10 +57,11 @@ ROUTE_SETS=(--set route.bench.match=$ROUTE_PORT --set route.bench.key=latch
 	--set backend.bench1.port=$ROUTE_BACKEND_PORT
 	--set backend.bench1.via=memif0)
 QUICK=0
+FAILOVER=1
 
 usage() {
 	cat <<USAGE
-usage: perf/bench.sh [--quick] [--out DIR] [--help]
+usage: perf/bench.sh [--quick] [--no-failover] [--out DIR] [--help]
 
 Runs the reference (dpdk-testpmd macswap over memif, latch-bench --mode echo)
 and latch (latchd lab profile via tools/lab, latch-bench --mode lock, then
@@ -63,8 +69,13 @@ and latch (latchd lab profile via tools/lab, latch-bench --mode lock, then
 the same cores, then writes DIR/latest.json (default perf/results) with
 every set of figures and the ratios rate_ratio, p50_ratio, p99_ratio,
 route_rate_ratio, route_p50_ratio, and draws DIR/latency-cdf.png and DIR/throughput.png with gnuplot.
+Then the same lock runs against the leader of a 3-node lab cluster
+(section "replicated", ratios replicated_p50_ratio, replicated_rate_ratio
+against the single-node runs) and the failover time (DIR/failover.json,
+perf/failover-time.sh).
 
-  --quick     a few seconds per run (under a minute in all)
+  --quick     a few seconds per run, 2 failover trials (about two minutes)
+  --no-failover  skip the failover measurement
   --out DIR   where the results go
   --help      this text
 
@@ -78,6 +89,7 @@ USAGE
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1; shift ;;
+	--no-failover) FAILOVER=0; shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
 	--out=*) OUT=${1#--out=}; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -95,10 +107,12 @@ if ! flock -w 900 "$LAB_LOCK_FD"; then
 fi
 
 if [ "$QUICK" -eq 1 ]; then
+	FAILOVER_TRIALS=2
 	DUR=2
 	SWEEP_DUR=1
 	SWEEP="0.2 0.6 1.0 1.5 2.0"
 else
+	FAILOVER_TRIALS=5
 	DUR=10
 	SWEEP_DUR=3
 	SWEEP="0.2 0.4 0.6 0.8 0.9 1.0 1.1 1.25 1.5 2.0"
@@ -212,7 +226,35 @@ LATCH_BUILD=$BUILD "$ROOT/tools/lab" exec latchctl --json route list \
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
 
-# ---- 4. latest.json and the plots ----------------------------------------
+# ---- 4. replicated: the same lock runs against a 3-node cluster's leader --
+# Every node gets the same core layout (all three latchd's workers share
+# CPU 1, their main lcores and the latch-controls sleep on CPU 0); the
+# leader answers a request once its entry is committed (a majority, i.e.
+# one follower, has appended it: docs/cluster.md).
+LAB_UP=1
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --nodes 3 \
+	--set "eal.lcores=$LAB_LCORES" >&2
+leader=
+for _ in $(seq 200); do
+	leader=$(LATCH_BUILD=$BUILD "$ROOT/tools/lab" leader 2>/dev/null) && break
+	sleep 0.1
+done
+[ -n "$leader" ] || { echo "bench: replicated: no leader in 20 s" >&2; exit 1; }
+# The leader's dataplane serves once its view says LEADER and the no-op
+# is appended; a second is ample for that on the lab machine.
+sleep 1
+k=${leader#lab}
+echo "bench: replicated: leader $leader" >&2
+REPL=(--mode lock --socket "/run/latch/$leader/memif.sock"
+	--server-ip "198.19.$k.1" --client-ip "198.19.$k.2" --queues 2)
+bench_run repl_o1 "${REPL[@]}" --duration "$DUR" --outstanding 1
+bench_run repl_sat "${REPL[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" status --json >"$WORK/repl_status.json"
+echo "$leader" >"$WORK/repl_leader"
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
+LAB_UP=0
+
+# ---- 5. latest.json and the plots ----------------------------------------
 python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
 	"${sweep_files[@]}" <<'PY'
 import json, os, platform, sys, time
@@ -231,6 +273,12 @@ lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
 rt_o1, rt_sat = load("route_o1"), load("route_sat")
 with open(os.path.join(work, "route_list.json")) as f:
     route_list = json.load(f)
+rp_o1, rp_sat = load("repl_o1"), load("repl_sat")
+with open(os.path.join(work, "repl_leader")) as f:
+    repl_leader = f.read().strip()
+with open(os.path.join(work, "repl_status.json")) as f:
+    repl_nodes = [{"name": n.get("name"), "raft": n.get("raft")}
+                  for n in json.load(f).get("nodes", [])]
 
 
 def figures(d):
@@ -299,6 +347,17 @@ res = {
         "saturation": figures(rt_sat),
         "outstanding_sat": rt_sat["config"]["outstanding"],
         "latchd_routes": route_list.get("routes", [])},
+    "replicated": {
+        "what": "3-node lab cluster (tools/lab up --nodes 3, every node "
+                "eal.lcores=%s), latch-bench --mode lock over the leader's "
+                "net_memif; a request is answered once committed" % lab_lcores,
+        "leader": repl_leader,
+        "one_outstanding": figures(rp_o1),
+        "saturation": figures(rp_sat),
+        "outstanding_sat": rp_sat["config"]["outstanding"],
+        "status_o1": rp_o1["status"],
+        "status_sat": rp_sat["status"],
+        "nodes": repl_nodes},
     "ratios": {
         "rate_ratio": ratio(lat_sat["throughput"]["answers_per_s"],
                             ref_sat["throughput"]["answers_per_s"]),
@@ -309,10 +368,20 @@ res = {
         "route_rate_ratio": ratio(rt_sat["throughput"]["answers_per_s"],
                                   ref_sat["throughput"]["answers_per_s"]),
         "route_p50_ratio": ratio(rt_o1["latency"]["p50"],
-                                 ref_o1["latency"]["p50"])},
+                                 ref_o1["latency"]["p50"]),
+        # Against the single-node lock runs of the same run (issue 6:
+        # goals p50 ratio <= 3, rate ratio >= 0.5).
+        "replicated_p50_ratio": ratio(rp_o1["latency"]["p50"],
+                                      lat_o1["latency"]["p50"]),
+        "replicated_p99_ratio": ratio(rp_o1["latency"]["p99"],
+                                      lat_o1["latency"]["p99"]),
+        "replicated_rate_ratio": ratio(
+            rp_sat["throughput"]["answers_per_s"],
+            lat_sat["throughput"]["answers_per_s"])},
     "runs": {"ref_o1": ref_o1, "ref_sat": ref_sat,
              "latch_o1": lat_o1, "latch_sat": lat_sat,
-             "route_o1": rt_o1, "route_sat": rt_sat},
+             "route_o1": rt_o1, "route_sat": rt_sat,
+             "repl_o1": rp_o1, "repl_sat": rp_sat},
 }
 with open(os.path.join(out, "latest.json"), "w") as f:
     json.dump(res, f, indent=1)
@@ -352,7 +421,22 @@ print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s" % (
     r["rate_ratio"], r["p50_ratio"], r["p99_ratio"]))
 print("bench: route_rate_ratio %s  route_p50_ratio %s" % (
     r["route_rate_ratio"], r["route_p50_ratio"]))
+print("bench: replicated (leader %s): %.3f Mreq/s at saturation; "
+      "1 outstanding: p50 %.2f us, p99 %.2f us" % (
+          repl_leader, rp_sat["throughput"]["answers_per_s"] / 1e6,
+          rp_o1["latency"]["p50"] / 1e3, rp_o1["latency"]["p99"] / 1e3))
+print("bench: replicated_p50_ratio %s  replicated_rate_ratio %s" % (
+    r["replicated_p50_ratio"], r["replicated_rate_ratio"]))
 PY
+
+# ---- 6. failover: kill -9 of the leader to the first new grant ----------
+# After latest.json so that a failover problem costs no other figure. The
+# lab lock is this script's (inherited descriptor): FAILOVER_LOCKED=1.
+if [ "$FAILOVER" -eq 1 ]; then
+	FAILOVER_LOCKED=1 BUILD=$BUILD "$ROOT/perf/failover-time.sh" \
+		--trials "$FAILOVER_TRIALS" --out "$OUT" ||
+		echo "bench: failover measurement failed (see above)" >&2
+fi
 
 if command -v gnuplot >/dev/null; then
 	gnuplot -e "work='$WORK'; out='$OUT'" "$ROOT/perf/plot.gp" &&
