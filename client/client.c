@@ -280,6 +280,44 @@ client_from_server(const struct latch_client *c, const struct sockaddr_in *from,
 }
 
 /*
+ * A follower named the leader @holder: talk to it from now on. Sessions
+ * live on one node, so the ones we had are left to expire on the node we
+ * leave; the next call bound to a session gets NO_SESSION from the leader
+ * and opens one there. Under c->lock.
+ */
+static void
+client_server_switch(struct latch_client *c, uint64_t holder)
+{
+	__atomic_store_n(&c->server_ep, holder, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->session_mask, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * A GRANTED or LOST from another node than ours: in a replicated cluster a
+ * new leader notifies the waiters and holders it inherited, from its own
+ * address (docs/protocol.md, "Redirects"). Take it, and talk to that node
+ * from now on, as a NOT_LEADER naming it would have made us do; anything
+ * else from a stranger is dropped. Returns whether @m is taken.
+ */
+static bool
+client_follow_notifier(struct latch_client *c, const struct latch_wire_msg *m,
+		       const struct sockaddr_in *from)
+{
+	uint16_t port = ntohs(from->sin_port);
+	uint64_t ep;
+
+	if (m->reply || (m->op != LATCH_OP_GRANTED && m->op != LATCH_OP_LOST) ||
+	    from->sin_family != AF_INET || port < m->partition)
+		return false;
+	ep = client_ep_make(ntohl(from->sin_addr.s_addr),
+			    (uint16_t)(port - m->partition));
+	if (!client_ep_valid(ep))
+		return false;
+	client_server_switch(c, ep);
+	return true;
+}
+
+/*
  * Wait until @deadline_ns (UINT64_MAX: forever; a passed deadline still
  * takes what already arrived) for one valid datagram addressed to us on
  * @fd. Returns 1 with @m decoded from @buf (LATCH_MSG_MAX_LEN + 1 bytes;
@@ -293,6 +331,7 @@ client_recv(struct latch_client *c, int fd, uint64_t deadline_ns, uint8_t *buf,
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		struct sockaddr_in from;
 		socklen_t from_len = sizeof(from);
+		bool from_server;
 		int wait_ms = -1;
 		ssize_t n;
 		int rc;
@@ -324,11 +363,12 @@ client_recv(struct latch_client *c, int fd, uint64_t deadline_ns, uint8_t *buf,
 				continue;
 			return -errno;
 		}
-		if (!client_from_server(c, &from, from_len))
-			continue;
+		from_server = client_from_server(c, &from, from_len);
 		if (latch_wire_decode(buf, (size_t)n, 0, m) != LATCH_WIRE_OK)
 			continue;
 		if (m->client_id != c->client_id)
+			continue;
+		if (!from_server && !client_follow_notifier(c, m, &from))
 			continue;
 		return 1;
 	}
@@ -447,7 +487,8 @@ client_result_fill(struct latch_result *out, const struct latch_wire_msg *m)
 {
 	memset(out, 0, sizeof(*out));
 	out->status = m->status;
-	out->flags = m->flags & LATCH_F_SHARED;
+	/* REPLICA: a follower answered a QUERY from its applied state. */
+	out->flags = m->flags & (LATCH_F_SHARED | LATCH_F_REPLICA);
 	out->token = m->token;
 	out->lease_ms = m->lease_ms;
 	if (m->reply) {
@@ -467,19 +508,6 @@ client_partitions_set(struct latch_client *c, uint16_t partitions)
 	__atomic_store_n(&c->partitions, partitions, __ATOMIC_RELAXED);
 	/* Sessions of partitions that no longer exist need no keepalive. */
 	__atomic_fetch_and(&c->session_mask, keep, __ATOMIC_RELAXED);
-}
-
-/*
- * A follower named the leader @holder: talk to it from now on. Sessions
- * live on one node, so the ones we had are left to expire on the node we
- * leave; the next call bound to a session gets NO_SESSION from the leader
- * and opens one there. Under c->lock.
- */
-static void
-client_server_switch(struct latch_client *c, uint64_t holder)
-{
-	__atomic_store_n(&c->server_ep, holder, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->session_mask, 0, __ATOMIC_RELAXED);
 }
 
 static int client_call(struct latch_client *c, const struct client_req *rq,

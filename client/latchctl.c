@@ -586,6 +586,13 @@ lock_print(const struct latchctl *ctl, uint8_t op, const char *key,
 		print_u64_field(ctl->json, "token", r->token);
 		print_u64_field(ctl->json, "lease_ms", r->lease_ms);
 		print_u64_field(ctl->json, "waiters", r->waiters);
+		/* A follower's applied state, which may lag the leader's
+		 * (docs/protocol.md, "Replica reads"). */
+		if (ctl->json)
+			printf(", \"replica\": %s",
+			       (r->flags & LATCH_F_REPLICA) ? "true" : "false");
+		else if (r->flags & LATCH_F_REPLICA)
+			printf(" replica=true");
 	} else {
 		print_u64_field(ctl->json, "token", r->token);
 		print_u64_field(ctl->json, "lease_ms", r->lease_ms);

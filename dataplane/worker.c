@@ -484,11 +484,15 @@ worker_apply_request(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	w->cur.mbuf = NULL;
 }
 
-/* QUERY: answered from the table's state, which it does not change. */
+/*
+ * QUERY: answered from the table's state, which it does not change.
+ * @replica is LATCH_F_REPLICA when a follower answers from its applied
+ * state, which may lag the leader's (docs/protocol.md), else 0.
+ */
 static void
 worker_query(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	     const struct pkt_info *info, uint8_t slot,
-	     const struct latch_wire_msg *msg)
+	     const struct latch_wire_msg *msg, uint16_t replica)
 {
 	struct pkt_latch_answer a;
 	struct lock_query q;
@@ -505,6 +509,7 @@ worker_query(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 		a.lease_ms = q.lease_left_ms;
 		a.wait_ms = q.waiters;
 	}
+	a.flags |= replica;
 	a.op = LATCH_OP_QUERY;
 	a.status = LATCH_S_OK;
 	worker_answer(w, m, frame, info, slot, &a);
@@ -1053,10 +1058,15 @@ worker_repl_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 		break;
 	case LATCH_OP_QUERY:
 		/* From the leader's applied state: not linearizable (a
-		 * newer leader may exist; docs/cluster.md). */
+		 * newer leader may exist; docs/cluster.md). Others answer
+		 * from their own applied state, flagged REPLICA, unless
+		 * the client asked for the leader (FORWARD). */
 		w->c.req_query++;
 		if (prepl_is_leader(w->repl))
-			worker_query(w, m, frame, info, slot, msg);
+			worker_query(w, m, frame, info, slot, msg, 0);
+		else if (!(msg->flags & LATCH_F_FORWARD))
+			worker_query(w, m, frame, info, slot, msg,
+				     LATCH_F_REPLICA);
 		else
 			worker_not_leader(w, m, frame, info, slot, msg->op,
 					  msg->flags);
@@ -1140,7 +1150,7 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 		break;
 	case LATCH_OP_QUERY:
 		w->c.req_query++;
-		worker_query(w, m, frame, info, slot, &msg);
+		worker_query(w, m, frame, info, slot, &msg, 0);
 		break;
 	case LATCH_OP_ACK:
 		/* No answer: the ACK ends the exchange. */

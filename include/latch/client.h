@@ -138,7 +138,8 @@ void latch_client_destroy(struct latch_client *c);
 /** The answer to a call (or the notification that ended a wait). */
 struct latch_result {
 	uint16_t status;   /**< enum latch_status */
-	uint16_t flags;    /**< mode of the grant: LATCH_F_SHARED or 0 */
+	uint16_t flags;    /**< LATCH_F_SHARED (mode of the grant); QUERY:
+				LATCH_F_REPLICA if a follower answered */
 	uint64_t token;    /**< fencing token of the grant */
 	uint32_t lease_ms; /**< lease granted; QUERY: lease left */
 	uint32_t count;    /**< QUERY: holders; QUEUED: place in queue */

@@ -458,7 +458,8 @@ handle_drop_two(struct fake *f, const struct fake_rx *rx)
 		a.reply = true;
 		a.key = rx->key;
 		a.count = 2;
-		a.flags = LATCH_F_SHARED;
+		/* As a follower's replica answer (docs/protocol.md). */
+		a.flags = LATCH_F_SHARED | LATCH_F_REPLICA;
 		a.holder = 0xabc;
 		a.token = 9;
 		a.lease_ms = 700;
@@ -498,7 +499,7 @@ test_retry_same_request_id(void **state)
 	assert_int_equal(latch_query(c, "k", 1, &r), 0);
 	assert_int_equal(r.status, LATCH_S_OK);
 	assert_int_equal(r.count, 2);
-	assert_int_equal(r.flags, LATCH_F_SHARED);
+	assert_int_equal(r.flags, LATCH_F_SHARED | LATCH_F_REPLICA);
 	assert_true(r.holder == 0xabc);
 	assert_true(r.token == 9);
 	assert_int_equal(r.lease_ms, 700);
@@ -557,6 +558,66 @@ test_queued_then_granted(void **state)
 
 	latch_client_destroy(c);
 	fake_stop(f);
+}
+
+/*
+ * Failover while queued: the old leader answered QUEUED and died; the new
+ * leader inherited the waiter and sends GRANTED from its own address. The
+ * client takes it, ACKs it there, and talks to the new leader from then on.
+ */
+static struct fake *new_leader;
+
+static void
+handle_queue_then_die(struct fake *f, const struct fake_rx *rx)
+{
+	if (rx->m.op != LATCH_OP_ACQUIRE)
+		return;
+	fake_reply(f, rx, LATCH_S_QUEUED, 0, 1);
+	fake_notify(new_leader, rx, LATCH_OP_GRANTED, LATCH_S_OK, 123);
+}
+
+static void
+handle_nothing(struct fake *f, const struct fake_rx *rx)
+{
+	(void)f;
+	(void)rx;
+}
+
+static void
+test_granted_by_new_leader(void **state)
+{
+	struct fake *old = fake_start(2, handle_queue_then_die);
+	struct latch_client *c;
+	struct latch_result r;
+	struct fake_rx acq = {0}, ack = {0};
+	char name[32], want[32];
+	unsigned i;
+
+	(void)state;
+	new_leader = fake_start(2, handle_nothing);
+	c = client_for(old, 2, false, 200, 3);
+	assert_int_equal(
+		latch_acquire(c, "moved", 5, LATCH_F_WAIT, 2000, 0, &r), 0);
+	assert_int_equal(r.status, LATCH_S_OK);
+	assert_true(r.token == 123);
+	assert_true(fake_wait_count(new_leader, LATCH_OP_ACK, 0, 1));
+	assert_true(fake_log_get(old, 0, &acq));
+	for (i = 0; fake_log_get(new_leader, i, &ack); i++)
+		if (ack.m.op == LATCH_OP_ACK)
+			break;
+	assert_int_equal(ack.m.op, LATCH_OP_ACK);
+	assert_true(ack.m.request_id == acq.m.request_id);
+	assert_true(ack.m.token == 123);
+	assert_int_equal(ack.port, acq.port);
+	assert_int_equal(fake_count(old, LATCH_OP_ACK, 0), 0);
+
+	assert_true(latch_client_server(c, name, sizeof(name)) > 0);
+	fake_name(new_leader, want, sizeof(want));
+	assert_string_equal(name, want);
+
+	latch_client_destroy(c);
+	fake_stop(old);
+	fake_stop(new_leader);
 }
 
 /* The GRANTED is lost: the first ACQUIRE only gets QUEUED; the client
@@ -1020,6 +1081,7 @@ main(void)
 		cmocka_unit_test(test_partition_discovery),
 		cmocka_unit_test(test_retry_same_request_id),
 		cmocka_unit_test(test_queued_then_granted),
+		cmocka_unit_test(test_granted_by_new_leader),
 		cmocka_unit_test(test_lost_granted_asks_again),
 		cmocka_unit_test(test_no_session_keepalive_retry),
 		cmocka_unit_test(test_lost_acked_and_queued_once),
