@@ -12,13 +12,11 @@
 # goes to a log: tokens strictly increase, and no query ever shows two
 # holders of the exclusive KEY.
 #
-# KNOWN GAP (reported, not asserted away): the waiter's GRANTED
-# notification comes from the new leader, whose address is not the one
-# the waiter's liblatch talks to; client_recv() drops datagrams from any
-# other source (client_from_server), and the waiter's retry after its
-# wait goes to the dead leader. So the grant is asserted in the
-# replicated table (query at the new leader: holder = the waiter, larger
-# token); whether the waiter process heard of it is printed either way.
+# The waiter's GRANTED comes from the new leader, which inherited the
+# queue, not from the node the waiter's liblatch talked to: liblatch takes
+# it, ACKs it there and follows that node (docs/protocol.md, "Redirects").
+# The grant is checked both in the replicated table and in what the waiter
+# process was told.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -136,21 +134,16 @@ sees_waiter() {
 wait_until 15 sees_waiter ||
 	fail "follower $follower does not show $WAITER with token $t2: $out"
 
-say "did the waiter process hear of its grant? (known gap: see the header)"
+say "the waiter process hears of its grant from the new leader"
 heard() {
 	jline "$TMP/waiter.out" acquire >/dev/null
 }
-if wait_until 10 heard; then
-	line=$(jline "$TMP/waiter.out" acquire)
-	assert_eq "$(jget "$line" status)" ok "waiter's outcome ($line)"
-	assert_eq "$(jget "$line" token)" "$t2" "token the waiter was told"
-	echo "waiter $t2" >>"$TOKENS"
-	say "the waiter was told: token $t2"
-else
-	say "KNOWN GAP: the waiter process was not told of its grant" \
-		"(GRANTED from $leader2, not the server it talks to);" \
-		"the replicated table holds it for $WAITER, token $t2"
-fi
+wait_until 10 heard || fail "the waiter was not told of its grant at $leader2"
+line=$(jline "$TMP/waiter.out" acquire)
+assert_eq "$(jget "$line" status)" ok "waiter's outcome ($line)"
+assert_eq "$(jget "$line" token)" "$t2" "token the waiter was told"
+echo "waiter $t2" >>"$TOKENS"
+say "the waiter was told: token $t2"
 
 say "tokens told, in order: $(tr '\n' ' ' <"$TOKENS")"
 python3 - "$TOKENS" "$TOKENS.seen" <<'PYEOF' || fail "tokens not increasing"
