@@ -9,6 +9,8 @@
 #      and round trip over the same vdev path;
 #   2. latch: latchd on the lab profile (tools/lab up), driven by
 #      latch-bench --mode lock with the same frame size and core layout;
+#      then with one worker alone on CPU 1 (workers.count=1) against a
+#      one-queue testpmd: the like-for-like layout;
 #   3. route: the same latchd, with a route (defined by --set at start-up)
 #      whose one backend is latch-bench itself, driven by latch-bench
 #      --mode route: latchd's router forwards every frame back over memif;
@@ -24,19 +26,31 @@
 # Core layout (2-core lab machine): latch-bench sends from CPU 0; the
 # server's fast path runs on CPU 1 (testpmd's forwarding lcore serves both
 # queues; latchd's two workers share CPU 1 under the lab profile's idle
-# policy); the main lcores of testpmd and latchd sleep on CPU 0.
+# policy, or its one worker has CPU 1 to itself in the one-worker runs);
+# the main lcores of testpmd and latchd sleep on CPU 0.
 #
 # Never fails on a timing: figures are measured, not asserted.
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-build}
+# A release build by default (-O3, LATCH_DEBUG_ASSERT compiled out): the
+# figures are those of what a deployment runs, not of the per-packet debug
+# checks (docs/benchmarks.md "Build"). BUILD=dir measures another build dir
+# as it is configured; latest.json records its buildtype and b_ndebug.
+BUILD=${BUILD:-build-release}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 OUT=${BENCH_OUT:-$ROOT/perf/results}
 BENCH_LCORE=${BENCH_LCORE:-0}
 # The server's fast path on the other CPU; latchd's main stays on CPU 0.
 LAB_LCORES=${BENCH_LAB_LCORES:-0@0,1@1,2@1}
+# The one-worker layout: latchd's only worker alone on CPU 1, as testpmd's
+# one forwarding lcore is (docs/benchmarks.md "Core layout"), with the
+# lab profile's idle policy sleep (BENCH_LAB1_IDLE): with poll, latchd's
+# worker crashed in net_memif's rx/tx when a latch-bench run disconnected
+# (docs/benchmarks.md, "Issue 4").
+LAB1_LCORES=${BENCH_LAB1_LCORES:-0@0,1@1}
+LAB1_IDLE=${BENCH_LAB1_IDLE:-sleep}
 REF_DIR=/run/latch-bench
 REF_SOCK=$REF_DIR/ref.sock
 LAB_SOCK=/run/latch/lab1/memif.sock
@@ -79,9 +93,12 @@ perf/failover-time.sh).
   --out DIR   where the results go
   --help      this text
 
-Environment: BUILD (build dir, default build), BENCH_LCORE (CPU of
+Environment: BUILD (build dir, default build-release: configured here as
+--buildtype=release -Db_ndebug=true if missing), BENCH_LCORE (CPU of
 latch-bench, default 0), BENCH_LAB_LCORES (latchd eal.lcores, default
-$LAB_LCORES), BENCH_KEY_LEN (default 16), BENCH_SAT_OUTSTANDING (default 32).
+$LAB_LCORES), BENCH_LAB1_LCORES and BENCH_LAB1_IDLE (the one-worker runs,
+default $LAB1_LCORES and $LAB1_IDLE), BENCH_KEY_LEN (default 16),
+BENCH_SAT_OUTSTANDING (default 32).
 Run as root (hugepages, the lab's namespace).
 USAGE
 }
@@ -96,6 +113,25 @@ while [ $# -gt 0 ]; do
 	*) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
+
+# The release dir is ours to configure; any other is used as configured.
+if [ ! -f "$BUILD/build.ninja" ]; then
+	if [ "$BUILD" != "$ROOT/build-release" ]; then
+		echo "bench: $BUILD is not a configured build dir" >&2
+		exit 1
+	fi
+	meson setup "$BUILD" "$ROOT" --buildtype=release -Db_ndebug=true >&2
+fi
+ninja -C "$BUILD" dataplane/latchd control/latch-control client/latchctl \
+	perf/latch-bench >&2 ||
+	ninja -C "$BUILD" >&2
+BUILD_TYPE=$(meson introspect --buildoptions "$BUILD" | python3 -c \
+	'import json,sys; o={x["name"]: x["value"] for x in json.load(sys.stdin)}; print(o["buildtype"], o["b_ndebug"])')
+BUILD_NDEBUG=${BUILD_TYPE#* }
+BUILD_TYPE=${BUILD_TYPE%% *}
+[ "$BUILD_TYPE" = release ] && [ "$BUILD_NDEBUG" = true ] ||
+	echo "bench: $BUILD is buildtype=$BUILD_TYPE b_ndebug=$BUILD_NDEBUG," \
+		"not a release build: figures include the debug checks" >&2
 
 # One lab per machine: wait for any integration test or other bench that
 # holds it (tests/integration/lib.sh takes the same lock).
@@ -176,28 +212,46 @@ json_get() {
 }
 
 # ---- 1. reference: testpmd macswap ---------------------------------------
-rm -f "$REF_SOCK"
-echo "bench: reference: dpdk-testpmd macswap on $REF_SOCK" >&2
-dpdk-testpmd -l 0,1 --file-prefix bench-ref --no-pci "${MEM_ARGS[@]}" \
-	--vdev "net_memif0,role=server,socket=$REF_SOCK,socket-abstract=no" \
-	-- --forward-mode=macswap --rxq=2 --txq=2 --nb-cores=1 \
-	--stats-period 1 </dev/null >"$WORK/testpmd.log" 2>&1 &
-TESTPMD_PID=$!
-for _ in $(seq 100); do
-	[ -S "$REF_SOCK" ] && break
-	if ! kill -0 "$TESTPMD_PID" 2>/dev/null; then
-		cat "$WORK/testpmd.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-[ -S "$REF_SOCK" ] || { echo "bench: testpmd made no socket" >&2; exit 1; }
+# start_testpmd Q: the reference forwarder with Q queues, one forwarding
+# lcore on CPU 1 serving them all.
+start_testpmd() {
+	rm -f "$REF_SOCK"
+	echo "bench: reference: dpdk-testpmd macswap on $REF_SOCK, $1 queue(s)" >&2
+	dpdk-testpmd -l 0,1 --file-prefix bench-ref --no-pci "${MEM_ARGS[@]}" \
+		--vdev "net_memif0,role=server,socket=$REF_SOCK,socket-abstract=no" \
+		-- --forward-mode=macswap --rxq="$1" --txq="$1" --nb-cores=1 \
+		--stats-period 1 </dev/null >"$WORK/testpmd.log" 2>&1 &
+	TESTPMD_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$REF_SOCK" ] && break
+		if ! kill -0 "$TESTPMD_PID" 2>/dev/null; then
+			cat "$WORK/testpmd.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	[ -S "$REF_SOCK" ] || { echo "bench: testpmd made no socket" >&2; exit 1; }
+}
+
+stop_testpmd() {
+	kill -TERM "$TESTPMD_PID" 2>/dev/null || true
+	wait "$TESTPMD_PID" 2>/dev/null || true
+	TESTPMD_PID=
+}
+
+start_testpmd 2
 REF=(--mode echo --socket "$REF_SOCK" --queues 2)
 bench_run ref_o1 "${REF[@]}" --duration "$DUR" --outstanding 1
 bench_run ref_sat "${REF[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
-kill -TERM "$TESTPMD_PID" 2>/dev/null || true
-wait "$TESTPMD_PID" 2>/dev/null || true
-TESTPMD_PID=
+stop_testpmd
+# The reference of the one-worker runs: testpmd with one queue (a memif
+# client with fewer queues than the server stalls), the same requests in
+# flight in all (2 x SAT_OUTSTANDING on the one queue).
+start_testpmd 1
+REF1=(--mode echo --socket "$REF_SOCK" --queues 1)
+bench_run ref1_sat "${REF1[@]}" --duration "$DUR" \
+	--outstanding $((2 * SAT_OUTSTANDING))
+stop_testpmd
 
 # ---- 2. latch: latchd on the lab profile ---------------------------------
 LAB_UP=1
@@ -223,6 +277,20 @@ bench_run route_o1 "${ROUTE[@]}" --duration "$DUR" --outstanding 1
 bench_run route_sat "${ROUTE[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" exec latchctl --json route list \
 	>"$WORK/route_list.json"
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
+LAB_UP=0
+
+# ---- 3b. latch, one worker: latchd's one worker alone on CPU 1 ----------
+# The same lock runs against the lab with workers.count=1: the layout of
+# the reference (one server lcore on CPU 1), where the two-worker runs
+# above make latchd's workers time-share CPU 1. One worker, one queue.
+LAB_UP=1
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set workers.count=1 \
+	--set "eal.lcores=$LAB1_LCORES" --set "workers.idle=$LAB1_IDLE" >&2
+LOCK1=(--mode lock --socket "$LAB_SOCK" --queues 1)
+bench_run latch1_o1 "${LOCK1[@]}" --duration "$DUR" --outstanding 1
+bench_run latch1_sat "${LOCK1[@]}" --duration "$DUR" \
+	--outstanding $((2 * SAT_OUTSTANDING))
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
 
@@ -256,11 +324,13 @@ LAB_UP=0
 
 # ---- 5. latest.json and the plots ----------------------------------------
 python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
+	"$LAB1_LCORES" "$LAB1_IDLE" "$BUILD_TYPE" "$BUILD_NDEBUG" \
 	"${sweep_files[@]}" <<'PY'
 import json, os, platform, sys, time
 
 out, work, quick, lcore, lab_lcores = sys.argv[1:6]
-sweep_args = sys.argv[6:]
+lab1_lcores, lab1_idle, build_type, build_ndebug = sys.argv[6:10]
+sweep_args = sys.argv[10:]
 
 
 def load(name):
@@ -270,6 +340,8 @@ def load(name):
 
 ref_o1, ref_sat = load("ref_o1"), load("ref_sat")
 lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
+ref1_sat = load("ref1_sat")
+l1_o1, l1_sat = load("latch1_o1"), load("latch1_sat")
 rt_o1, rt_sat = load("route_o1"), load("route_sat")
 with open(os.path.join(work, "route_list.json")) as f:
     route_list = json.load(f)
@@ -324,6 +396,7 @@ res = {
     "layout": {"latch_bench_cpu": int(lcore),
                "testpmd": "-l 0,1 --nb-cores=1: forwarding lcore on CPU 1",
                "latchd_eal_lcores": lab_lcores},
+    "build": {"buildtype": build_type, "b_ndebug": build_ndebug},
     "frame_len": lat_o1["config"]["frame_len"],
     "reference": {
         "what": "dpdk-testpmd --forward-mode=macswap over net_memif, "
@@ -339,6 +412,19 @@ res = {
         "outstanding_sat": lat_sat["config"]["outstanding"],
         "status_sat": lat_sat["status"],
         "sweep": sweep},
+    "reference_1q": {
+        "what": "the reference over one queue, %d requests in flight"
+                % ref1_sat["config"]["outstanding"],
+        "saturation": figures(ref1_sat)},
+    "latch_1worker": {
+        "what": "latchd lab profile with workers.count=1, eal.lcores=%s, "
+                "workers.idle=%s (its one worker alone on CPU 1, as "
+                "testpmd's forwarding lcore), latch-bench --mode lock "
+                "--queues 1" % (lab1_lcores, lab1_idle),
+        "one_outstanding": figures(l1_o1),
+        "saturation": figures(l1_sat),
+        "outstanding_sat": l1_sat["config"]["outstanding"],
+        "status_sat": l1_sat["status"]},
     "route": {
         "what": "latchd lab profile routing UDP port %d (key: latch) to "
                 "one backend, latch-bench itself, over net_memif; "
@@ -365,6 +451,13 @@ res = {
                            ref_o1["latency"]["p50"]),
         "p99_ratio": ratio(lat_o1["latency"]["p99"],
                            ref_o1["latency"]["p99"]),
+        # One latchd worker against the one-queue reference, the same
+        # requests in flight (section latch_1worker).
+        "rate_ratio_1worker": ratio(
+            l1_sat["throughput"]["answers_per_s"],
+            ref1_sat["throughput"]["answers_per_s"]),
+        "p50_ratio_1worker": ratio(l1_o1["latency"]["p50"],
+                                   ref_o1["latency"]["p50"]),
         "route_rate_ratio": ratio(rt_sat["throughput"]["answers_per_s"],
                                   ref_sat["throughput"]["answers_per_s"]),
         "route_p50_ratio": ratio(rt_o1["latency"]["p50"],
@@ -380,6 +473,8 @@ res = {
             lat_sat["throughput"]["answers_per_s"])},
     "runs": {"ref_o1": ref_o1, "ref_sat": ref_sat,
              "latch_o1": lat_o1, "latch_sat": lat_sat,
+             "ref1_sat": ref1_sat, "latch1_o1": l1_o1,
+             "latch1_sat": l1_sat,
              "route_o1": rt_o1, "route_sat": rt_sat,
              "repl_o1": rp_o1, "repl_sat": rp_sat},
 }
@@ -419,6 +514,11 @@ print("bench: route:     %.3f Mpps routed at saturation; 1 outstanding: "
           rt_o1["latency"]["p50"] / 1e3, rt_o1["latency"]["p99"] / 1e3))
 print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s" % (
     r["rate_ratio"], r["p50_ratio"], r["p99_ratio"]))
+print("bench: one worker: %.3f Mreq/s against %.3f Mpps (one queue); "
+      "rate_ratio_1worker %s  p50_ratio_1worker %s" % (
+          l1_sat["throughput"]["answers_per_s"] / 1e6,
+          ref1_sat["throughput"]["answers_per_s"] / 1e6,
+          r["rate_ratio_1worker"], r["p50_ratio_1worker"]))
 print("bench: route_rate_ratio %s  route_p50_ratio %s" % (
     r["route_rate_ratio"], r["route_p50_ratio"]))
 print("bench: replicated (leader %s): %.3f Mreq/s at saturation; "
