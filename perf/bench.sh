@@ -178,6 +178,7 @@ cleanup() {
 		LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >/dev/null 2>&1 || true
 	fi
 	rm -f "$REF_SOCK"
+	rmdir "$REF_DIR" 2>/dev/null || true
 	rm -f /dev/hugepages/bench-*map_* 2>/dev/null || true
 	rm -rf /var/run/dpdk/bench-* 2>/dev/null || true
 	rm -rf "$WORK"
