@@ -1045,14 +1045,16 @@ cmd_stats(struct latchctl *ctl, int argc, char **argv)
 /* ---- routes and backends ---------------------------------------------- */
 
 /*
- * Send @req (a JSON object) to latchd's control socket and print the
- * answer: with --json the answer object plus "status" ("ok" or "error"),
- * else one line. Routing commands answer only once latchd has swapped its
- * tables, so a command that returned has taken effect. Exit code.
+ * Send @req (a JSON object) as one line to the Unix socket @path of @who
+ * (latchd's control socket or latch-control's API) and print the answer:
+ * with --json the answer object plus "status" ("ok" or "error"), else
+ * through @print_ok. An answer with "error" is a refusal (exit 1). @hint
+ * follows a connection error. Exit code.
  */
 static int
-control_command(struct latchctl *ctl, struct json_object *req,
-		void (*print_ok)(struct json_object *answer))
+socket_command(struct latchctl *ctl, const char *path, const char *who,
+	       const char *hint, struct json_object *req,
+	       void (*print_ok)(struct json_object *answer))
 {
 	struct json_object *ans, *err_obj;
 	char line[2048], err[512];
@@ -1061,21 +1063,22 @@ control_command(struct latchctl *ctl, struct json_object *req,
 
 	snprintf(line, sizeof(line), "%s\n",
 		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
-	reply = control_ask(ctl->control, line, err, sizeof(err));
+	reply = control_ask(path, line, err, sizeof(err));
 	if (reply == NULL)
-		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL, "%s", err);
+		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL, "%s%s", err,
+				    hint);
 	ans = json_tokener_parse(reply);
 	if (ans == NULL || json_object_get_type(ans) != json_type_object) {
 		json_object_put(ans);
 		free(reply);
 		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
-				    "control socket %s answered something "
-				    "that is not one JSON object",
-				    ctl->control);
+				    "%s's socket %s answered something that "
+				    "is not one JSON object",
+				    who, path);
 	}
 	if (json_object_object_get_ex(ans, "error", &err_obj)) {
 		code = report_error(ctl, LATCHCTL_EXIT_REFUSED, NULL,
-				    "latchd refused: %s",
+				    "%s refused: %s", who,
 				    json_object_get_string(err_obj));
 	} else {
 		code = LATCHCTL_EXIT_OK;
@@ -1091,6 +1094,18 @@ control_command(struct latchctl *ctl, struct json_object *req,
 	json_object_put(ans);
 	free(reply);
 	return code;
+}
+
+/*
+ * socket_command() to latchd's control socket. Routing commands answer
+ * only once latchd has swapped its tables, so a command that returned has
+ * taken effect.
+ */
+static int
+control_command(struct latchctl *ctl, struct json_object *req,
+		void (*print_ok)(struct json_object *answer))
+{
+	return socket_command(ctl, ctl->control, "latchd", "", req, print_ok);
 }
 
 static const char *
@@ -1355,10 +1370,8 @@ print_cluster_status(struct json_object *a)
 static int
 cmd_cluster(struct latchctl *ctl, int argc, char **argv)
 {
-	struct json_object *req, *ans, *err_obj;
+	struct json_object *req;
 	const char *sub, *api_cmd;
-	char line[512], err[512];
-	char *reply;
 	int code;
 
 	if (argc < 2)
@@ -1396,40 +1409,12 @@ cmd_cluster(struct latchctl *ctl, int argc, char **argv)
 	if (argc == 3)
 		json_object_object_add(req, "name",
 				       json_object_new_string(argv[2]));
-	snprintf(line, sizeof(line), "%s\n",
-		 json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	code = socket_command(ctl, ctl->api, "latch-control",
+			      " (is latch-control running?)", req,
+			      strcmp(api_cmd, "cluster_status") == 0
+				      ? print_cluster_status
+				      : print_members);
 	json_object_put(req);
-	reply = control_ask(ctl->api, line, err, sizeof(err));
-	if (reply == NULL)
-		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
-				    "%s (is latch-control running?)", err);
-	ans = json_tokener_parse(reply);
-	free(reply);
-	if (ans == NULL || json_object_get_type(ans) != json_type_object) {
-		json_object_put(ans);
-		return report_error(ctl, LATCHCTL_EXIT_ERROR, NULL,
-				    "API socket %s answered something that "
-				    "is not one JSON object",
-				    ctl->api);
-	}
-	if (json_object_object_get_ex(ans, "error", &err_obj)) {
-		code = report_error(ctl, LATCHCTL_EXIT_REFUSED, NULL,
-				    "latch-control refused: %s",
-				    json_object_get_string(err_obj));
-	} else {
-		code = LATCHCTL_EXIT_OK;
-		if (ctl->json) {
-			json_object_object_add(ans, "status",
-					       json_object_new_string("ok"));
-			printf("%s\n", json_object_to_json_string_ext(
-					       ans, JSON_C_TO_STRING_PLAIN));
-		} else if (strcmp(api_cmd, "cluster_status") == 0) {
-			print_cluster_status(ans);
-		} else {
-			print_members(ans);
-		}
-	}
-	json_object_put(ans);
 	return code;
 }
 
