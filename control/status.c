@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,22 @@ role_number(const char *role)
 	return 0;
 }
 
+/* Per-peer counters of struct peer_stats, one metric each. */
+static const struct {
+	const char *name;
+	const char *help;
+	size_t offset;
+} peer_counters[] = {
+	{"latch_control_peer_sent_total", "Datagrams sent to the peer.",
+	 offsetof(struct peer_stats, sent)},
+	{"latch_control_peer_send_errors_total",
+	 "Datagrams to the peer that sendto() refused.",
+	 offsetof(struct peer_stats, send_errors)},
+	{"latch_control_peer_received_total",
+	 "Datagrams from the peer accepted.",
+	 offsetof(struct peer_stats, received)},
+};
+
 #define METRIC_HEAD(f, name, type, help) \
 	fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
@@ -354,30 +371,19 @@ status_metrics(const struct status_src *s, size_t *len)
 				? 1
 				: 0);
 	}
-	METRIC_HEAD(f, "latch_control_peer_sent_total", "counter",
-		    "Datagrams sent to the peer.");
-	for (i = 0; i < peer_count(s->peers); i++)
-		fprintf(f,
-			"latch_control_peer_sent_total{peer=\"%s\"} %" PRIu64
-			"\n",
-			peer_at(s->peers, i)->name,
-			peer_at(s->peers, i)->stats.sent);
-	METRIC_HEAD(f, "latch_control_peer_send_errors_total", "counter",
-		    "Datagrams to the peer that sendto() refused.");
-	for (i = 0; i < peer_count(s->peers); i++)
-		fprintf(f,
-			"latch_control_peer_send_errors_total{peer=\"%s\"} "
-			"%" PRIu64 "\n",
-			peer_at(s->peers, i)->name,
-			peer_at(s->peers, i)->stats.send_errors);
-	METRIC_HEAD(f, "latch_control_peer_received_total", "counter",
-		    "Datagrams from the peer accepted.");
-	for (i = 0; i < peer_count(s->peers); i++)
-		fprintf(f,
-			"latch_control_peer_received_total{peer=\"%s\"} "
-			"%" PRIu64 "\n",
-			peer_at(s->peers, i)->name,
-			peer_at(s->peers, i)->stats.received);
+	for (k = 0; k < sizeof(peer_counters) / sizeof(peer_counters[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n",
+			peer_counters[k].name, peer_counters[k].help,
+			peer_counters[k].name);
+		for (i = 0; i < peer_count(s->peers); i++) {
+			const struct peer *pr = peer_at(s->peers, i);
+
+			fprintf(f, "%s{peer=\"%s\"} %" PRIu64 "\n",
+				peer_counters[k].name, pr->name,
+				*(const uint64_t *)((const char *)&pr->stats +
+						    peer_counters[k].offset));
+		}
+	}
 	METRIC_HEAD(f, "latch_control_peer_dropped_total", "counter",
 		    "Datagrams from the peer refused, by reason.");
 	for (i = 0; i < peer_count(s->peers); i++) {

@@ -938,6 +938,24 @@ lt_hold(struct lock_table *lt, uint32_t i, const struct lock_entry *e)
 		lt->counters.grants_shared++;
 }
 
+/*
+ * The part of removing request @i that holders and waiters share: out of
+ * the request map, its session and the timer wheel; its lock touched (the
+ * next waiter may now be compatible, or the lock free), the record freed.
+ */
+static void
+lt_req_drop(struct lock_table *lt, uint32_t i)
+{
+	struct lt_req *r = &lt->reqs[i];
+	bool had = lt_map_del(&lt->req_map, r->req_hash, i);
+
+	LATCH_ASSERT(had);
+	lt_session_unbind(lt, i);
+	timer_wheel_cancel(lt->wheel, &r->timer);
+	lt_lock_touch(lt, r->lock);
+	lt_req_free(lt, i);
+}
+
 /* Remove holder @i (released, expired, session ended) and free it. */
 static void
 lt_unhold(struct lock_table *lt, uint32_t i)
@@ -953,12 +971,7 @@ lt_unhold(struct lock_table *lt, uint32_t i)
 	lt->holders_used--;
 	had = lt_map_del(&lt->token_map, r->token_hash, i);
 	LATCH_ASSERT(had);
-	had = lt_map_del(&lt->req_map, r->req_hash, i);
-	LATCH_ASSERT(had);
-	lt_session_unbind(lt, i);
-	timer_wheel_cancel(lt->wheel, &r->timer);
-	lt_lock_touch(lt, r->lock);
-	lt_req_free(lt, i);
+	lt_req_drop(lt, i);
 }
 
 /* Remove waiter @i (timed out, session ended) and free it. */
@@ -967,20 +980,13 @@ lt_unwait(struct lock_table *lt, uint32_t i)
 {
 	struct lt_req *r = &lt->reqs[i];
 	struct lt_lock *lk = &lt->locks[r->lock];
-	bool had;
 
 	LATCH_ASSERT(r->state == LT_REQ_WAITING);
 	LATCH_ASSERT(lk->waiters > 0);
 	lt_list_remove(lt, &lk->wait_head, &lk->wait_tail, i);
 	lk->waiters--;
 	lt->waiters_used--;
-	had = lt_map_del(&lt->req_map, r->req_hash, i);
-	LATCH_ASSERT(had);
-	lt_session_unbind(lt, i);
-	timer_wheel_cancel(lt->wheel, &r->timer);
-	/* The next waiter may now be compatible with the holders. */
-	lt_lock_touch(lt, r->lock);
-	lt_req_free(lt, i);
+	lt_req_drop(lt, i);
 }
 
 /*
