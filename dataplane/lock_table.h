@@ -241,20 +241,33 @@ bool lock_table_query(const struct lock_table *lt, const struct lock_key *key,
 		      uint64_t now_ms, struct lock_query *out);
 
 /*
- * Prefetch the table's own memory that lock_table_apply(@lt, @e) reads
- * first: the buckets of the dedup window and of the request map for
- * (client id, request id), of the token map for a RELEASE or RENEW, and
- * the dedup answer the window evicts next. A hint only: it changes no
- * state, so applying with or without it gives the same state and effects
- * (tests/unit/test_lock_table.c). Same thread rules as lock_table_apply():
- * the owner only. Why: a worker applying a burst can prefetch entry n + 1
- * before applying entry n, overlapping its cache misses with work (DPDK
- * l3fwd's pattern). The key index is not touched: it belongs to the
- * caller (rte_hash_prefetch-style calls on it are the caller's choice).
- * Added for the lock-table optimisation (docs/benchmarks.md).
+ * What lock_table_prefetch_burst() needs of an entry about to be applied:
+ * its op (enum lock_entry_op), client and request ids, and the token of a
+ * RELEASE or RENEW. A shell can fill it from a packet before decoding it.
  */
-void lock_table_prefetch(const struct lock_table *lt,
-			 const struct lock_entry *e);
+struct lock_hint {
+	uint8_t op;
+	uint64_t client_id;
+	uint64_t request_id;
+	uint64_t token;
+};
+
+/*
+ * Prefetch the table's own memory that applying @n entries described by
+ * @hints, in that order, touches first: the buckets of the dedup window
+ * and of the request map for each (client id, request id), of the token
+ * map for a RELEASE or RENEW and for the tokens the ACQUIREs would take,
+ * the dedup ring slots their answers take and the buckets of the answers
+ * those slots evict. A hint only: it changes no state, so applying with
+ * or without it gives the same state and effects, and a wrong hint costs
+ * a wasted prefetch (tests/unit/test_lock_table.c). Same thread rules as
+ * lock_table_apply(): the owner only. Why: at millions of entries a
+ * second the maps and the dedup ring exceed L2; prefetching a burst
+ * before applying it overlaps its cache misses (docs/benchmarks.md,
+ * "where the cycles go"). The key index is the caller's.
+ */
+void lock_table_prefetch_burst(const struct lock_table *lt,
+			       const struct lock_hint *hints, unsigned n);
 
 /* Highest fencing token handed out so far (0 if none). */
 uint64_t lock_table_token_last(const struct lock_table *lt);

@@ -22,6 +22,7 @@
  * allocates memory after worker_create().
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include <rte_ring.h>
 
 #include "common/assert.h"
+#include "common/bytes.h"
 #include "common/wire.h"
 #include "control/raft_wire.h"
 #include "dataplane/lock_index_rte.h"
@@ -1219,15 +1221,66 @@ worker_handle(struct worker *w, struct rte_mbuf *m, uint8_t slot)
 	}
 }
 
-/* A burst from port @slot: each packet handled while the next one's data
- * is fetched. */
+/* Where a request's fixed part sits in an untagged IPv4/UDP frame
+ * without IP options: what worker_prefetch_table() peeks at. */
+#define WORKER_PEEK_MSG_OFF (14 + 20 + 8)
+
+/*
+ * Before a burst is handled: read the ids of every lock request in it
+ * that this worker will apply at once and let the lock table prefetch
+ * what applying them touches, so their cache misses overlap instead of
+ * queueing one after another (docs/benchmarks.md, "where the cycles
+ * go"). A peek, not a parse: anything unusual (a tag, IP options, a
+ * handoff, replication, where entries apply later) is simply not
+ * hinted, and a wrong hint costs a wasted prefetch, never a wrong
+ * answer.
+ */
+static void
+worker_prefetch_table(struct worker *w, struct rte_mbuf **pkts, unsigned n)
+{
+	struct lock_hint hints[WORKER_BURST_MAX];
+	unsigned i, k = 0;
+
+	if (w->repl != NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const uint8_t *f = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		const uint8_t *msg = f + WORKER_PEEK_MSG_OFF;
+		uint8_t op;
+
+		if (rte_pktmbuf_data_len(pkts[i]) <
+			    WORKER_PEEK_MSG_OFF + LATCH_MSG_FIXED_LEN ||
+		    be_get16(f + 12) != RTE_ETHER_TYPE_IPV4 || f[14] != 0x45 ||
+		    be_get16(msg) != LATCH_MAGIC ||
+		    be_get16(msg + offsetof(struct latch_hdr, partition)) !=
+			    w->index)
+			continue;
+		op = msg[offsetof(struct latch_hdr, op)];
+		if (op < LATCH_OP_ACQUIRE || op > LATCH_OP_KEEPALIVE ||
+		    op == LATCH_OP_QUERY)
+			continue;
+		hints[k].op = worker_entry_op(op);
+		hints[k].client_id =
+			be_get64(msg + offsetof(struct latch_hdr, client_id));
+		hints[k].request_id =
+			be_get64(msg + offsetof(struct latch_hdr, request_id));
+		hints[k].token = be_get64(msg + sizeof(struct latch_hdr));
+		k++;
+	}
+	if (k > 0)
+		lock_table_prefetch_burst(w->table, hints, k);
+}
+
+/* A burst from port @slot: the lock table's memory prefetched for the
+ * whole burst, then each packet handled while the next one's data is
+ * fetched. */
 static void
 worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, unsigned n,
 		    uint8_t slot)
 {
 	unsigned i;
 
-	rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+	worker_prefetch_table(w, pkts, n);
 	for (i = 0; i + 1 < n; i++) {
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		worker_handle(w, pkts[i], slot);
