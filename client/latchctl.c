@@ -69,6 +69,8 @@ enum latchctl_opt_bit {
 	OPT_POOL = 1u << 6,
 	OPT_DEFAULT = 1u << 7,
 	OPT_TABLE_SIZE = 1u << 8,
+	OPT_CONNTRACK = 1u << 9,
+	OPT_CONNTRACK_IDLE = 1u << 10,
 };
 
 struct latchctl {
@@ -93,6 +95,7 @@ struct latchctl {
 	const char *pool;
 	const char *default_backend;
 	uint32_t table_size;
+	uint32_t conntrack_idle_ms;
 };
 
 static const char usage_text[] =
@@ -108,9 +111,12 @@ static const char usage_text[] =
 	"  stats                 latchd's counters (from --control)\n"
 	"  route add NAME --match PORTS --key KIND --pool POOL\n"
 	"            [--default BACKEND] [--table-size M]\n"
+	"            [--conntrack [--conntrack-idle MS]]\n"
 	"                        route UDP to PORTS (8000 or 8000-8010) to a\n"
 	"                        backend of POOL chosen by Maglev over KIND:\n"
-	"                        5tuple, latch or payload:OFFSET:LEN\n"
+	"                        5tuple, latch or payload:OFFSET:LEN;\n"
+	"                        --conntrack (5tuple): flows keep their\n"
+	"                        backend while it stays up (idle MS, 30000)\n"
 	"  route del NAME        remove a route\n"
 	"  route list            routes, pools and their counters\n"
 	"  backend up NAME       put a backend back in its pool's tables\n"
@@ -346,6 +352,8 @@ enum {
 	LONGOPT_POOL,
 	LONGOPT_DEFAULT,
 	LONGOPT_TABLE_SIZE,
+	LONGOPT_CONNTRACK,
+	LONGOPT_CONNTRACK_IDLE,
 	LONGOPT_FORWARD,
 	LONGOPT_API,
 };
@@ -368,6 +376,8 @@ static const struct option latchctl_options[] = {
 	{"pool", required_argument, NULL, LONGOPT_POOL},
 	{"default", required_argument, NULL, LONGOPT_DEFAULT},
 	{"table-size", required_argument, NULL, LONGOPT_TABLE_SIZE},
+	{"conntrack", no_argument, NULL, LONGOPT_CONNTRACK},
+	{"conntrack-idle", required_argument, NULL, LONGOPT_CONNTRACK_IDLE},
 	{"forward", no_argument, NULL, LONGOPT_FORWARD},
 	{"api", required_argument, NULL, LONGOPT_API},
 	{NULL, 0, NULL, 0},
@@ -474,6 +484,18 @@ parse_options(struct latchctl *ctl, int argc, char **argv, bool stop_at_command)
 						   optarg);
 			ctl->table_size = (uint32_t)v;
 			ctl->given |= OPT_TABLE_SIZE;
+			break;
+		case LONGOPT_CONNTRACK:
+			ctl->given |= OPT_CONNTRACK;
+			break;
+		case LONGOPT_CONNTRACK_IDLE:
+			/* CONNTRACK_IDLE_MS_MAX (dataplane/conntrack.h). */
+			if (!parse_u64(optarg, 86400000u, &v) || v == 0)
+				return usage_error(ctl,
+						   "bad --conntrack-idle '%s'",
+						   optarg);
+			ctl->conntrack_idle_ms = (uint32_t)v;
+			ctl->given |= OPT_CONNTRACK_IDLE;
 			break;
 		case ':':
 			return usage_error(ctl, "option '%s' needs a value",
@@ -1143,10 +1165,17 @@ print_route_cmd_ok(struct json_object *a)
 static void
 print_route_list(struct json_object *a)
 {
-	struct json_object *routes, *r, *bes, *be;
+	struct json_object *routes, *r, *bes, *be, *ct;
 	size_t i, j;
 
 	printf("generation %" PRId64 "\n", json_get_int(a, "generation"));
+	if (json_object_object_get_ex(a, "conntrack", &ct))
+		printf("conntrack hits %" PRId64 " misses %" PRId64
+		       " evictions %" PRId64 " expired %" PRId64
+		       " moved %" PRId64 "\n",
+		       json_get_int(ct, "hits"), json_get_int(ct, "misses"),
+		       json_get_int(ct, "evictions"),
+		       json_get_int(ct, "expired"), json_get_int(ct, "moved"));
 	if (!json_object_object_get_ex(a, "routes", &routes) ||
 	    json_object_array_length(routes) == 0) {
 		printf("no routes\n");
@@ -1155,7 +1184,7 @@ print_route_list(struct json_object *a)
 	for (i = 0; i < json_object_array_length(routes); i++) {
 		r = json_object_array_get_idx(routes, i);
 		printf("route %s match %s key %s pool %s default %s "
-		       "forwarded %" PRId64 " dropped %" PRId64 "\n",
+		       "forwarded %" PRId64 " dropped %" PRId64,
 		       json_get_str(r, "name"), json_get_str(r, "match"),
 		       json_get_str(r, "key"), json_get_str(r, "pool"),
 		       json_get_str(r, "default")[0] != '\0'
@@ -1163,6 +1192,10 @@ print_route_list(struct json_object *a)
 			       : "-",
 		       json_get_int(r, "forwarded"),
 		       json_get_int(r, "dropped"));
+		if (strcmp(json_get_str(r, "conntrack"), "true") == 0)
+			printf(" conntrack idle %" PRId64 "ms",
+			       json_get_int(r, "conntrack_idle_ms"));
+		printf("\n");
 		if (!json_object_object_get_ex(r, "backends", &bes))
 			continue;
 		for (j = 0; j < json_object_array_length(bes); j++) {
@@ -1183,8 +1216,9 @@ print_route_list(struct json_object *a)
 static int
 cmd_route(struct latchctl *ctl, int argc, char **argv)
 {
-	const unsigned add_opts =
-		OPT_MATCH | OPT_KEY | OPT_POOL | OPT_DEFAULT | OPT_TABLE_SIZE;
+	const unsigned add_opts = OPT_MATCH | OPT_KEY | OPT_POOL | OPT_DEFAULT |
+				  OPT_TABLE_SIZE | OPT_CONNTRACK |
+				  OPT_CONNTRACK_IDLE;
 	struct json_object *req;
 	const char *sub;
 	int rc;
@@ -1232,7 +1266,8 @@ cmd_route(struct latchctl *ctl, int argc, char **argv)
 		json_object_put(req);
 		return usage_error(ctl, "route add needs --match, --key and "
 					"--pool (and takes --default, "
-					"--table-size)");
+					"--table-size, --conntrack, "
+					"--conntrack-idle)");
 	}
 	json_object_object_add(req, "cmd",
 			       json_object_new_string(strcmp(sub, "add") == 0
@@ -1254,6 +1289,13 @@ cmd_route(struct latchctl *ctl, int argc, char **argv)
 			json_object_object_add(
 				req, "table_size",
 				json_object_new_int64(ctl->table_size));
+		if (ctl->given & OPT_CONNTRACK)
+			json_object_object_add(req, "conntrack",
+					       json_object_new_boolean(true));
+		if (ctl->given & OPT_CONNTRACK_IDLE)
+			json_object_object_add(
+				req, "conntrack_idle_ms",
+				json_object_new_int64(ctl->conntrack_idle_ms));
 	}
 	rc = control_command(ctl, req, print_route_cmd_ok);
 	json_object_put(req);

@@ -211,5 +211,27 @@ control_req_route(const struct control_req *req, struct profile_route *r,
 		}
 		r->table_size = (uint32_t)n;
 	}
+	f = req_field(req, "conntrack");
+	if (f != NULL) {
+		if (!strcmp(f->value, "true") || !strcmp(f->value, "yes"))
+			r->conntrack = true;
+		else if (strcmp(f->value, "false") != 0 &&
+			 strcmp(f->value, "no") != 0) {
+			*why = "conntrack: true or false";
+			return -EINVAL;
+		}
+	}
+	f = req_field(req, "conntrack_idle_ms");
+	if (f != NULL) {
+		errno = 0;
+		n = strtoul(f->value, &end, 10);
+		/* CONNTRACK_IDLE_MS_MAX (dataplane/conntrack.h): a day. */
+		if (f->value[0] < '1' || f->value[0] > '9' || *end != '\0' ||
+		    errno != 0 || n > 86400000ul) {
+			*why = "conntrack_idle_ms: 1 to 86400000";
+			return -EINVAL;
+		}
+		r->conntrack_idle_ms = (uint32_t)n;
+	}
 	return 0;
 }

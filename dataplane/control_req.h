@@ -45,8 +45,8 @@ const char *control_req_str(const struct control_req *req, const char *name);
 /*
  * The route of a route_add request: name, match ("8000" or "8000-8010"),
  * key ("5tuple", "latch", "payload:OFF:LEN"), pool, and optionally
- * default (a backend of the pool) and table_size (a number or a string of
- * digits). 0, or -EINVAL with *@why a sentence naming the field.
+ * default (a backend of the pool), table_size (a number or a string of
+ * digits), conntrack (true/false, or "yes"/"no") and conntrack_idle_ms. 0, or -EINVAL with *@why a sentence naming the field.
  */
 int control_req_route(const struct control_req *req, struct profile_route *r,
 		      const char **why);

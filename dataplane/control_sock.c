@@ -400,10 +400,15 @@ render_routes(struct jbuf *b, const struct route_conf *rc,
 		jbuf_string(b, r->default_backend);
 		jbuf_printf(
 			b,
-			",\"table_size\":%u,\"slot\":%u,\"forwarded\":%" PRIu64
-			",\"dropped\":%" PRIu64 ",\"backends\":[",
+			",\"table_size\":%u,\"conntrack\":%s"
+			",\"conntrack_idle_ms\":%u,\"slot\":%u"
+			",\"forwarded\":%" PRIu64 ",\"dropped\":%" PRIu64
+			",\"backends\":[",
 			r->table_size != 0 ? r->table_size
 					   : MAGLEV_SIZE_DEFAULT,
+			r->conntrack ? "true" : "false",
+			r->conntrack_idle_ms != 0 ? r->conntrack_idle_ms
+						  : CONNTRACK_IDLE_MS_DEFAULT,
 			rc->route_slot[i], latchd_route_forwarded(rc, i, sum),
 			latchd_route_dropped(rc, i, sum));
 		first = true;
@@ -423,7 +428,15 @@ render_routes(struct jbuf *b, const struct route_conf *rc,
 			jbuf_printf(b, ",");
 		render_backend(b, rc, j, sum);
 	}
-	jbuf_printf(b, "]");
+	/* Connection tracking of 5-tuple routes, summed over the workers'
+	 * flow tables (docs/routing.md, "connection tracking"). */
+	jbuf_printf(b,
+		    "],\"conntrack\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
+		    ",\"evictions\":%" PRIu64 ",\"expired\":%" PRIu64
+		    ",\"moved\":%" PRIu64 "}",
+		    sum->conntrack_hits, sum->conntrack_misses,
+		    sum->conntrack_evictions, sum->conntrack_expired,
+		    sum->conntrack_moved);
 }
 
 static void

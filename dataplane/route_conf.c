@@ -120,6 +120,10 @@ route_conf_route_add(struct route_conf *rc, const struct profile_route *r,
 		*why = "the route has no key";
 		return -EINVAL;
 	}
+	if (r->conntrack && r->key.kind != PROFILE_KEY_5TUPLE) {
+		*why = "conntrack needs key = 5tuple (flows are 5-tuples)";
+		return -EINVAL;
+	}
 	if (!route_conf_pool_has(rc, r->pool, NULL)) {
 		*why = "the route's pool has no backend";
 		return -EINVAL;
@@ -196,6 +200,8 @@ route_conf_build(const struct route_conf *rc, const char **why)
 		d->table_size = r->table_size;
 		d->default_backend = -1;
 		d->user = rc->route_slot[i];
+		d->conntrack = r->conntrack;
+		d->conntrack_idle_ms = r->conntrack_idle_ms;
 		d->backends = be;
 		n = 0;
 		for (j = 0; j < rc->backends_count; j++) {

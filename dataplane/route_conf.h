@@ -99,7 +99,8 @@ struct route_table *route_conf_build(const struct route_conf *rc,
 /*
  * Add route @r (its slot is the lowest free one). 0, or -EEXIST (the
  * name is taken), -ENOSPC (no slot), -EINVAL with *@why (ports of the lock
- * path, no such pool, default not in the pool, no key). Pure.
+ * path, no such pool, default not in the pool, no key, conntrack on a key
+ * other than the 5-tuple). Pure.
  */
 int route_conf_route_add(struct route_conf *rc, const struct profile_route *r,
 			 const char **why);

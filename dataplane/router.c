@@ -25,6 +25,12 @@
 #define RT_IP_OFFSET_MASK 0x1fff
 /* 5-tuple key: src IP, dst IP, protocol, src port, dst port. */
 #define RT_5TUPLE_LEN 13
+/*
+ * Seed of the backend identities that conntrack keeps: any fixed value
+ * other than Maglev's two (maglev.h), so the identity hash is independent
+ * of where the backend sits in the table. Digits of sqrt(2).
+ */
+#define RT_CT_ID_SEED 0x6a09e667f3bcc908ull
 
 const char *const router_reason_names[ROUTER_R_MAX] = {
 #define ROUTER_REASON_NAME(name, str) [ROUTER_R_##name] = str,
@@ -169,9 +175,38 @@ rt_key(const struct router_route *r, const uint8_t *frame, uint16_t payload_len,
 	}
 }
 
+uint64_t
+router_backend_ct_id(const uint8_t *id, uint8_t len)
+{
+	uint64_t h = maglev_hash64(id, len, RT_CT_ID_SEED);
+
+	/* CONNTRACK_ID_NONE marks free slots and absent backends. */
+	return h == CONNTRACK_ID_NONE ? 1 : h;
+}
+
+/* The flow of a frame that router_route_tracked() checked: IPv4/UDP. */
+static inline void
+rt_ct_key(const uint8_t *frame, struct conntrack_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(&k->src_ip_be, frame + RT_IP_OFF + 12, 4);
+	memcpy(&k->dst_ip_be, frame + RT_IP_OFF + 16, 4);
+	memcpy(&k->src_port_be, frame + RT_UDP_OFF, 2);
+	memcpy(&k->dst_port_be, frame + RT_UDP_OFF + 2, 2);
+	k->proto = RT_IPPROTO_UDP;
+}
+
 enum router_action
 router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 	     struct router_decision *d)
+{
+	return router_route_tracked(t, NULL, 0, frame, len, d);
+}
+
+enum router_action
+router_route_tracked(const struct route_table *t, struct conntrack *ct,
+		     uint64_t now_ms, uint8_t *frame, uint16_t len,
+		     struct router_decision *d)
 {
 	const struct router_route *r;
 	const uint8_t *ip = frame + RT_IP_OFF;
@@ -184,6 +219,7 @@ router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 
 	d->route = ROUTER_ROUTE_NONE;
 	d->backend = ROUTER_BACKEND_NONE;
+	d->ct = CONNTRACK_UNTRACKED;
 	d->hash = 0;
 
 	if (len < RT_ETH_LEN)
@@ -233,6 +269,17 @@ router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 	d->hash = latch_key_hash(key, key_len);
 	idx = maglev_lookup(r->maglev, d->hash);
 	LATCH_DEBUG_ASSERT(idx < r->backends_count);
+	if (r->conntrack && ct != NULL) {
+		const struct conntrack_pool pool = {r->ct_ids,
+						    r->backends_count};
+		struct conntrack_key k;
+		enum conntrack_verdict v;
+
+		rt_ct_key(frame, &k);
+		idx = conntrack_flow(ct, &k, d->hash, now_ms,
+				     r->conntrack_idle_ms, &pool, idx, &v);
+		d->ct = (uint8_t)v;
+	}
 	d->backend = idx;
 	d->reason = ROUTER_R_routed;
 	router_rewrite(frame, &r->backends[idx]);
@@ -249,6 +296,7 @@ router_table_destroy(struct route_table *t)
 	for (i = 0; i < ROUTER_ROUTES_MAX; i++) {
 		maglev_table_destroy(t->routes[i].maglev);
 		free(t->routes[i].backends);
+		free(t->routes[i].ct_ids);
 	}
 	free(t);
 }
@@ -289,6 +337,14 @@ rt_def_check(const struct route_table *t, const struct router_route_def *def,
 		*reason = "route default backend is not in its pool";
 		return -EINVAL;
 	}
+	if (def->conntrack && def->key_kind != ROUTER_KEY_5TUPLE) {
+		*reason = "connection tracking needs a 5tuple key";
+		return -EINVAL;
+	}
+	if (def->conntrack && def->conntrack_idle_ms > CONNTRACK_IDLE_MS_MAX) {
+		*reason = "conntrack idle time above CONNTRACK_IDLE_MS_MAX";
+		return -EINVAL;
+	}
 	for (i = 0; i < def->backends_count; i++) {
 		if (def->backends[i].id_len == 0 ||
 		    def->backends[i].id_len > ROUTER_ID_MAX) {
@@ -300,6 +356,45 @@ rt_def_check(const struct route_table *t, const struct router_route_def *def,
 	/* Against the whole pool, so that bringing backends up later can
 	 * never make a valid table unbuildable. */
 	return maglev_size_check(m, def->backends_count, reason);
+}
+
+/*
+ * Connection tracking of route @r: its idle time, and the identity of
+ * each backend that may take flows (up, with a weight). Identities must
+ * differ within a pool (Maglev checks the bytes; this checks their
+ * hashes, so a flow can never be kept on the wrong backend).
+ */
+static int
+rt_ct_ids_build(struct router_route *r, const struct router_route_def *def,
+		const char **reason)
+{
+	uint16_t i, j;
+
+	r->conntrack = true;
+	r->conntrack_idle_ms = def->conntrack_idle_ms != 0
+				       ? def->conntrack_idle_ms
+				       : CONNTRACK_IDLE_MS_DEFAULT;
+	r->ct_ids = calloc(r->backends_count, sizeof(*r->ct_ids));
+	if (r->ct_ids == NULL) {
+		*reason = "out of memory";
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->backends_count; i++) {
+		const struct router_backend *be = &r->backends[i];
+		uint64_t id = router_backend_ct_id(be->id, be->id_len);
+
+		for (j = 0; j < i; j++) {
+			if (id == router_backend_ct_id(r->backends[j].id,
+						       r->backends[j].id_len)) {
+				*reason = "two backend identities of a pool "
+					  "hash alike";
+				return -EINVAL;
+			}
+		}
+		if (be->up && be->weight > 0)
+			r->ct_ids[i] = id;
+	}
+	return 0;
 }
 
 /* Build route @r from @def with builder @b. */
@@ -339,6 +434,11 @@ rt_route_build(struct router_route *r, const struct router_route_def *def,
 		mb[i].weight = be->up ? be->weight : 0;
 		if (mb[i].weight > 0)
 			r->up_count++;
+	}
+	if (def->conntrack) {
+		rc = rt_ct_ids_build(r, def, reason);
+		if (rc != 0)
+			return rc;
 	}
 	if (r->up_count == 0)
 		return 0; /* every packet goes to the default, or is dropped */

@@ -12,6 +12,11 @@
  * port become the backend's, TTL drops by one, and both checksums are
  * updated incrementally (RFC 1624; a UDP checksum of 0 stays 0).
  *
+ * A 5-tuple route may track connections (conntrack.h): with a worker's
+ * flow table passed to router_route_tracked(), a flow keeps the backend
+ * its first packet went to for as long as that backend stays in the pool
+ * and up, whatever the Maglev table says after a change of the pool.
+ *
  * A route table is built off the fast path (router_table_create, main
  * lcore or control thread), never changed afterwards, and published to
  * workers through one pointer (router_rcu.h); the old table is freed after
@@ -29,6 +34,7 @@
 
 #include <latch/proto.h>
 
+#include "dataplane/conntrack.h"
 #include "dataplane/maglev.h"
 
 /* Routes per table: a port maps to a route through a uint8_t index. */
@@ -127,6 +133,10 @@ struct router_route_def {
 	uint16_t backends_count;
 	const struct router_backend *backends;
 	uint16_t user; /* the caller's, copied to struct router_route */
+	/* Connection tracking (conntrack.h): ROUTER_KEY_5TUPLE only; idle
+	 * time in ms, 0 = CONNTRACK_IDLE_MS_DEFAULT. */
+	bool conntrack;
+	uint32_t conntrack_idle_ms;
 };
 
 /*
@@ -153,6 +163,12 @@ struct router_route {
 	struct router_backend *backends;
 	struct maglev_table *maglev; /* NULL when up_count == 0 */
 	uint16_t user; /* router_route_def.user (latchd: counter slot) */
+	/* Connection tracking: on, idle time (never 0), and each backend's
+	 * identity for conntrack_flow() (ct_ids[i]: backends[i]'s, or
+	 * CONNTRACK_ID_NONE when it is down or of weight 0). NULL when off. */
+	bool conntrack;
+	uint32_t conntrack_idle_ms;
+	uint64_t *ct_ids;
 };
 
 /*
@@ -172,6 +188,7 @@ struct router_decision {
 	uint8_t reason;   /* enum router_reason */
 	uint8_t route;    /* index into routes, or ROUTER_ROUTE_NONE */
 	uint16_t backend; /* index into the route's backends, or NONE */
+	uint8_t ct;       /* enum conntrack_verdict; UNTRACKED if not */
 	uint64_t hash;    /* latch_key_hash of the key, when one was read */
 };
 
@@ -182,7 +199,8 @@ struct router_decision {
  * a static sentence, or ENOMEM) when: too many routes, a port range is
  * empty or overlaps another route's, a key kind or payload key is
  * invalid, a pool is empty or too large, an identity is empty or too long,
- * a default backend index is out of range, or Maglev refuses the size.
+ * a default backend index is out of range, Maglev refuses the size, or
+ * connection tracking is asked of a route whose key is not the 5-tuple.
  * Off the fast path (main lcore or control thread); allocates.
  */
 struct route_table *router_table_create(const struct router_config *cfg,
@@ -205,6 +223,25 @@ void router_table_destroy(struct route_table *t);
  */
 enum router_action router_route(const struct route_table *t, uint8_t *frame,
 				uint16_t len, struct router_decision *d);
+
+/*
+ * router_route() with the calling worker's flow table @ct (NULL: none, as
+ * router_route) at @now_ms: on a route with conntrack on, the backend is
+ * conntrack_flow()'s (a known flow keeps its backend while that backend
+ * is in the pool and up) and d->ct says how it was found. Routes without
+ * conntrack, and bad input sent to a default backend, are not tracked.
+ * Same caller and rules as router_route(); @ct is the worker's own.
+ */
+enum router_action router_route_tracked(const struct route_table *t,
+					struct conntrack *ct, uint64_t now_ms,
+					uint8_t *frame, uint16_t len,
+					struct router_decision *d);
+
+/*
+ * The identity conntrack keeps for a backend of identity @id (@len
+ * bytes): a seeded 64-bit hash, never CONNTRACK_ID_NONE. Any thread.
+ */
+uint64_t router_backend_ct_id(const uint8_t *id, uint8_t len);
 
 /*
  * The rewrite alone: set the destination MAC, IPv4 address and UDP port

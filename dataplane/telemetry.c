@@ -293,8 +293,9 @@ telemetry_entry_name(char *out, size_t size, const char *kind, const char *name,
 
 /*
  * /latch/routes: per route "route/<name>/forwarded" and ".../dropped", per
- * backend "backend/<name>/forwarded" and ".../up", summed over workers. The
- * routes are read under the lock the control socket holds to change them.
+ * backend "backend/<name>/forwarded" and ".../up", and "conntrack/<counter>"
+ * of the workers' flow tables, summed over workers. The routes are read
+ * under the lock the control socket holds to change them.
  */
 static int
 telemetry_cb_routes(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -318,6 +319,11 @@ telemetry_cb_routes(const char *cmd, const char *params, struct rte_tel_data *d)
 	rc = v->routes;
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "generation", rc->generation);
+#define TEL_CT(name)                                                          \
+	rte_tel_data_add_dict_u64(d, "conntrack/" #name, s.conntrack_##name); \
+	entries++;
+	CONNTRACK_COUNTER_LIST(TEL_CT)
+#undef TEL_CT
 	for (i = 0;
 	     i < rc->routes_count && entries + 2 <= RTE_TEL_MAX_DICT_ENTRIES;
 	     i++, entries += 2) {

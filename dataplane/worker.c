@@ -178,6 +178,7 @@ struct worker {
 	uint16_t port_base;
 	uint64_t tsc_per_ms;
 	struct lock_table *table;
+	struct conntrack *ct; /* flows of 5-tuple routes; NULL: off */
 	struct rte_hash *hash;
 	struct notify_pool *notify;
 	uint8_t port_slot[RTE_MAX_ETHPORTS]; /* DPDK port id -> sh->ports */
@@ -582,7 +583,8 @@ worker_route(struct worker *w, struct rte_mbuf *m, uint8_t *frame, uint8_t slot,
 		worker_drop(w, m, pass_drop);
 		return;
 	}
-	switch (router_route(t, frame, rte_pktmbuf_data_len(m), &d)) {
+	switch (router_route_tracked(t, w->ct, w->now_ms, frame,
+				     rte_pktmbuf_data_len(m), &d)) {
 	case ROUTER_FORWARD:
 		w->c.route_reasons[d.reason]++;
 		r = &t->routes[d.route];
@@ -1675,13 +1677,22 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 			strerror(err));
 		goto free_table;
 	}
+	if (p->conntrack_max > 0 &&
+	    (w->ct = conntrack_create(p->conntrack_max)) == NULL) {
+		err = errno;
+		RTE_LOG(ERR, USER1, "worker %u: conntrack: %s\n", index,
+			strerror(err));
+		goto free_notify;
+	}
 	if (sh->replicated) {
 		err = worker_repl_create(w, socket_id);
 		if (err != 0)
-			goto free_notify;
+			goto free_conntrack;
 	}
 	return w;
 
+free_conntrack:
+	conntrack_destroy(w->ct);
 free_notify:
 	notify_destroy(w->notify);
 free_table:
@@ -1716,6 +1727,7 @@ worker_destroy(struct worker *w)
 		rte_free(w->pending_slots);
 	}
 	notify_destroy(w->notify);
+	conntrack_destroy(w->ct);
 	lock_table_destroy(w->table);
 	lock_index_rte_destroy(w->hash);
 	rte_free(w);
@@ -1749,6 +1761,13 @@ worker_stats_read(const struct worker *w, struct worker_stats *out)
 	out->notify_gave_up = nc->gave_up;
 	out->notify_full = nc->full;
 	out->notify_pending = notify_pending(w->notify);
+	if (w->ct != NULL) {
+		const struct conntrack_counters *cc = conntrack_counters(w->ct);
+
+#define WORKER_CT_COPY(name) out->conntrack_##name = cc->name;
+		CONNTRACK_COUNTER_LIST(WORKER_CT_COPY)
+#undef WORKER_CT_COPY
+	}
 	out->lock = *lock_table_counters(w->table);
 	lock_table_gauges(w->table, &out->gauges);
 }

@@ -170,7 +170,12 @@ enum worker_drop {
 	X(chan_views)           \
 	X(chan_pulls)           \
 	X(chan_reports)         \
-	X(chan_reports_dropped)
+	X(chan_reports_dropped) \
+	X(conntrack_hits)       \
+	X(conntrack_misses)     \
+	X(conntrack_evictions)  \
+	X(conntrack_expired)    \
+	X(conntrack_moved)
 
 struct worker_stats {
 #define WORKER_STATS_FIELD(name) uint64_t name;

@@ -105,6 +105,8 @@ static const struct key_desc node_keys[] = {
 	NODE_KEY("table", "notify_max", KEY_U32, notify_max, 16,
 		 SIZE_MAX_ENTRIES),
 	NODE_KEY("table", "timer_slots", KEY_U32, timer_slots, 64, 1u << 24),
+	/* Rounded up to a power of two; conntrack.h's CONNTRACK_ENTRIES_MAX. */
+	NODE_KEY("table", "conntrack_max", KEY_U32, conntrack_max, 0, 1u << 24),
 	NODE_KEY("lease", "default_ms", KEY_U32, lease_default_ms, 1,
 		 UINT32_MAX),
 	NODE_KEY("lease", "max_ms", KEY_U32, lease_max_ms, 1, UINT32_MAX),
@@ -155,6 +157,10 @@ static const struct key_desc route_keys[] = {
 	/* Maglev's bound (maglev.h, MAGLEV_SIZE_MAX); primality is checked
 	 * when the table is built (latchd --check-config does). */
 	ROUTE_KEY("table_size", KEY_U32, table_size, 0, 1u << 24),
+	/* Connection tracking; the idle bound is CONNTRACK_IDLE_MS_MAX. */
+	ROUTE_KEY("conntrack", KEY_BOOL, conntrack, 0, 1),
+	ROUTE_KEY("conntrack_idle_ms", KEY_U32, conntrack_idle_ms, 1,
+		  86400000u),
 };
 
 static const struct key_desc backend_keys[] = {
@@ -180,6 +186,7 @@ static const struct key_desc peer_keys[] = {
 	PEER_KEY("mgmt", KEY_ADDRPORT, mgmt, 0, 0),
 	PEER_KEY("data", KEY_IPV4, data_be, 0, 0),
 	PEER_KEY("mac", KEY_MAC, mac, 0, 0),
+	PEER_KEY("bootstrap", KEY_BOOL, bootstrap, 0, 1),
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -222,7 +229,7 @@ static const struct named_kind named_kinds[] = {
 		   ports, ports_count, PROFILE_PORTS_MAX, port_defaults),
 	NAMED_KIND("route", route_keys,
 		   "match, key, pool, default, "
-		   "table_size",
+		   "table_size, conntrack, conntrack_idle_ms",
 		   routes, routes_count, PROFILE_ROUTES_MAX, route_defaults),
 	NAMED_KIND("backend", backend_keys,
 		   "pool, addr, mac, port, weight, "
@@ -231,8 +238,8 @@ static const struct named_kind named_kinds[] = {
 		   backend_defaults),
 	NAMED_KIND("group", group_keys, "id, addr, mac, via", groups,
 		   groups_count, PROFILE_GROUPS_MAX, group_defaults),
-	NAMED_KIND("peer", peer_keys, "id, mgmt, data, mac", peers, peers_count,
-		   PROFILE_PEERS_MAX, peer_defaults),
+	NAMED_KIND("peer", peer_keys, "id, mgmt, data, mac, bootstrap", peers,
+		   peers_count, PROFILE_PEERS_MAX, peer_defaults),
 };
 
 _Static_assert(sizeof(((struct profile_port *)0)->name) == PROFILE_NAME_MAX,
@@ -299,6 +306,8 @@ profile_defaults(struct profile *p)
 	p->dedup_max = 65536;
 	p->notify_max = 4096;
 	p->timer_slots = 4096;
+	/* 64 Ki flows: 2.5 MiB a worker, untouched until flows arrive. */
+	p->conntrack_max = 65536;
 	p->lease_default_ms = 10000;
 	p->lease_max_ms = 600000;
 	p->wait_default_ms = 5000;
@@ -368,6 +377,7 @@ peer_defaults(void *elem, const char *name)
 	snprintf(peer->name, sizeof(peer->name), "%s", name);
 	/* UINT32_MAX: "no id given", told apart from the valid id 0. */
 	peer->id = UINT32_MAX;
+	peer->bootstrap = true;
 }
 
 int

@@ -79,6 +79,10 @@ struct profile_peer {
 	 * MACs with net_tap's mac= devarg); all zero: not given. latchd's
 	 * workers send partition replication to it (docs/cluster.md). */
 	uint8_t mac[6];
+	/* A member of the cluster's initial configuration (default yes);
+	 * no: it joins later with `latchctl cluster add-member`
+	 * (docs/cluster.md, "Adding and removing members"). */
+	bool bootstrap;
 };
 
 /* A UDP destination port range of a route: "8000" or "8000-8010". */
@@ -109,6 +113,10 @@ struct profile_route {
 	char pool[PROFILE_NAME_MAX];
 	char default_backend[PROFILE_NAME_MAX]; /* "": drop bad input */
 	uint32_t table_size;                    /* Maglev M; 0: default */
+	/* Connection tracking (dataplane/conntrack.h), 5tuple keys only;
+	 * idle time in ms, 0: CONNTRACK_IDLE_MS_DEFAULT (30 s). */
+	bool conntrack;
+	uint32_t conntrack_idle_ms;
 };
 
 /* [backend NAME]: one member of a pool. */
@@ -167,6 +175,7 @@ struct profile {
 	uint32_t dedup_max;
 	uint32_t notify_max; /* notifications awaiting ACK */
 	uint32_t timer_slots;
+	uint32_t conntrack_max; /* flows per worker (5-tuple routes); 0: off */
 
 	/* [lease] */
 	uint32_t lease_default_ms;

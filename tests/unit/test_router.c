@@ -803,6 +803,212 @@ test_backend_down(void **state)
 	router_table_destroy(after);
 }
 
+/* ---- connection tracking ------------------------------------------- */
+
+#define CT_PORT  9500
+#define CT_FLOWS 4000u
+
+/* One 5-tuple route on CT_PORT over @pool[0..n), conntrack as asked. */
+static struct route_table *
+ct_table(const struct router_backend *pool, uint16_t n, bool conntrack)
+{
+	const struct router_config cfg = {ROUTER_PASS, ROUTER_DROP};
+	const struct router_route_def def = {.port_first = CT_PORT,
+					     .port_last = CT_PORT,
+					     .key_kind = ROUTER_KEY_5TUPLE,
+					     .default_backend = -1,
+					     .backends_count = n,
+					     .backends = pool,
+					     .conntrack = conntrack};
+	const char *why = NULL;
+	struct route_table *t = router_table_create(&cfg, &def, 1, &why);
+
+	if (t == NULL)
+		print_error("router_table_create: %s\n", why);
+	assert_non_null(t);
+	return t;
+}
+
+/*
+ * Route flow @sport through @t (with @ct, or none) at @now_ms; check the
+ * rewrite and return the chosen backend's identity byte (its number).
+ */
+static unsigned int
+ct_send(const struct route_table *t, struct conntrack *ct, uint64_t now_ms,
+	uint16_t sport, struct router_decision *d)
+{
+	uint8_t buf[64];
+	size_t len = frame_make(buf, sport, CT_PORT, "x", 1);
+	const struct router_backend *be;
+
+	assert_int_equal(
+		router_route_tracked(t, ct, now_ms, buf, (uint16_t)len, d),
+		ROUTER_FORWARD);
+	assert_int_equal(d->reason, ROUTER_R_routed);
+	be = decided_backend(t, d);
+	assert_non_null(be);
+	assert_sent_to(buf, be);
+	return (unsigned int)strtoul((const char *)be->id + 1, NULL, 10);
+}
+
+/*
+ * A backend joins the pool: under plain Maglev some established flows
+ * would move to other backends (found by routing every flow through both
+ * tables without tracking); with tracking every established flow keeps
+ * its backend, and new flows spread over the whole new pool, the new
+ * backend included.
+ */
+static void
+test_conntrack_keeps_flows(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table *before, *after;
+	struct conntrack *ct = conntrack_create(16384);
+	struct router_decision d;
+	unsigned int was[CT_FLOWS], would_move = 0, to_new = 0, i;
+	uint32_t seen = 0;
+	uint16_t sport;
+
+	assert_non_null(ct);
+	before = ct_table(f->multi, POOL_N - 1, true);
+	after = ct_table(f->multi, POOL_N, true);
+	for (i = 0; i < CT_FLOWS; i++) {
+		sport = (uint16_t)(10000 + i);
+		was[i] = ct_send(before, ct, 1000, sport, &d);
+		assert_int_equal(d.ct, CONNTRACK_NEW);
+		/* Without tracking, the same flow through both tables. */
+		assert_int_equal(ct_send(before, NULL, 0, sport, &d), was[i]);
+		assert_int_equal(d.ct, CONNTRACK_UNTRACKED);
+		if (ct_send(after, NULL, 0, sport, &d) != was[i])
+			would_move++;
+	}
+	/* About 1/5 go to the new backend under Maglev: the precondition
+	 * of this test, computed, not assumed. */
+	assert_true(would_move > CT_FLOWS / 10);
+	for (i = 0; i < CT_FLOWS; i++) {
+		sport = (uint16_t)(10000 + i);
+		assert_int_equal(ct_send(after, ct, 2000, sport, &d), was[i]);
+		assert_int_equal(d.ct, CONNTRACK_HIT);
+	}
+	/* New flows follow the new table, the new backend included. */
+	for (i = 0; i < CT_FLOWS; i++) {
+		unsigned int got;
+
+		sport = (uint16_t)(30000 + i);
+		got = ct_send(after, ct, 3000, sport, &d);
+		assert_int_equal(d.ct, CONNTRACK_NEW);
+		assert_int_equal(got, ct_send(after, NULL, 0, sport, &d));
+		seen |= 1u << (got - 10);
+		to_new += got == 10 + POOL_N - 1;
+	}
+	assert_int_equal(seen, (1u << POOL_N) - 1);
+	assert_true(to_new > CT_FLOWS / 10);
+	assert_int_equal(ct->counters.hits, CT_FLOWS);
+	assert_int_equal(ct->counters.misses, 2 * CT_FLOWS);
+	assert_int_equal(ct->counters.moved, 0);
+	/* After their idle time, old flows follow the table again. */
+	for (i = 0; i < CT_FLOWS; i++) {
+		uint64_t later = 2000 + CONNTRACK_IDLE_MS_DEFAULT;
+
+		sport = (uint16_t)(10000 + i);
+		assert_int_equal(ct_send(after, ct, later, sport, &d),
+				 ct_send(after, NULL, 0, sport, &d));
+	}
+	conntrack_destroy(ct);
+	router_table_destroy(before);
+	router_table_destroy(after);
+}
+
+/*
+ * A backend removed from the pool, or marked down, loses its flows (to
+ * Maglev's choice in the new table); every other flow keeps its backend,
+ * including the few that Maglev alone would have moved.
+ */
+static void
+test_conntrack_gone_backend_moves(void **state)
+{
+	struct fixture *f = *state;
+	struct router_backend removed[POOL_N - 1], down[POOL_N];
+	struct route_table *before, *t_removed, *t_down;
+	struct conntrack *ct_r = conntrack_create(16384);
+	struct conntrack *ct_d = conntrack_create(16384);
+	struct router_decision d;
+	unsigned int was, got, i, on_gone = 0, kept_by_ct = 0;
+	uint16_t sport;
+
+	assert_non_null(ct_r);
+	assert_non_null(ct_d);
+	/* Backend b11 (index 1) leaves: the pool is renumbered after it. */
+	removed[0] = f->multi[0];
+	memcpy(&removed[1], &f->multi[2], (POOL_N - 2) * sizeof(removed[0]));
+	memcpy(down, f->multi, sizeof(down));
+	down[1].up = false;
+	before = ct_table(f->multi, POOL_N, true);
+	t_removed = ct_table(removed, POOL_N - 1, true);
+	t_down = ct_table(down, POOL_N, true);
+	for (i = 0; i < CT_FLOWS; i++) {
+		sport = (uint16_t)(20000 + i);
+		was = ct_send(before, ct_r, 0, sport, &d);
+		assert_int_equal(ct_send(before, ct_d, 0, sport, &d), was);
+
+		got = ct_send(t_removed, ct_r, 10, sport, &d);
+		if (was == 11) {
+			on_gone++;
+			assert_int_equal(d.ct, CONNTRACK_MOVED);
+			assert_int_equal(
+				got, ct_send(t_removed, NULL, 0, sport, &d));
+		} else {
+			assert_int_equal(d.ct, CONNTRACK_HIT);
+			assert_int_equal(got, was);
+			if (ct_send(t_removed, NULL, 0, sport, &d) != was)
+				kept_by_ct++;
+		}
+		assert_int_not_equal(got, 11);
+		/* Moved once, then kept where it went. */
+		assert_int_equal(ct_send(t_removed, ct_r, 20, sport, &d), got);
+		assert_int_equal(d.ct, CONNTRACK_HIT);
+
+		got = ct_send(t_down, ct_d, 10, sport, &d);
+		assert_int_equal(d.ct,
+				 was == 11 ? CONNTRACK_MOVED : CONNTRACK_HIT);
+		assert_int_not_equal(got, 11);
+		if (was != 11)
+			assert_int_equal(got, was);
+	}
+	assert_true(on_gone > CT_FLOWS / 10);
+	assert_int_equal(ct_r->counters.moved, on_gone);
+	assert_int_equal(ct_d->counters.moved, on_gone);
+	print_message("%u flows moved off the gone backend; %u kept that "
+		      "plain Maglev would have moved\n",
+		      on_gone, kept_by_ct);
+	conntrack_destroy(ct_r);
+	conntrack_destroy(ct_d);
+	router_table_destroy(before);
+	router_table_destroy(t_removed);
+	router_table_destroy(t_down);
+}
+
+/* A route without conntrack is not tracked even when a table is given. */
+static void
+test_conntrack_off_route(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table *t = ct_table(f->multi, POOL_N, false);
+	struct conntrack *ct = conntrack_create(64);
+	struct router_decision d;
+	uint16_t sport;
+
+	assert_non_null(ct);
+	for (sport = 1; sport < 100; sport++) {
+		ct_send(t, ct, 0, sport, &d);
+		assert_int_equal(d.ct, CONNTRACK_UNTRACKED);
+	}
+	assert_int_equal(conntrack_live(ct, 0), 0);
+	assert_int_equal(ct->counters.misses, 0);
+	conntrack_destroy(ct);
+	router_table_destroy(t);
+}
+
 static void
 test_invalid_tables(void **state)
 {
@@ -863,6 +1069,22 @@ test_invalid_tables(void **state)
 	defs[1].key_kind = ROUTER_KEY_5TUPLE;
 	defs[1].backends_count = 0;
 	EXPECT_EINVAL(&cfg);
+	defs[1].backends_count = POOL_N;
+	defs[1].conntrack = true; /* fine on a 5-tuple route */
+	t = router_table_create(&cfg, defs, 2, &why);
+	assert_non_null(t);
+	assert_true(t->routes[1].conntrack);
+	assert_int_equal(t->routes[1].conntrack_idle_ms,
+			 CONNTRACK_IDLE_MS_DEFAULT);
+	assert_false(t->routes[0].conntrack);
+	assert_null(t->routes[0].ct_ids);
+	router_table_destroy(t);
+	defs[1].key_kind = ROUTER_KEY_PAYLOAD; /* conntrack needs 5-tuple */
+	defs[1].key_len = 4;
+	EXPECT_EINVAL(&cfg);
+	defs[1].key_kind = ROUTER_KEY_5TUPLE;
+	defs[1].conntrack_idle_ms = CONNTRACK_IDLE_MS_MAX + 1;
+	EXPECT_EINVAL(&cfg);
 #undef EXPECT_EINVAL
 }
 
@@ -892,6 +1114,9 @@ main(void)
 		cmocka_unit_test(test_multi_latch),
 		cmocka_unit_test(test_backend_down),
 		cmocka_unit_test(test_invalid_tables),
+		cmocka_unit_test(test_conntrack_keeps_flows),
+		cmocka_unit_test(test_conntrack_gone_backend_moves),
+		cmocka_unit_test(test_conntrack_off_route),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
