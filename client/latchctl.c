@@ -130,9 +130,10 @@ static const char usage_text[] =
 	"  cluster add NAME, cluster remove NAME, cluster transfer NAME\n"
 	"                        (also add-member, remove-member,\n"
 	"                        transfer-leader) at the leader: add NAME as\n"
-	"                        a learner (promoted once caught up), hand\n"
-	"                        leadership to NAME; remove is refused (no\n"
-	"                        removal in the Raft core yet)\n"
+	"                        a learner (promoted once caught up), remove\n"
+	"                        NAME (learner or voter; the leader itself\n"
+	"                        steps down once its removal commits), hand\n"
+	"                        leadership to NAME; one change at a time\n"
 	"  help                  this text\n"
 	"\n"
 	"Options:\n"
@@ -1405,9 +1406,9 @@ print_cluster_status(struct json_object *a)
 
 /*
  * latchctl cluster status|members|add|remove|transfer: ask latch-control's
- * API socket (--api). add/transfer are carried out by the leader's core;
- * a refusal (not the leader, naming it; remove: not supported) is printed
- * (exit 1).
+ * API socket (--api). add/remove/transfer are carried out by the leader's
+ * core; a refusal (not the leader, naming it; a change under way) is
+ * printed (exit 1).
  */
 static int
 cmd_cluster(struct latchctl *ctl, int argc, char **argv)

@@ -75,11 +75,17 @@ api_refused(const struct status_src *src, const char *cmd, int rc)
 			 cmd);
 		break;
 	case -EINVAL:
-		snprintf(msg, sizeof(msg),
-			 "%s refused: the node is not one the cluster can "
-			 "take for this (itself, not a voter, or already a "
-			 "member)",
-			 cmd);
+		if (!strcmp(cmd, "remove_member"))
+			snprintf(msg, sizeof(msg),
+				 "%s refused: the node is not a member, or "
+				 "is the last voter",
+				 cmd);
+		else
+			snprintf(msg, sizeof(msg),
+				 "%s refused: the node is not one the cluster "
+				 "can take for this (itself, not a voter, or "
+				 "already a member)",
+				 cmd);
 		break;
 	case -ENOSYS:
 		snprintf(msg, sizeof(msg), "%s", API_NOT_INTEGRATED);
@@ -91,20 +97,32 @@ api_refused(const struct status_src *src, const char *cmd, int rc)
 	return api_error(msg);
 }
 
-/* add_member / transfer_leader {"name": NODE}: a core step. */
+/* add_member / remove_member / transfer_leader {"name": NODE}: a core
+ * step, answered with the members as the configuration now in force
+ * says, and what was done. */
 static struct json_object *
 api_command(const char *cmd, struct json_object *req, api_snapshot_fn fn,
 	    void *ctx)
 {
 	struct json_object *nameo, *ans;
 	struct status_src src;
-	bool transfer = !strcmp(cmd, "transfer_leader");
-	const char *name;
+	int (*run)(void *cmd_ctx, uint8_t node);
+	const char *name, *done;
 	char msg[160];
 	int id, rc;
 
 	fn(ctx, &src);
-	if (src.transfer == NULL || src.add_learner == NULL)
+	if (!strcmp(cmd, "transfer_leader")) {
+		run = src.transfer;
+		done = "transfer_to";
+	} else if (!strcmp(cmd, "add_member")) {
+		run = src.add_learner;
+		done = "learner";
+	} else {
+		run = src.remove_member;
+		done = "removed";
+	}
+	if (run == NULL)
 		return api_error(API_NOT_INTEGRATED);
 	if (!json_object_object_get_ex(req, "name", &nameo) ||
 	    !json_object_is_type(nameo, json_type_string))
@@ -119,13 +137,12 @@ api_command(const char *cmd, struct json_object *req, api_snapshot_fn fn,
 			 name, name);
 		return api_error(msg);
 	}
-	rc = transfer ? src.transfer(src.cmd_ctx, (uint8_t)id)
-		      : src.add_learner(src.cmd_ctx, (uint8_t)id);
+	rc = run(src.cmd_ctx, (uint8_t)id);
 	if (rc != 0)
 		return api_refused(&src, cmd, rc);
 	fn(ctx, &src);
 	ans = status_members(&src);
-	add_result(ans, transfer ? "transfer_to" : "learner", name);
+	add_result(ans, done, name);
 	return ans;
 }
 
@@ -154,10 +171,9 @@ api_answer(const char *line, api_snapshot_fn fn, void *ctx)
 		fn(ctx, &src);
 		ans = status_members(&src);
 	} else if (!strcmp(cmd, "add_member") ||
+		   !strcmp(cmd, "remove_member") ||
 		   !strcmp(cmd, "transfer_leader")) {
 		ans = api_command(cmd, req, fn, ctx);
-	} else if (!strcmp(cmd, "remove_member")) {
-		ans = api_error(API_NO_REMOVAL);
 	} else {
 		char msg[160];
 

@@ -8,10 +8,11 @@
  *   {"cmd":"add_member","name":N}      leader: add N as a learner (the
  *                                      core promotes it once caught up)
  *   {"cmd":"transfer_leader","name":N} leader: hand leadership to N
- *   {"cmd":"remove_member","name":N}   {"error":API_NO_REMOVAL}: the core
- *                                      has no removal yet
- * Both commands answer {"members":[..], "learner"|"transfer_to": N} or
- * {"error": why} (not the leader, naming it; a change under way).
+ *   {"cmd":"remove_member","name":N}   leader: remove N, a learner or a
+ *                                      voter (the leader too: it steps
+ *                                      down once the removal commits)
+ * The three answer {"members":[..], "learner"|"removed"|"transfer_to": N}
+ * or {"error": why} (not the leader, naming it; a change under way).
  *
  * Anything else answers {"error":"..."}; a line longer than API_LINE_MAX
  * closes the connection. docs/operations.md, "latch-control".
@@ -30,10 +31,6 @@
 #define API_LINE_MAX 4096
 /* The stubs' answer, word for word (latchctl and the tests show it). */
 #define API_NOT_INTEGRATED "not available until the Raft core is integrated"
-/* remove_member's answer (docs/raft.md, "known limits"). */
-#define API_NO_REMOVAL                                                  \
-	"removing a member is not supported yet: the Raft core has no " \
-	"removal (only add a learner, which it promotes once caught up)"
 
 /* Fill @out with a snapshot of the process for one answer. */
 typedef void (*api_snapshot_fn)(void *ctx, struct status_src *out);

@@ -117,6 +117,7 @@ const struct core_ops core_null_ops = {
 	.on_report = null_on_report,
 	.transfer = null_command,
 	.add_learner = null_command,
+	.remove_member = null_command,
 	.view = null_view,
 	.meta_get = null_meta_get,
 	.meta_last = null_meta_last,

@@ -96,6 +96,9 @@ struct core_ops {
 			struct core_step *st);
 	int (*add_learner)(void *core, uint8_t node, uint64_t now_ms,
 			   struct core_step *st);
+	/* Remove a learner or a voter, the leader itself included. */
+	int (*remove_member)(void *core, uint8_t node, uint64_t now_ms,
+			     struct core_step *st);
 	void (*view)(const void *core, struct core_view *v);
 	/* Meta log entry @index as the core holds it (for persisting);
 	 * last index through meta_last. */

@@ -271,6 +271,23 @@ cr_add_learner(void *core, uint8_t node, uint64_t now_ms, struct core_step *st)
 	return rc;
 }
 
+static int
+cr_remove_member(void *core, uint8_t node, uint64_t now_ms,
+		 struct core_step *st)
+{
+	struct core_raft *c = core;
+	struct raft_effects fx = {0};
+	int rc;
+
+	if (now_ms < c->r->now)
+		now_ms = c->r->now;
+	c->st = st;
+	rc = raft_ctl_remove_member(c->r, node, now_ms, &fx);
+	core_raft_effects(c, &fx, st);
+	c->st = NULL;
+	return rc;
+}
+
 static const char *
 cr_role_name(uint8_t role)
 {
@@ -337,6 +354,7 @@ const struct core_ops core_raft_ops = {
 	.on_report = cr_on_report,
 	.transfer = cr_transfer,
 	.add_learner = cr_add_learner,
+	.remove_member = cr_remove_member,
 	.view = cr_view,
 	.meta_get = cr_meta_get,
 	.meta_last = cr_meta_last,

@@ -292,14 +292,15 @@ on_repl_report(void *ctx, const struct raft_chan_report *rep, uint64_t now_ms)
 
 /* Operator commands of the API: carried out like any step. */
 static int
-control_command(struct control *c, bool transfer, uint8_t node)
+control_command(struct control *c,
+		int (*cmd)(void *core, uint8_t node, uint64_t now_ms,
+			   struct core_step *st),
+		uint8_t node)
 {
 	struct core_step *st = control_step(c);
-	uint64_t now = loop_now_ms(c->loop);
 	int rc;
 
-	rc = transfer ? c->core_ops->transfer(c->core, node, now, st)
-		      : c->core_ops->add_learner(c->core, node, now, st);
+	rc = cmd(c->core, node, loop_now_ms(c->loop), st);
 	control_carry(c, st);
 	return rc;
 }
@@ -307,13 +308,25 @@ control_command(struct control *c, bool transfer, uint8_t node)
 static int
 api_transfer(void *ctx, uint8_t node)
 {
-	return control_command(ctx, true, node);
+	struct control *c = ctx;
+
+	return control_command(c, c->core_ops->transfer, node);
 }
 
 static int
 api_add_learner(void *ctx, uint8_t node)
 {
-	return control_command(ctx, false, node);
+	struct control *c = ctx;
+
+	return control_command(c, c->core_ops->add_learner, node);
+}
+
+static int
+api_remove_member(void *ctx, uint8_t node)
+{
+	struct control *c = ctx;
+
+	return control_command(c, c->core_ops->remove_member, node);
 }
 
 static void
@@ -377,6 +390,7 @@ control_snapshot(void *ctx, struct status_src *out)
 	out->cmd_ctx = c;
 	out->transfer = api_transfer;
 	out->add_learner = api_add_learner;
+	out->remove_member = api_remove_member;
 	out->core_ops = c->core_ops;
 	out->core = c->core;
 	out->start_ms = c->start_ms;
@@ -412,9 +426,10 @@ core_meta_read(void *ctx, uint64_t index, struct lock_entry *out)
 
 /*
  * The Raft core from the store: this start's ctl_incarnation (a durable
- * start count), the initial voters (every configured node: self and the
- * [peer] sections), and the persisted term, vote, caught-up incarnation
- * and meta log. 0 or -1 (logged).
+ * start count), the initial voters (the bootstrap members: this node if
+ * control.bootstrap, and every [peer] but those with bootstrap = no), and
+ * the persisted term, vote, caught-up incarnation and meta log. 0 or -1
+ * (logged).
  */
 static int
 control_core_start(struct control *c)
@@ -438,9 +453,12 @@ control_core_start(struct control *c)
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = (uint8_t)p->node_id;
-	cfg.voters = (uint8_t)(1u << p->node_id);
+	/* The initial configuration: the bootstrap members, the same set
+	 * on every node (a node or [peer] with bootstrap = no joins later
+	 * through cluster add-member). */
+	cfg.voters = p->control_bootstrap ? (uint8_t)(1u << p->node_id) : 0;
 	for (i = 0; i < p->peers_count; i++)
-		if (p->peers[i].id < RAFT_NODES_MAX)
+		if (p->peers[i].id < RAFT_NODES_MAX && p->peers[i].bootstrap)
 			cfg.voters |= (uint8_t)(1u << p->peers[i].id);
 	cfg.partitions = p->workers;
 	cfg.election_ms = p->control_election_ms;

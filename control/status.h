@@ -36,6 +36,7 @@ struct status_src {
 	void *cmd_ctx;
 	int (*transfer)(void *cmd_ctx, uint8_t node);
 	int (*add_learner)(void *cmd_ctx, uint8_t node);
+	int (*remove_member)(void *cmd_ctx, uint8_t node);
 };
 
 /* Name of member @id (self or a [peer]), or NULL. */

@@ -64,9 +64,18 @@ raft_chan_sync(struct raft_ctl *r)
 	raft_view_build(r, &v);
 	v.seq = r->view.seq;
 	if (memcmp(&v, &r->view, sizeof(v)) != 0) {
+		bool config = v.voters != r->view.voters ||
+			      v.learners != r->view.learners ||
+			      v.term != r->view.term || v.role != r->view.role;
+
 		r->view = v;
 		raft_chan_send_view(r);
 		r->fresh_seq = r->view_seq;
+		/* The first view with this configuration and leadership:
+		 * membership changes wait for the dataplane to apply it
+		 * (membership.c, "settled"). */
+		if (config)
+			r->config_seq = r->view_seq;
 		return;
 	}
 	if (r->now >= r->view_due)

@@ -55,6 +55,7 @@ raft_convert(struct raft_ctl *r, enum raft_role to)
 	r->transfer_to = RAFT_NONE;
 	r->transfer_sent = false;
 	r->votes_sent = false;
+	r->leave_deadline = 0;
 	switch (to) {
 	case RAFT_FOLLOWER:
 		r->leader = RAFT_NONE;

@@ -61,13 +61,19 @@ raft_reports_are_fresh(const struct raft_ctl *r)
 	return true;
 }
 
-/* A node may campaign and vote only as a voter with its logs intact, as
- * fresh reports show them. */
+/* A node may grant a vote or pre-vote only with its logs intact, as
+ * fresh reports show them (the diskless rule). */
+static bool
+raft_can_grant(const struct raft_ctl *r)
+{
+	return !raft_is_amnesic(r) && raft_reports_are_fresh(r);
+}
+
+/* ... and campaign only as a voter of its configuration besides. */
 static bool
 raft_can_vote(const struct raft_ctl *r)
 {
-	return raft_membership_is_voter(r, r->cfg.id) && !raft_is_amnesic(r) &&
-	       raft_reports_are_fresh(r);
+	return raft_membership_is_voter(r, r->cfg.id) && raft_can_grant(r);
 }
 
 static bool
@@ -286,13 +292,23 @@ raft_reply_vote(struct raft_ctl *r, uint8_t to, uint8_t type, uint64_t term,
 	raft_send(r, to, m);
 }
 
-/* Could a request be granted, positions and freshness aside? */
+/*
+ * Could a request be granted, positions and freshness aside? Whatever
+ * this node's configuration says of itself or of the candidate
+ * (dissertation §4.1: servers answer without consulting it): a learner
+ * that was promoted may not know it yet, a candidate may have been added
+ * by an entry this node lacks, and the candidate counts votes by its own
+ * configuration. Only the logs (the diskless rule, the vote rule) and
+ * leader stickiness decide. A server removed without learning of it
+ * (the leader stops replicating to it) is no threat (§4.2.3): no node
+ * grants it a pre-vote while a leader is heard, and once the removal is
+ * committed its meta log is behind a majority of its own configuration,
+ * so it never wins pre-votes and never bumps a term.
+ */
 static bool
 raft_vote_may_grant(const struct raft_ctl *r, uint8_t from,
 		    const struct raft_vote_req *q)
 {
-	if (!raft_membership_is_voter(r, r->cfg.id))
-		return false;
 	if (q->type == RAFT_MSG_PREVOTE)
 		return q->term > r->term && !raft_leader_is_recent(r);
 	return q->term == r->term && r->role != RAFT_LEADER &&
@@ -307,7 +323,7 @@ raft_vote_may_grant(const struct raft_ctl *r, uint8_t from,
 static void
 raft_vote_decide(struct raft_ctl *r, uint8_t from, struct raft_vote_req *q)
 {
-	bool granted = raft_vote_may_grant(r, from, q) && raft_can_vote(r) &&
+	bool granted = raft_vote_may_grant(r, from, q) && raft_can_grant(r) &&
 		       raft_log_is_up_to_date(r, q->pos);
 
 	q->valid = false;

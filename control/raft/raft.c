@@ -54,6 +54,8 @@ raft_volatile_reset(struct raft_ctl *r)
 	r->transfer_sent = false;
 	r->transfer_campaign = false;
 	r->votes_sent = false;
+	r->leave_deadline = 0;
+	r->config_seq = 0;
 	memset(r->peers, 0, sizeof(r->peers));
 	r->dp_incarnation = 0;
 	r->dp_contact_ms = r->now;
@@ -351,6 +353,37 @@ raft_ctl_add_learner(struct raft_ctl *r, uint8_t node, uint64_t now,
 		r->peers[node].incarnation = 0;
 		r->peers[node].contact_ms = now;
 	}
+	raft_fx_end(r);
+	return rc;
+}
+
+/*
+ * Leader: remove @node (dissertation §4.2.2; raft.h). Refused during a
+ * leader transfer: its target must stay a voter until it campaigns.
+ */
+int
+raft_ctl_remove_member(struct raft_ctl *r, uint8_t node, uint64_t now,
+		       struct raft_effects *fx)
+{
+	uint8_t bit;
+	int rc;
+
+	if (r->role != RAFT_LEADER)
+		return -ENOTCONN;
+	if (node >= RAFT_NODES_MAX)
+		return -EINVAL;
+	bit = (uint8_t)(1u << node);
+	if (!((r->voters | r->learners) & bit) || r->voters == bit)
+		return -EINVAL;
+	if (r->transfer_to != RAFT_NONE)
+		return -EBUSY;
+	raft_fx_begin(r, now, fx);
+	rc = raft_membership_change(r, (uint8_t)(r->voters & ~bit),
+				    (uint8_t)(r->learners & ~bit));
+	/* Removing itself: lead on until the entry commits (a single
+	 * remaining voter may commit it at once). */
+	if (rc == 0)
+		raft_membership_leave(r);
 	raft_fx_end(r);
 	return rc;
 }

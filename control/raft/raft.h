@@ -21,6 +21,7 @@
  *   raft_ctl_report()      a REPORT from the local dataplane
  *   raft_ctl_transfer()    operator: hand leadership to a node
  *   raft_ctl_add_learner() operator: add a node as a learner
+ *   raft_ctl_remove_member() operator: remove a learner or a voter
  * Output: ops->send() (to a peer control plane), ops->chan() (to the
  * local dataplane), and struct raft_effects.
  *
@@ -131,7 +132,10 @@ struct raft_ctl {
 	uint16_t logs;   /* partitions + 1; the meta log is logs - 1 */
 	uint64_t now;
 	uint64_t rng;
-	uint64_t config_index; /* meta index of the configuration in force */
+	uint64_t config_index;   /* meta index of the configuration in force */
+	uint64_t config_seq;     /* first view that carried it (chan.c) */
+	uint64_t leave_deadline; /* leader removed from the configuration:
+				  * step down by then (0: not leaving) */
 	uint64_t election_deadline;
 	uint64_t heartbeat_due;
 	uint64_t quorum_due;
@@ -187,6 +191,18 @@ int raft_ctl_transfer(struct raft_ctl *r, uint8_t target, uint64_t now,
  * configuration change is not committed yet. */
 int raft_ctl_add_learner(struct raft_ctl *r, uint8_t node, uint64_t now,
 			 struct raft_effects *fx);
+/*
+ * Leader: remove @node, a learner or a voter, itself included
+ * (dissertation §4.2.2, docs/raft.md "Membership"). The new configuration
+ * is in force as soon as it is appended. A leader that removed itself
+ * leads on, counting only the new configuration, until that entry
+ * commits; then it hands leadership to the most up-to-date voter and
+ * steps down. 0, -ENOTCONN (not the leader), -EINVAL (not a member, or
+ * the last voter), -EBUSY (a configuration change or a leader transfer
+ * is not finished yet: retry).
+ */
+int raft_ctl_remove_member(struct raft_ctl *r, uint8_t node, uint64_t now,
+			   struct raft_effects *fx);
 
 /* Amnesic: the dataplane is unknown or not the caught-up incarnation. */
 static inline bool
@@ -217,6 +233,8 @@ bool raft_replication_start(struct raft_ctl *r);
 void raft_replication_refuse(struct raft_ctl *r, const struct raft_msg *m);
 void raft_replication_recv(struct raft_ctl *r, const struct raft_msg *m);
 bool raft_peer_is_caught_up(const struct raft_ctl *r, uint8_t peer);
+bool raft_report_is_leading(const struct raft_ctl *r,
+			    const struct raft_chan_report *rep);
 uint8_t raft_counted(const struct raft_ctl *r);
 void raft_chan_sync(struct raft_ctl *r);
 void raft_chan_pull(struct raft_ctl *r, uint16_t partition, uint8_t from);
@@ -228,5 +246,7 @@ void raft_membership_load(struct raft_ctl *r, const uint8_t *buf, uint32_t len);
 int raft_membership_change(struct raft_ctl *r, uint8_t voters,
 			   uint8_t learners);
 void raft_membership_promote(struct raft_ctl *r);
+bool raft_membership_is_settled(const struct raft_ctl *r);
+void raft_membership_leave(struct raft_ctl *r);
 
 #endif /* LATCH_RAFT_H */

@@ -33,7 +33,7 @@ raft_targets(const struct raft_ctl *r)
 
 /* A report of this leadership: this dataplane, a leader view of this
  * term from this control plane. */
-static bool
+bool
 raft_report_is_leading(const struct raft_ctl *r,
 		       const struct raft_chan_report *rep)
 {
@@ -194,6 +194,7 @@ raft_replication_tick(struct raft_ctl *r)
 	}
 	raft_membership_promote(r);
 	raft_transfer_check(r);
+	raft_membership_leave(r);
 }
 
 static void
@@ -248,6 +249,7 @@ raft_leader_recv_reply(struct raft_ctl *r, const struct raft_msg *m)
 			   r->cfg.id);
 	raft_replication_send(r, m->from, false);
 	raft_transfer_check(r);
+	raft_membership_leave(r);
 }
 
 /*

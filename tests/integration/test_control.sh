@@ -175,8 +175,8 @@ js=$(api '{"cmd":"transfer_leader","name":"n2"}')
 grep -q "not the leader" <<<"$(jpath "$js" error)" ||
 	fail "transfer_leader at a follower: $js"
 js=$(api '{"cmd":"remove_member","name":"n2"}')
-grep -q "not supported" <<<"$(jpath "$js" error)" ||
-	fail "remove_member: $js"
+grep -q "not the leader" <<<"$(jpath "$js" error)" ||
+	fail "remove_member at a follower: $js"
 
 # latchctl against the API socket.
 js=$("$LATCHCTL" --json --api "$RUN/control.sock" cluster status) ||

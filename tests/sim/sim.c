@@ -11,7 +11,8 @@
  * dataplane alone (its partition logs are lost: amnesia, new incarnation),
  * of the control plane alone (term, vote and meta log kept; the dataplane
  * runs on without views), and of both; leader transfers; a server joining
- * as learner; clients taking, renewing and releasing locks through the
+ * as learner; members removed (the leader too) and added back later;
+ * clients taking, renewing and releasing locks through the
  * leader's workers. The state machine of every partition is the real lock
  * table (dataplane/lock_table.h over common/key_index.h): apply, snapshots,
  * takeover, and the leader's timers proposing EXPIRE entries. Time is
@@ -31,7 +32,9 @@
  * state; fencing tokens per lock strictly increase across everything any
  * client was told; a dataplane that lost its logs backs no granted vote,
  * and is not declared caught up, before holding everything committed
- * before its crash; lock_table_check_invariants() every 64 ms. After
+ * before its crash; a new leader is a voter of its configuration, and a
+ * leader that removed itself steps down within an election timeout of
+ * that removal's commit; lock_table_check_invariants() every 64 ms. After
  * the chaos the network heals and every process restarts; a leader must
  * then be elected and clients' operations complete within a bound.
  */
@@ -647,9 +650,23 @@ sim_check_node(unsigned node)
 		if (c->role == RAFT_LEADER) {
 			S->elections++;
 			sim_check_new_leader(node, S->parts, c->meta, c->term);
+			if (!raft_membership_is_voter(c, (uint8_t)node))
+				sim_fail("node %u leads term %" PRIu64
+					 " but is no voter of its "
+					 "configuration",
+					 node, c->term);
 		}
 		n->role_seen = c->role;
 	}
+	/* §4.2.2: a leader that removed itself leads on only until the
+	 * removal commits, then hands over within an election timeout. */
+	if (n->ctl_up && c->role == RAFT_LEADER &&
+	    !raft_membership_is_voter(c, (uint8_t)node) &&
+	    c->meta->commit >= c->config_index && c->leave_deadline != 0 &&
+	    c->now > c->leave_deadline + SIM_TICK_MS)
+		sim_fail("node %u left the configuration but still leads "
+			 "term %" PRIu64,
+			 node, c->term);
 	sim_check_log(node, S->parts, c->meta);
 	if (!n->dp_up)
 		return;
@@ -1186,27 +1203,64 @@ sim_is_amnesic(const struct sim_node *n)
 	return n->c->caught_up_incarnation != n->incarnation;
 }
 
-/* Voters (of the initial configuration, or promoted) down or amnesic. */
-static unsigned
-sim_bad_nodes(void)
+/* Nodes down or amnesic. */
+static uint8_t
+sim_bad_set(void)
 {
-	unsigned i, bad = 0;
+	unsigned i;
+	uint8_t bad = 0;
 
 	for (i = 0; i < S->nodes; i++) {
 		struct sim_node *n = &S->node[i];
-		bool voter = (S->voters_initial & (1u << i)) ||
-			     raft_membership_is_voter(n->c, (uint8_t)i);
 
-		if (voter && (!n->ctl_up || !n->dp_up || sim_is_amnesic(n)))
-			bad++;
+		if (!n->ctl_up || !n->dp_up || sim_is_amnesic(n))
+			bad |= (uint8_t)(1u << i);
 	}
 	return bad;
 }
 
-static unsigned
-sim_tolerated(void)
+/*
+ * At most a minority of @voters in @bad, also once any one of @learners
+ * is promoted: a leader may promote a learner whose dataplane has just
+ * crashed, before it hears of that.
+ */
+static bool
+sim_config_ok(uint8_t voters, uint8_t learners, uint8_t bad)
 {
-	return ((unsigned)__builtin_popcount(S->voters_initial) - 1) / 2;
+	unsigned i;
+
+	for (i = 0; i <= RAFT_NODES_MAX; i++) {
+		uint8_t v = voters;
+
+		if (i < RAFT_NODES_MAX) {
+			if (!(learners & (1u << i)))
+				continue;
+			v |= (uint8_t)(1u << i);
+		}
+		if ((unsigned)__builtin_popcount(v & bad) >
+		    ((unsigned)__builtin_popcount(v) - 1) / 2)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The design's assumption (docs/raft.md, "liveness"), with membership
+ * changes: in the configuration each node holds (the initial one while
+ * its meta log has none), at most a minority of the voters is down or
+ * amnesic, with the nodes of @more counted as bad too.
+ */
+static bool
+sim_within_assumption(uint8_t more)
+{
+	uint8_t bad = sim_bad_set() | more;
+	unsigned i;
+
+	for (i = 0; i < S->nodes; i++)
+		if (!sim_config_ok(S->node[i].c->voters, S->node[i].c->learners,
+				   bad))
+			return false;
+	return true;
 }
 
 /* Crash @i's control plane (@ctl) and/or dataplane (@dp). */
@@ -1298,6 +1352,29 @@ sim_leader(void)
 	return best;
 }
 
+/*
+ * The leader @lead removes member @i (itself too), if the configuration
+ * that results still meets the design's assumption (an operator removes
+ * a healthy voter, or a sick one; never so many that no quorum is left)
+ * and keeps two voters, so one of them may still crash or be removed.
+ */
+static void
+sim_remove(int lead, unsigned i)
+{
+	struct raft_ctl *lc = S->node[lead].c;
+	uint8_t bit = (uint8_t)(1u << i), v = (uint8_t)(lc->voters & ~bit);
+	struct raft_effects fx = {0};
+	int rc;
+
+	if (!((lc->voters | lc->learners) & bit) || __builtin_popcount(v) < 2 ||
+	    !sim_config_ok(v, (uint8_t)(lc->learners & ~bit), sim_bad_set()))
+		return;
+	rc = raft_ctl_remove_member(lc, (uint8_t)i, sim_clock((unsigned)lead),
+				    &fx);
+	sim_trace("remove %s %u (leader %d): %d",
+		  (lc->learners & bit) ? "learner" : "voter", i, lead, rc);
+}
+
 /* One fault, drawn at random, within the design's assumption. */
 static void
 sim_fault(void)
@@ -1330,13 +1407,13 @@ sim_fault(void)
 		sim_heal_links();
 		sim_trace("heal the network");
 	} else if (kind < 63) {
-		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+		if (whole && sim_within_assumption((uint8_t)(1u << i)))
 			sim_crash(i, true, true);
 	} else if (kind < 70) {
-		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+		if (whole && sim_within_assumption((uint8_t)(1u << i)))
 			sim_crash(i, false, true);
 	} else if (kind < 78) {
-		if (whole && sim_bad_nodes() + 1 <= sim_tolerated())
+		if (whole && sim_within_assumption((uint8_t)(1u << i)))
 			sim_crash(i, true, false);
 	} else if (kind < 85) {
 		if (lead >= 0 && (unsigned)lead != i) {
@@ -1346,17 +1423,23 @@ sim_fault(void)
 
 			sim_trace("transfer %d -> %u: %d", lead, i, rc);
 		}
-	} else if (kind < 92) {
-		for (j = 0; j < S->nodes; j++) {
-			if (!S->node[j].joiner || lead < 0)
+	} else if (kind < 90) {
+		/* Joiners, and nodes removed earlier, (re)join as learners. */
+		for (j = 0; j < S->nodes && lead >= 0; j++) {
+			struct raft_ctl *lc = S->node[lead].c;
+
+			if ((lc->voters | lc->learners) & (1u << j))
 				continue;
-			if (raft_ctl_add_learner(S->node[lead].c, (uint8_t)j,
+			if (raft_ctl_add_learner(lc, (uint8_t)j,
 						 sim_clock((unsigned)lead),
 						 &fx) == 0)
 				sim_trace("add learner %u", j);
 		}
+	} else if (kind < 95) {
+		if (lead >= 0)
+			sim_remove(lead, i);
 	} else if (lead >= 0 && S->node[lead].dp_up &&
-		   sim_bad_nodes() + 1 <= sim_tolerated()) {
+		   sim_within_assumption((uint8_t)(1u << lead))) {
 		/* The leader's node: dataplane alone or both, at random. */
 		sim_crash((unsigned)lead, sim_below(2) == 0, true);
 	}
@@ -1603,10 +1686,10 @@ sim_is_live(void)
 	for (i = 0; i < S->nodes; i++) {
 		struct raft_ctl *c = S->node[i].c;
 
+		/* Not a member (a joiner not added yet, a node removed):
+		 * no leader to follow. */
 		if (!S->node[i].ctl_up ||
-		    (S->node[i].joiner &&
-		     !raft_membership_is_voter(c, (uint8_t)i) &&
-		     !(ln->c->learners & (1u << i))))
+		    !((ln->c->voters | ln->c->learners) & (1u << i)))
 			continue;
 		if (c->term != ln->c->term || c->leader != (uint8_t)lead)
 			return false;
@@ -1804,10 +1887,11 @@ sim_run(uint64_t seed, unsigned nodes, unsigned parts)
 			lead = sim_leader();
 			for (i = 0; i < nodes && lead >= 0; i++) {
 				struct raft_effects fx = {0};
+				struct raft_ctl *lc = S->node[lead].c;
 
-				if (S->node[i].joiner)
+				if (!((lc->voters | lc->learners) & (1u << i)))
 					raft_ctl_add_learner(
-						S->node[lead].c, (uint8_t)i,
+						lc, (uint8_t)i,
 						sim_clock((unsigned)lead), &fx);
 			}
 		}
@@ -1842,6 +1926,18 @@ sim_run(uint64_t seed, unsigned nodes, unsigned parts)
 		sim_fail("liveness: no leader serving every client within "
 			 "%u ms of healing",
 			 SIM_HEAL_MS);
+	for (i = 0; i < nodes; i++) {
+		const struct raft_ctl *c = S->node[i].c;
+
+		sim_trace("node %u: %s term %" PRIu64 " leader %d voters %02x "
+			  "learners %02x config %" PRIu64 " meta last %" PRIu64
+			  " commit %" PRIu64 "%s",
+			  i, sim_role_name[c->role], c->term,
+			  c->leader == RAFT_NONE ? -1 : (int)c->leader,
+			  c->voters, c->learners, c->config_index,
+			  c->meta->last, c->meta->commit,
+			  sim_is_amnesic(&S->node[i]) ? " amnesic" : "");
+	}
 	sim_check_tables();
 	sim_trace("end: %" PRIu64 " ms, %" PRIu64 " messages, %" PRIu64
 		  " elections, %" PRIu64 " crashes, %" PRIu64
