@@ -59,6 +59,16 @@
 /* Expiry entries applied per pass: bounds the time a pass spends on
  * timers; the rest wait for the next pass (lock_table_tick keeps them). */
 #define WORKER_TICK_BUDGET 64
+/* Most packets a pass reads from one port queue when shedding is on: a
+ * memif or NIC ring (1024-4096 descriptors) is measured to this depth. */
+#define WORKER_DRAIN_MAX 4096
+/*
+ * Answers a full TX ring keeps are dropped after the port took nothing
+ * for this long: a peer that stopped reading. Long against a client
+ * process's scheduling pauses (tens of ms on a shared core), short
+ * against a lease (seconds).
+ */
+#define WORKER_TX_STUCK_MS 100
 /* Notifications retransmitted per pass, for the same reason. */
 #define WORKER_NOTIFY_BUDGET 64
 /*
@@ -155,6 +165,8 @@ struct worker_counters {
 /* Packets queued for one port's TX queue during a pass. */
 struct worker_txq {
 	uint16_t count;
+	bool stuck;        /* the last flush left packets behind */
+	uint64_t stuck_ms; /* now_ms of the last flush that sent any */
 	struct rte_mbuf *pkts[WORKER_TX_MAX];
 };
 
@@ -193,6 +205,9 @@ struct worker {
 	 * Dead after the pass's router_rcu_quiescent(). */
 	const struct route_table *rt;
 	bool rcu_registered;
+	/* The burst being handled lies deeper than workers.shed_depth in
+	 * its queue: its ACQUIREs are answered BUSY (worker_main). */
+	bool shedding;
 	struct worker_current cur;
 
 	/* Replicated mode (docs/cluster.md); repl NULL when alone. */
@@ -217,32 +232,63 @@ struct worker {
 /* ---- transmit ---------------------------------------------------------- */
 
 /* Send what port @slot has queued; free and count what the NIC refused. */
-static void
+static inline void
+worker_drop(struct worker *w, struct rte_mbuf *m, enum worker_drop why)
+{
+	w->c.drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+static unsigned
 worker_tx_flush(struct worker *w, uint8_t slot)
 {
 	struct worker_txq *q = &w->tx[slot];
 	uint16_t sent, i;
 
 	if (q->count == 0)
-		return;
+		return 0;
 	sent = rte_eth_tx_burst(w->sh->ports[slot].port_id, w->index, q->pkts,
 				q->count);
 	w->c.tx_packets += sent;
-	if (unlikely(sent < q->count)) {
-		w->c.drops[WORKER_DROP_tx_full] += q->count - sent;
-		for (i = sent; i < q->count; i++)
-			rte_pktmbuf_free(q->pkts[i]);
+	if (likely(sent == q->count)) {
+		q->count = 0;
+		q->stuck = false;
+		return 0;
 	}
-	q->count = 0;
+	/*
+	 * The ring is full: the peer reads slower than we answer (a memif
+	 * client busy sending). Keep what did not fit for the next pass
+	 * rather than lose answers to a momentary stall; give up on them
+	 * only when the port has taken nothing for WORKER_TX_STUCK_MS (a
+	 * peer that is gone).
+	 */
+	if (sent > 0 || !q->stuck) {
+		q->stuck = true;
+		q->stuck_ms = w->now_ms;
+	} else if (w->now_ms - q->stuck_ms >= WORKER_TX_STUCK_MS) {
+		w->c.drops[WORKER_DROP_tx_stuck] += q->count;
+		for (i = 0; i < q->count; i++)
+			rte_pktmbuf_free(q->pkts[i]);
+		q->count = 0;
+		q->stuck = false;
+		return 0;
+	}
+	memmove(q->pkts, q->pkts + sent,
+		(q->count - sent) * sizeof(q->pkts[0]));
+	q->count -= sent;
+	return q->count;
 }
 
-static void
+/* Flush every port; returns the packets still waiting for room. */
+static unsigned
 worker_tx_flush_all(struct worker *w)
 {
+	unsigned left = 0;
 	uint8_t slot;
 
 	for (slot = 0; slot < w->ports_count; slot++)
-		worker_tx_flush(w, slot);
+		left += worker_tx_flush(w, slot);
+	return left;
 }
 
 /* Queue @m for TX on port @slot, queue w->index. */
@@ -251,16 +297,12 @@ worker_tx(struct worker *w, uint8_t slot, struct rte_mbuf *m)
 {
 	struct worker_txq *q = &w->tx[slot];
 
-	if (unlikely(q->count == WORKER_TX_MAX))
-		worker_tx_flush(w, slot);
+	if (unlikely(q->count == WORKER_TX_MAX) &&
+	    worker_tx_flush(w, slot) == WORKER_TX_MAX) {
+		worker_drop(w, m, WORKER_DROP_tx_full);
+		return;
+	}
 	q->pkts[q->count++] = m;
-}
-
-static inline void
-worker_drop(struct worker *w, struct rte_mbuf *m, enum worker_drop why)
-{
-	w->c.drops[why]++;
-	rte_pktmbuf_free(m);
 }
 
 /* ---- notifications ----------------------------------------------------- */
@@ -1138,6 +1180,15 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	switch (msg.op) {
 	case LATCH_OP_ACQUIRE:
 		w->c.req_acquire++;
+		if (unlikely(w->shedding)) {
+			/* Before the table: a refusal costs a parse and an
+			 * answer, a fraction of a grant (docs/operations.md,
+			 * "overload"). RELEASEs always go through. */
+			w->c.shed_busy++;
+			worker_answer_status(w, m, frame, info, slot, msg.op,
+					     LATCH_S_BUSY, 0, 0);
+			break;
+		}
 		worker_apply_request(w, m, frame, info, slot, &msg);
 		break;
 	case LATCH_OP_RELEASE:
@@ -1381,6 +1432,46 @@ worker_idle(struct worker *w, unsigned work)
 	}
 }
 
+/*
+ * Receive and handle what port @slot's queue holds, if its answers have
+ * room to go out. Without shedding (workers.shed_depth = 0) one burst
+ * per pass. With it, bursts are read
+ * until one comes back short or WORKER_DRAIN_MAX packets were read, which
+ * measures how deep the queue was: packets beyond shed_depth have waited
+ * behind more work than the worker can do in time, so their ACQUIREs are
+ * refused (BUSY) before the lock table, and the worker keeps granting at
+ * its full rate instead of letting every request's wait grow (the issue's
+ * "BUSY answers instead of a collapse"). A closed loop of N requests in
+ * flight never queues more than N, so it is never refused.
+ */
+static unsigned
+worker_rx_port(struct worker *w, uint8_t slot)
+{
+	uint16_t port_id = w->sh->ports[slot].port_id;
+	uint32_t shed_depth = w->profile->shed_depth;
+	unsigned n, depth = 0;
+
+	do {
+		/* Answers cannot go out (the peer is not reading): leave its
+		 * requests in the ring, which holds the sender back, rather
+		 * than make answers there is no room for. */
+		if (w->tx[slot].count + 2u * w->burst > WORKER_TX_MAX)
+			break;
+		n = rte_eth_rx_burst(port_id, w->index, w->rx, w->burst);
+		if (n == 0)
+			break;
+		w->c.rx_packets += n;
+		w->shedding = shed_depth != 0 && depth >= shed_depth;
+		depth += n;
+		worker_handle_burst(w, w->rx, n, slot);
+		/* Read on only while the answers go out: a peer that cannot
+		 * take them now gets them next pass, not lost. */
+	} while (shed_depth != 0 && n == w->burst && depth < WORKER_DRAIN_MAX &&
+		 worker_tx_flush(w, slot) == 0);
+	w->shedding = false;
+	return depth;
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 int
@@ -1409,15 +1500,8 @@ worker_main(void *arg)
 		w->rt = w->rcu_registered ? router_rcu_current(sh->router)
 					  : NULL;
 
-		for (p = 0; p < w->ports_count; p++) {
-			n = rte_eth_rx_burst(sh->ports[p].port_id, w->index,
-					     w->rx, w->burst);
-			if (n == 0)
-				continue;
-			w->c.rx_packets += n;
-			work += n;
-			worker_handle_burst(w, w->rx, n, (uint8_t)p);
-		}
+		for (p = 0; p < w->ports_count; p++)
+			work += worker_rx_port(w, (uint8_t)p);
 		for (src = 0; src < w->workers; src++) {
 			struct rte_ring *r = sh->handoff[src][w->index];
 
@@ -1436,7 +1520,8 @@ worker_main(void *arg)
 			work += worker_repl_pass(w);
 		else
 			work += worker_run_timers(w);
-		worker_tx_flush_all(w);
+		/* Answers waiting for room keep the worker awake. */
+		work += worker_tx_flush_all(w);
 		/* Last use of w->rt in this pass: routed frames are with the
 		 * NIC, so a swap that returns has no packet of the old table
 		 * still to send (docs/routing.md). */

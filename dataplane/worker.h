@@ -119,6 +119,7 @@ struct worker_shared {
 	X(zero_client, "zero_client")         \
 	X(handoff_full, "handoff_full")       \
 	X(tx_full, "tx_full")                 \
+	X(tx_stuck, "tx_stuck")               \
 	X(no_mbuf, "no_mbuf")                 \
 	X(route_drop, "route_drop")           \
 	X(shard_ttl_expired, "shard_ttl_expired")
@@ -151,6 +152,7 @@ enum worker_drop {
 	X(notify_gave_up)       \
 	X(notify_full)          \
 	X(idle_sleeps)          \
+	X(shed_busy)            \
 	X(routed)               \
 	X(shard_forwarded)      \
 	X(shard_local)          \

@@ -68,6 +68,15 @@ struct key_desc {
 /* Upper bounds: sizes far beyond what one worker's memory could hold. */
 #define SIZE_MAX_ENTRIES (1u << 26)
 
+/*
+ * workers.shed_depth default: 256 requests waiting on one queue is about
+ * 100 us of a worker's work at the ~3 M answers/s measured on the lab
+ * machine (docs/benchmarks.md); past that a trading client is better told
+ * BUSY at once than answered late. Far above what a closed-loop client
+ * keeps in flight per queue (latch-bench's runs: 1 to 64).
+ */
+#define PROFILE_SHED_DEPTH_DEFAULT 256
+
 static const struct key_desc node_keys[] = {
 	NODE_KEY("node", "name", KEY_STR, name, 1,
 		 sizeof(((struct profile *)0)->name) - 1),
@@ -89,6 +98,7 @@ static const struct key_desc node_keys[] = {
 		 1u << 30),
 	NODE_KEY("workers", "idle_sleep_us", KEY_U32, idle_sleep_us, 1, 100000),
 	NODE_KEY("workers", "burst", KEY_U16, burst, 1, 256),
+	NODE_KEY("workers", "shed_depth", KEY_U32, shed_depth, 0, 1u << 20),
 	NODE_KEY("workers", "mbufs", KEY_U32, mbufs, 1023, SIZE_MAX_ENTRIES),
 	NODE_KEY("workers", "ring_size", KEY_U32, ring_size, 64, 1u << 20),
 	NODE_KEY("workers", "pktgen_reflect", KEY_BOOL, pktgen_reflect, 0, 1),
@@ -297,6 +307,7 @@ profile_defaults(struct profile *p)
 	p->idle_sleep_polls = 1024;
 	p->idle_sleep_us = 200;
 	p->burst = 32;
+	p->shed_depth = PROFILE_SHED_DEPTH_DEFAULT;
 	p->mbufs = 8191;
 	p->ring_size = 1024;
 	p->locks_max = 65536;

@@ -163,6 +163,7 @@ struct profile {
 	uint32_t idle_sleep_polls; /* empty polls before sleeping */
 	uint32_t idle_sleep_us;    /* longest sleep */
 	uint16_t burst;            /* rx/tx burst size */
+	uint32_t shed_depth;       /* queue depth past which ACQUIRE is BUSY */
 	uint32_t mbufs;            /* per port mempool size */
 	uint32_t ring_size;  /* handoff ring between workers, power of 2 */
 	bool pktgen_reflect; /* reflect pktgen latency probes (port 1028) */

@@ -375,7 +375,12 @@ for arg in sweep_args:
     sweep.append({"factor": float(factor),
                   "offered_per_s": d["config"]["rate"],
                   "requests_per_s": d["throughput"]["requests_per_s"],
-                  "goodput_per_s": d["throughput"]["answers_per_s"],
+                  # Goodput: answers that did the work asked (status
+                  # ok); BUSY refusals and errors are answers, not work.
+                  "answers_per_s": d["throughput"]["answers_per_s"],
+                  "goodput_per_s": round(
+                      d["throughput"]["answers_per_s"] * d["status"]["ok"]
+                      / max(1, d["counters"]["answered"]), 1),
                   "p50_ns": d["latency"]["p50"],
                   "p99_ns": d["latency"]["p99"],
                   "timeouts": d["counters"]["timeouts"],
@@ -471,7 +476,12 @@ res = {
                                       lat_o1["latency"]["p99"]),
         "replicated_rate_ratio": ratio(
             rp_sat["throughput"]["answers_per_s"],
-            lat_sat["throughput"]["answers_per_s"])},
+            lat_sat["throughput"]["answers_per_s"]),
+        # Issue 4: goodput at the sweep's highest offered load (2x) over
+        # the best goodput of the sweep (goal >= 0.9, BUSY not collapse).
+        "overload_goodput_ratio": ratio(
+            sweep[-1]["goodput_per_s"],
+            max(s["goodput_per_s"] for s in sweep)) if sweep else None},
     "runs": {"ref_o1": ref_o1, "ref_sat": ref_sat,
              "latch_o1": lat_o1, "latch_sat": lat_sat,
              "ref1_sat": ref1_sat, "latch1_o1": l1_o1,
@@ -513,8 +523,10 @@ print("bench: route:     %.3f Mpps routed at saturation; 1 outstanding: "
       "p50 %.2f us, p99 %.2f us" % (
           rt_sat["throughput"]["answers_per_s"] / 1e6,
           rt_o1["latency"]["p50"] / 1e3, rt_o1["latency"]["p99"] / 1e3))
-print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s" % (
-    r["rate_ratio"], r["p50_ratio"], r["p99_ratio"]))
+print("bench: rate_ratio %s  p50_ratio %s  p99_ratio %s  "
+      "overload_goodput_ratio %s" % (
+          r["rate_ratio"], r["p50_ratio"], r["p99_ratio"],
+          r["overload_goodput_ratio"]))
 print("bench: one worker: %.3f Mreq/s against %.3f Mpps (one queue); "
       "rate_ratio_1worker %s  p50_ratio_1worker %s" % (
           l1_sat["throughput"]["answers_per_s"] / 1e6,

@@ -115,6 +115,7 @@ test_defaults_fill_omitted_keys(void **state)
 	assert_int_equal(p.port_base, LATCH_PORT_BASE_DEFAULT);
 	assert_int_equal(p.workers, 1);
 	assert_int_equal(p.ports[0].mtu, 1500);
+	assert_int_equal(p.shed_depth, 256);
 }
 
 static void
@@ -193,6 +194,7 @@ test_overrides(void **state)
 		"node.name=other",        "workers.count=4",
 		"workers.mbufs=16383",    "port.p0.addr=198.18.1.1",
 		"port.p1.vdev=net_null1", "port.p1.addr=198.18.1.2",
+		"workers.shed_depth=0",
 	};
 	static const char *const bad[] = {"nodename=x", "port.p0=1",
 					  "table.nope=1"};
@@ -201,9 +203,10 @@ test_overrides(void **state)
 	const char *path = write_profile(minimal);
 
 	(void)state;
-	assert_int_equal(profile_load(&p, path, ov, 6, &errs), 0);
+	assert_int_equal(profile_load(&p, path, ov, 7, &errs), 0);
 	assert_string_equal(p.name, "other");
 	assert_int_equal(p.workers, 4);
+	assert_int_equal(p.shed_depth, 0); /* 0 is "off", not "unset" */
 	assert_int_equal(p.ports[0].addr_be, inet_addr("198.18.1.1"));
 	assert_int_equal(p.ports_count, 2);
 	assert_string_equal(p.ports[1].devargs, "net_null1");
