@@ -98,7 +98,8 @@ Environment: BUILD (build dir, default build-release: configured here as
 latch-bench, default 0), BENCH_LAB_LCORES (latchd eal.lcores, default
 $LAB_LCORES), BENCH_LAB1_LCORES and BENCH_LAB1_IDLE (the one-worker runs,
 default $LAB1_LCORES and $LAB1_IDLE), BENCH_KEY_LEN (default 16),
-BENCH_SAT_OUTSTANDING (default 32).
+BENCH_SAT_OUTSTANDING (default 32), BENCH_SWEEP_KEYS (keys of the
+open-loop sweep, default 1000000).
 Run as root (hugepages, the lab's namespace).
 USAGE
 }
@@ -261,6 +262,10 @@ LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set "eal.lcores=$LAB_LCORES" \
 LOCK=(--mode lock --socket "$LAB_SOCK" --queues 2)
 bench_run latch_o1 "${LOCK[@]}" --duration "$DUR" --outstanding 1
 bench_run latch_sat "${LOCK[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
+# Open-loop sweep around capacity, over SWEEP_KEYS keys: enough that two
+# requests in flight rarely want the same key, so a BUSY answer measures
+# overload (workers.shed_depth) rather than a lock held by another.
+SWEEP_KEYS=${BENCH_SWEEP_KEYS:-1000000}
 # Open-loop sweep around capacity. Arrivals are ACQUIREs (each granted one
 # is followed by its RELEASE), so capacity is the closed loop's ACQUIRE rate.
 cap=$(json_get "$WORK/latch_sat.json" "d['counters']['acquires'] / d['elapsed_s']")
@@ -268,7 +273,7 @@ sweep_files=()
 for f in $SWEEP; do
 	rate=$(python3 -c "print(max(1, round($cap * $f)))")
 	bench_run "sweep_$f" "${LOCK[@]}" --duration "$SWEEP_DUR" \
-		--rate "$rate" --arrival poisson
+		--rate "$rate" --arrival poisson --keys "$SWEEP_KEYS"
 	sweep_files+=("$f:$WORK/sweep_$f.json")
 done
 # ---- 3. route: the same latchd routes frames back to latch-bench -------
@@ -287,10 +292,16 @@ LAB_UP=0
 # above make latchd's workers time-share CPU 1. One worker, one queue.
 LAB_UP=1
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set workers.count=1 \
-	--set "eal.lcores=$LAB1_LCORES" --set "workers.idle=$LAB1_IDLE" >&2
+	--set "eal.lcores=$LAB1_LCORES" --set "workers.idle=$LAB1_IDLE" \
+	"${ROUTE_SETS[@]}" >&2
 LOCK1=(--mode lock --socket "$LAB_SOCK" --queues 1)
 bench_run latch1_o1 "${LOCK1[@]}" --duration "$DUR" --outstanding 1
 bench_run latch1_sat "${LOCK1[@]}" --duration "$DUR" \
+	--outstanding $((2 * SAT_OUTSTANDING))
+# Routing with the same one worker, one queue, 64 in flight: like for
+# like with the one-queue reference (route_rate_ratio_1worker).
+bench_run route1_sat --mode route --socket "$LAB_SOCK" --queues 1 \
+	--mac "$BENCH_MAC" --route-port "$ROUTE_PORT" --duration "$DUR" \
 	--outstanding $((2 * SAT_OUTSTANDING))
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
@@ -344,6 +355,7 @@ lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
 ref1_sat = load("ref1_sat")
 l1_o1, l1_sat = load("latch1_o1"), load("latch1_sat")
 rt_o1, rt_sat = load("route_o1"), load("route_sat")
+rt1_sat = load("route1_sat")
 with open(os.path.join(work, "route_list.json")) as f:
     route_list = json.load(f)
 rp_o1, rp_sat = load("repl_o1"), load("repl_sat")
@@ -438,6 +450,7 @@ res = {
         "one_outstanding": figures(rt_o1),
         "saturation": figures(rt_sat),
         "outstanding_sat": rt_sat["config"]["outstanding"],
+        "saturation_1worker": figures(rt1_sat),
         "latchd_routes": route_list.get("routes", [])},
     "replicated": {
         "what": "3-node lab cluster (tools/lab up --nodes 3, every node "
@@ -466,6 +479,9 @@ res = {
                                    ref_o1["latency"]["p50"]),
         "route_rate_ratio": ratio(rt_sat["throughput"]["answers_per_s"],
                                   ref_sat["throughput"]["answers_per_s"]),
+        "route_rate_ratio_1worker": ratio(
+            rt1_sat["throughput"]["answers_per_s"],
+            ref1_sat["throughput"]["answers_per_s"]),
         "route_p50_ratio": ratio(rt_o1["latency"]["p50"],
                                  ref_o1["latency"]["p50"]),
         # Against the single-node lock runs of the same run (issue 6:
@@ -487,6 +503,7 @@ res = {
              "ref1_sat": ref1_sat, "latch1_o1": l1_o1,
              "latch1_sat": l1_sat,
              "route_o1": rt_o1, "route_sat": rt_sat,
+             "route1_sat": rt1_sat,
              "repl_o1": rp_o1, "repl_sat": rp_sat},
 }
 with open(os.path.join(out, "latest.json"), "w") as f:
@@ -532,8 +549,10 @@ print("bench: one worker: %.3f Mreq/s against %.3f Mpps (one queue); "
           l1_sat["throughput"]["answers_per_s"] / 1e6,
           ref1_sat["throughput"]["answers_per_s"] / 1e6,
           r["rate_ratio_1worker"], r["p50_ratio_1worker"]))
-print("bench: route_rate_ratio %s  route_p50_ratio %s" % (
-    r["route_rate_ratio"], r["route_p50_ratio"]))
+print("bench: route_rate_ratio %s  route_p50_ratio %s  "
+      "route_rate_ratio_1worker %s" % (
+          r["route_rate_ratio"], r["route_p50_ratio"],
+          r["route_rate_ratio_1worker"]))
 print("bench: replicated (leader %s): %.3f Mreq/s at saturation; "
       "1 outstanding: p50 %.2f us, p99 %.2f us" % (
           repl_leader, rp_sat["throughput"]["answers_per_s"] / 1e6,
