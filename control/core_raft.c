@@ -239,8 +239,14 @@ cr_on_report(void *core, const struct raft_chan_report *rep, uint64_t now_ms,
 	c->st = NULL;
 }
 
+/* A raft_ctl operator command on node @node (raft.h's signature). */
+typedef int (*cr_node_cmd_fn)(struct raft_ctl *r, uint8_t node, uint64_t now,
+			      struct raft_effects *fx);
+
+/* Run @fn as a core step: its effects carried out like any other's. */
 static int
-cr_transfer(void *core, uint8_t target, uint64_t now_ms, struct core_step *st)
+cr_node_cmd(void *core, cr_node_cmd_fn fn, uint8_t node, uint64_t now_ms,
+	    struct core_step *st)
 {
 	struct core_raft *c = core;
 	struct raft_effects fx = {0};
@@ -249,43 +255,29 @@ cr_transfer(void *core, uint8_t target, uint64_t now_ms, struct core_step *st)
 	if (now_ms < c->r->now)
 		now_ms = c->r->now;
 	c->st = st;
-	rc = raft_ctl_transfer(c->r, target, now_ms, &fx);
+	rc = fn(c->r, node, now_ms, &fx);
 	core_raft_effects(c, &fx, st);
 	c->st = NULL;
 	return rc;
 }
 
 static int
+cr_transfer(void *core, uint8_t target, uint64_t now_ms, struct core_step *st)
+{
+	return cr_node_cmd(core, raft_ctl_transfer, target, now_ms, st);
+}
+
+static int
 cr_add_learner(void *core, uint8_t node, uint64_t now_ms, struct core_step *st)
 {
-	struct core_raft *c = core;
-	struct raft_effects fx = {0};
-	int rc;
-
-	if (now_ms < c->r->now)
-		now_ms = c->r->now;
-	c->st = st;
-	rc = raft_ctl_add_learner(c->r, node, now_ms, &fx);
-	core_raft_effects(c, &fx, st);
-	c->st = NULL;
-	return rc;
+	return cr_node_cmd(core, raft_ctl_add_learner, node, now_ms, st);
 }
 
 static int
 cr_remove_member(void *core, uint8_t node, uint64_t now_ms,
 		 struct core_step *st)
 {
-	struct core_raft *c = core;
-	struct raft_effects fx = {0};
-	int rc;
-
-	if (now_ms < c->r->now)
-		now_ms = c->r->now;
-	c->st = st;
-	rc = raft_ctl_remove_member(c->r, node, now_ms, &fx);
-	core_raft_effects(c, &fx, st);
-	c->st = NULL;
-	return rc;
+	return cr_node_cmd(core, raft_ctl_remove_member, node, now_ms, st);
 }
 
 static const char *
