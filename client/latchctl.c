@@ -71,6 +71,12 @@ enum latchctl_opt_bit {
 	OPT_TABLE_SIZE = 1u << 8,
 	OPT_CONNTRACK = 1u << 9,
 	OPT_CONNTRACK_IDLE = 1u << 10,
+	OPT_ADDR = 1u << 11,
+	OPT_MAC = 1u << 12,
+	OPT_PORT = 1u << 13,
+	OPT_VIA = 1u << 14,
+	OPT_WEIGHT = 1u << 15,
+	OPT_DOWN = 1u << 16,
 };
 
 struct latchctl {
@@ -96,6 +102,12 @@ struct latchctl {
 	const char *default_backend;
 	uint32_t table_size;
 	uint32_t conntrack_idle_ms;
+	/* backend add (and --pool above) */
+	const char *addr;
+	const char *mac;
+	const char *via;
+	uint16_t udp_port;
+	uint16_t weight;
 };
 
 static const char usage_text[] =
@@ -121,6 +133,13 @@ static const char usage_text[] =
 	"  route list            routes, pools and their counters\n"
 	"  backend up NAME       put a backend back in its pool's tables\n"
 	"  backend down NAME     take a backend out; flows move to the others\n"
+	"  backend add NAME --pool POOL --addr IPV4 --mac MAC [--port P]\n"
+	"            [--via PORTNAME] [--weight W] [--down]\n"
+	"                        a new backend joins POOL (port: the pool's,\n"
+	"                        if all its backends share one; weight 1)\n"
+	"  backend del NAME      remove a backend from its pool (refused for "
+	"a\n"
+	"                        route's default or a used pool's last one)\n"
 	"                        (route and backend commands answer once no\n"
 	"                        packet can still use the old table)\n"
 	"  cluster status        the cluster as latch-control sees it: term,\n"
@@ -357,6 +376,12 @@ enum {
 	LONGOPT_CONNTRACK_IDLE,
 	LONGOPT_FORWARD,
 	LONGOPT_API,
+	LONGOPT_ADDR,
+	LONGOPT_MAC,
+	LONGOPT_PORT,
+	LONGOPT_VIA,
+	LONGOPT_WEIGHT,
+	LONGOPT_DOWN,
 };
 
 static const struct option latchctl_options[] = {
@@ -381,6 +406,12 @@ static const struct option latchctl_options[] = {
 	{"conntrack-idle", required_argument, NULL, LONGOPT_CONNTRACK_IDLE},
 	{"forward", no_argument, NULL, LONGOPT_FORWARD},
 	{"api", required_argument, NULL, LONGOPT_API},
+	{"addr", required_argument, NULL, LONGOPT_ADDR},
+	{"mac", required_argument, NULL, LONGOPT_MAC},
+	{"port", required_argument, NULL, LONGOPT_PORT},
+	{"via", required_argument, NULL, LONGOPT_VIA},
+	{"weight", required_argument, NULL, LONGOPT_WEIGHT},
+	{"down", no_argument, NULL, LONGOPT_DOWN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -497,6 +528,36 @@ parse_options(struct latchctl *ctl, int argc, char **argv, bool stop_at_command)
 						   optarg);
 			ctl->conntrack_idle_ms = (uint32_t)v;
 			ctl->given |= OPT_CONNTRACK_IDLE;
+			break;
+		case LONGOPT_ADDR:
+			ctl->addr = optarg;
+			ctl->given |= OPT_ADDR;
+			break;
+		case LONGOPT_MAC:
+			ctl->mac = optarg;
+			ctl->given |= OPT_MAC;
+			break;
+		case LONGOPT_PORT:
+			if (!parse_u64(optarg, 65535, &v) || v == 0)
+				return usage_error(ctl, "bad --port '%s'",
+						   optarg);
+			ctl->udp_port = (uint16_t)v;
+			ctl->given |= OPT_PORT;
+			break;
+		case LONGOPT_VIA:
+			ctl->via = optarg;
+			ctl->given |= OPT_VIA;
+			break;
+		case LONGOPT_WEIGHT:
+			/* ROUTE_CONF_WEIGHT_MAX (dataplane/route_conf.h). */
+			if (!parse_u64(optarg, 1000, &v))
+				return usage_error(ctl, "bad --weight '%s'",
+						   optarg);
+			ctl->weight = (uint16_t)v;
+			ctl->given |= OPT_WEIGHT;
+			break;
+		case LONGOPT_DOWN:
+			ctl->given |= OPT_DOWN;
 			break;
 		case ':':
 			return usage_error(ctl, "option '%s' needs a value",
@@ -1303,26 +1364,66 @@ cmd_route(struct latchctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The request of `backend add NAME`: what latchd's control_req_backend()
+ * reads. Options left out are left out of the request, so latchd's
+ * defaults (docs/operations.md) apply.
+ */
+static void
+backend_add_fields(const struct latchctl *ctl, struct json_object *req)
+{
+	json_object_object_add(req, "pool", json_object_new_string(ctl->pool));
+	json_object_object_add(req, "addr", json_object_new_string(ctl->addr));
+	json_object_object_add(req, "mac", json_object_new_string(ctl->mac));
+	if (ctl->given & OPT_PORT)
+		json_object_object_add(req, "port",
+				       json_object_new_int64(ctl->udp_port));
+	if (ctl->given & OPT_VIA)
+		json_object_object_add(req, "via",
+				       json_object_new_string(ctl->via));
+	if (ctl->given & OPT_WEIGHT)
+		json_object_object_add(req, "weight",
+				       json_object_new_int64(ctl->weight));
+	if (ctl->given & OPT_DOWN)
+		json_object_object_add(req, "state",
+				       json_object_new_string("down"));
+}
+
 static int
 cmd_backend(struct latchctl *ctl, int argc, char **argv)
 {
+	const unsigned add_opts = OPT_POOL | OPT_ADDR | OPT_MAC | OPT_PORT |
+				  OPT_VIA | OPT_WEIGHT | OPT_DOWN;
+	const unsigned add_needs = OPT_POOL | OPT_ADDR | OPT_MAC;
 	struct json_object *req;
 	const char *cmd;
+	bool add = false;
 	int rc;
 
 	if (argc < 2)
-		return usage_error(ctl, "backend needs up or down");
-	if (strcmp(argv[1], "up") == 0)
+		return usage_error(ctl, "backend needs up, down, add or del");
+	if (strcmp(argv[1], "up") == 0) {
 		cmd = "backend_up";
-	else if (strcmp(argv[1], "down") == 0)
+	} else if (strcmp(argv[1], "down") == 0) {
 		cmd = "backend_down";
-	else
+	} else if (strcmp(argv[1], "add") == 0) {
+		cmd = "backend_add";
+		add = true;
+	} else if (strcmp(argv[1], "del") == 0) {
+		cmd = "backend_del";
+	} else {
 		return usage_error(ctl, "unknown backend subcommand '%s'",
 				   argv[1]);
+	}
 	if (argc != 3)
 		return usage_error(ctl, "backend %s needs exactly one NAME",
 				   argv[1]);
-	if (ctl->given != 0)
+	if (add && ((ctl->given & ~add_opts) != 0 ||
+		    (ctl->given & add_needs) != add_needs))
+		return usage_error(ctl, "backend add needs --pool, --addr and "
+					"--mac (and takes --port, --via, "
+					"--weight, --down)");
+	if (!add && ctl->given != 0)
 		return usage_error(ctl, "option not valid for backend %s",
 				   argv[1]);
 	req = json_object_new_object();
@@ -1331,6 +1432,8 @@ cmd_backend(struct latchctl *ctl, int argc, char **argv)
 				    "out of memory");
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	json_object_object_add(req, "name", json_object_new_string(argv[2]));
+	if (add)
+		backend_add_fields(ctl, req);
 	rc = control_command(ctl, req, print_route_cmd_ok);
 	json_object_put(req);
 	return rc;

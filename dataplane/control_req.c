@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Control socket request parser (control_req.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -232,6 +233,134 @@ control_req_route(const struct control_req *req, struct profile_route *r,
 			return -EINVAL;
 		}
 		r->conntrack_idle_ms = (uint32_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Field @name as an unsigned number up to @max: a JSON number or a string
+ * of digits, no sign, no fraction. 0, 1 if absent, -EINVAL.
+ */
+static int
+req_uint(const struct control_req *req, const char *name, unsigned long max,
+	 unsigned long *out)
+{
+	const struct control_req_field *f = req_field(req, name);
+	unsigned long n;
+	char *end;
+
+	if (f == NULL)
+		return 1;
+	errno = 0;
+	n = strtoul(f->value, &end, 10);
+	if (f->value[0] < '0' || f->value[0] > '9' || *end != '\0' ||
+	    errno != 0 || n > max)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* "xx:xx:xx:xx:xx:xx" (hex digits, either case) into @mac. 0 or -EINVAL. */
+static int
+req_mac(const char *s, uint8_t mac[6])
+{
+	unsigned i, d, v;
+	int c;
+
+	for (i = 0; i < 6; i++) {
+		v = 0;
+		for (d = 0; d < 2; d++) {
+			c = *s++;
+			if (c >= '0' && c <= '9')
+				v = v << 4 | (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v << 4 | (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v = v << 4 | (unsigned)(c - 'A' + 10);
+			else
+				return -EINVAL;
+		}
+		mac[i] = (uint8_t)v;
+		if (*s != (i == 5 ? '\0' : ':'))
+			return -EINVAL;
+		s++;
+	}
+	return 0;
+}
+
+/* Copy string field @name (1 to PROFILE_NAME_MAX - 1 bytes) into @out. */
+static int
+req_name(const struct control_req *req, const char *name, char *out)
+{
+	const char *v = control_req_str(req, name);
+
+	if (v == NULL || v[0] == '\0' || strlen(v) >= PROFILE_NAME_MAX)
+		return -EINVAL;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+int
+control_req_backend(const struct control_req *req, struct profile_backend *b,
+		    const char **why)
+{
+	struct in_addr in;
+	unsigned long n;
+	const char *v;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->weight = 1;
+	b->up = true;
+	if (req_name(req, "name", b->name) != 0) {
+		*why = "name: give the backend's name (1 to 31 characters)";
+		return -EINVAL;
+	}
+	if (req_name(req, "pool", b->pool) != 0) {
+		*why = "pool: name the pool the backend joins (1 to 31 "
+		       "characters)";
+		return -EINVAL;
+	}
+	v = control_req_str(req, "addr");
+	if (v == NULL || inet_pton(AF_INET, v, &in) != 1) {
+		*why = "addr: give the backend's IPv4 address, such as "
+		       "198.18.7.14";
+		return -EINVAL;
+	}
+	b->addr_be = in.s_addr;
+	v = control_req_str(req, "mac");
+	if (v == NULL || req_mac(v, b->mac) != 0) {
+		*why = "mac: give the next hop's Ethernet address as "
+		       "xx:xx:xx:xx:xx:xx";
+		return -EINVAL;
+	}
+	ret = req_uint(req, "port", 65535, &n);
+	if (ret < 0 || (ret == 0 && n == 0)) {
+		*why = "port: a UDP port, 1 to 65535";
+		return -EINVAL;
+	}
+	if (ret == 0)
+		b->udp_port = (uint16_t)n;
+	ret = req_uint(req, "weight", 1000, &n);
+	if (ret < 0) {
+		*why = "weight: 0 to 1000";
+		return -EINVAL;
+	}
+	if (ret == 0)
+		b->weight = (uint16_t)n;
+	if (req_field(req, "via") != NULL &&
+	    req_name(req, "via", b->via) != 0) {
+		*why = "via: name a [port] of the profile";
+		return -EINVAL;
+	}
+	if (req_field(req, "state") != NULL) {
+		v = control_req_str(req, "state");
+		if (v != NULL && !strcmp(v, "down"))
+			b->up = false;
+		else if (v == NULL || strcmp(v, "up") != 0) {
+			*why = "state: up or down";
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

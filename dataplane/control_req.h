@@ -15,7 +15,8 @@
 
 #include "firmware-cfg/profile.h"
 
-/* Fields of one request: cmd plus a route's, with room to spare. */
+/* Fields of one request: cmd plus a route's or a backend's, with room
+ * to spare. */
 #define CONTROL_REQ_FIELDS_MAX 16
 /* Longest field name and value kept (longer values are refused). */
 #define CONTROL_REQ_NAME_MAX  32
@@ -46,9 +47,22 @@ const char *control_req_str(const struct control_req *req, const char *name);
  * The route of a route_add request: name, match ("8000" or "8000-8010"),
  * key ("5tuple", "latch", "payload:OFF:LEN"), pool, and optionally
  * default (a backend of the pool), table_size (a number or a string of
- * digits), conntrack (true/false, or "yes"/"no") and conntrack_idle_ms. 0, or -EINVAL with *@why a sentence naming the field.
+ * digits), conntrack (true/false, or "yes"/"no") and conntrack_idle_ms.
+ * 0, or -EINVAL with *@why a sentence naming the field.
  */
 int control_req_route(const struct control_req *req, struct profile_route *r,
 		      const char **why);
+
+/*
+ * The backend of a backend_add request: name, pool, addr (dotted IPv4),
+ * mac (xx:xx:xx:xx:xx:xx), and optionally port (1..65535; absent: 0, for
+ * route_conf_backend_add to take the pool's), via (a [port] name),
+ * weight (0..1000, default 1) and state ("up", the default, or "down").
+ * A number may come as a JSON number or a string of digits. 0, or
+ * -EINVAL with *@why a sentence naming the field. What needs the
+ * routes (duplicates, via, pool limits) route_conf_backend_add checks.
+ */
+int control_req_backend(const struct control_req *req,
+			struct profile_backend *b, const char **why);
 
 #endif /* LATCH_CONTROL_REQ_H */

@@ -316,6 +316,9 @@ render_status(struct jbuf *b, const struct latchd_view *v)
 
 /* ---- routing ----------------------------------------------------------- */
 
+_Static_assert(WORKER_BACKENDS_MAX >= ROUTE_CONF_BACKENDS_MAX,
+	       "every backend slot has a counter in worker_stats");
+
 uint64_t
 latchd_route_forwarded(const struct route_conf *rc, uint16_t i,
 		       const struct worker_stats *sum)
@@ -332,6 +335,13 @@ latchd_route_dropped(const struct route_conf *rc, uint16_t i,
 	uint8_t slot = rc->route_slot[i];
 
 	return sum->route_dropped[slot] - rc->base_dropped[slot];
+}
+
+uint64_t
+latchd_backend_forwarded(const struct route_conf *rc, uint16_t j,
+			 const struct worker_stats *sum)
+{
+	return route_conf_backend_forwarded(rc, j, sum->backend_forwarded);
 }
 
 static void
@@ -373,7 +383,7 @@ render_backend(struct jbuf *b, const struct route_conf *rc, uint16_t j,
 		    be->up ? "up" : "down");
 	jbuf_string(b, be->via);
 	jbuf_printf(b, ",\"forwarded\":%" PRIu64 "}",
-		    sum->backend_forwarded[j]);
+		    latchd_backend_forwarded(rc, j, sum));
 }
 
 /* "routes":[...] with each route's pool and counters (summed). */
@@ -477,9 +487,11 @@ control_route_cmd(struct control_sock *cs, const char *cmd,
 	struct route_table *t;
 	struct worker_stats total;
 	struct profile_route r;
+	struct profile_backend be;
+	char text[256];
 	const char *why = NULL, *name = NULL;
 	uint64_t t0, t1;
-	int ret = 0, i;
+	int ret = 0, i, route = -1;
 	uint8_t slot;
 
 	if (v->routes == NULL || v->router == NULL) {
@@ -507,6 +519,17 @@ control_route_cmd(struct control_sock *cs, const char *cmd,
 				total.route_forwarded[slot];
 			next->base_dropped[slot] = total.route_dropped[slot];
 		}
+	} else if (!strcmp(cmd, "backend_add")) {
+		ret = control_req_backend(req, &be, &why);
+		if (ret == 0) {
+			/* Its slot may have counted for a deleted backend,
+			 * whose last table is gone (its delete answered
+			 * after the swap): the new one starts from 0. */
+			control_stats_sum(v, &total);
+			name = be.name;
+			ret = route_conf_backend_add(
+				next, &be, total.backend_forwarded, &why);
+		}
 	} else {
 		name = control_req_str(req, "name");
 		if (name == NULL || name[0] == '\0') {
@@ -515,6 +538,8 @@ control_route_cmd(struct control_sock *cs, const char *cmd,
 		} else if (!strcmp(cmd, "route_del")) {
 			ret = route_conf_route_del(next, name);
 			why = "no route of that name";
+		} else if (!strcmp(cmd, "backend_del")) {
+			ret = route_conf_backend_del(next, name, &why, &route);
 		} else {
 			ret = route_conf_backend_set(
 				next, name, !strcmp(cmd, "backend_up"));
@@ -522,8 +547,19 @@ control_route_cmd(struct control_sock *cs, const char *cmd,
 		}
 	}
 	if (ret != 0) {
+		if (why == NULL)
+			why = strerror(-ret);
 		jbuf_printf(b, "{\"error\":");
-		jbuf_string(b, why != NULL ? why : strerror(-ret));
+		if (route >= 0) {
+			/* backend_del: name the route that needs it. */
+			snprintf(text, sizeof(text), "route %s: %s",
+				 next->routes[route].name, why);
+			jbuf_string(b, text);
+			jbuf_printf(b, ",\"route\":");
+			jbuf_string(b, next->routes[route].name);
+		} else {
+			jbuf_string(b, why);
+		}
 		jbuf_printf(b, "}\n");
 		goto free_next;
 	}
@@ -545,8 +581,9 @@ control_route_cmd(struct control_sock *cs, const char *cmd,
 	jbuf_string(b, name);
 	jbuf_printf(b,
 		    ",\"generation\":%" PRIu64
-		    ",\"routes\":%u,\"swap_us\":%" PRIu64 "}\n",
-		    next->generation, next->routes_count, (t1 - t0) / 1000);
+		    ",\"routes\":%u,\"backends\":%u,\"swap_us\":%" PRIu64 "}\n",
+		    next->generation, next->routes_count, next->backends_count,
+		    (t1 - t0) / 1000);
 free_next:
 	free(next);
 }
@@ -575,6 +612,8 @@ control_answer(struct control_sock *cs, const char *line, size_t len,
 		 strcmp(cmd, "route_del") == 0 ||
 		 strcmp(cmd, "backend_up") == 0 ||
 		 strcmp(cmd, "backend_down") == 0 ||
+		 strcmp(cmd, "backend_add") == 0 ||
+		 strcmp(cmd, "backend_del") == 0 ||
 		 strcmp(cmd, "route_list") == 0)
 		control_route_cmd(cs, cmd, &req, b);
 	else

@@ -3,8 +3,9 @@
  * latchd's control socket: a Unix stream socket in the run directory that
  * answers line-delimited JSON requests ({"cmd":"stats"}, {"cmd":"status"},
  * and the routing commands route_add, route_del, route_list, backend_up,
- * backend_down) with one JSON line each. latch-control, latchctl and the lab scripts use
- * it; docs/operations.md lists the commands.
+ * backend_down, backend_add, backend_del) with one JSON line each.
+ * latch-control, latchctl and the lab scripts use it; docs/operations.md
+ * lists the commands.
  *
  * The main lcore serves it between its other duties: every socket is
  * non-blocking and the main loop blocks in poll() on the descriptors
@@ -68,6 +69,10 @@ uint64_t latchd_route_forwarded(const struct route_conf *rc, uint16_t i,
 				const struct worker_stats *sum);
 uint64_t latchd_route_dropped(const struct route_conf *rc, uint16_t i,
 			      const struct worker_stats *sum);
+/* The same for backend @j of @rc (its counter slot, less what backends
+ * deleted earlier counted there). */
+uint64_t latchd_backend_forwarded(const struct route_conf *rc, uint16_t j,
+				  const struct worker_stats *sum);
 
 /*
  * Seconds since @view->start_ns. Any thread.

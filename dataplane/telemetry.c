@@ -341,7 +341,8 @@ telemetry_cb_routes(const char *cmd, const char *params, struct rte_tel_data *d)
 	     i++, entries += 2) {
 		telemetry_entry_name(name, sizeof(name), "backend",
 				     rc->backends[i].name, "forwarded");
-		rte_tel_data_add_dict_u64(d, name, s.backend_forwarded[i]);
+		rte_tel_data_add_dict_u64(d, name,
+					  latchd_backend_forwarded(rc, i, &s));
 		telemetry_entry_name(name, sizeof(name), "backend",
 				     rc->backends[i].name, "up");
 		rte_tel_data_add_dict_u64(d, name, rc->backends[i].up);

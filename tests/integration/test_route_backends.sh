@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Backends added and deleted at run time (latchctl backend add|del;
+# docs/routing.md, "operation"), end to end, with latchd started here in a
+# network namespace of this test's own (as test_route.sh does):
+#
+# 1. N numbered datagrams with distinct 5-tuples go through route web
+#    (pool b1, b2, b3); after N/3 `backend add b4`, after 2N/3 `backend
+#    del b2`, while the sender goes on. Every datagram must arrive exactly
+#    once; none sent before the add was issued may reach b4, and b4 must
+#    receive datagrams sent after the add returned; none sent after the
+#    del returned may reach b2; latchd's per-route and per-backend
+#    counters must equal what arrived.
+# 2. b5, added next, takes the counter slot b2 left: its count starts at
+#    0 and then equals what it receives (no mixing with b2's).
+# 3. Route ct (connection tracking) over the same pool: F flows, then
+#    `backend del` of a backend that holds some of them: exactly those
+#    flows move (never to the deleted one), every other flow stays, and
+#    the conntrack counters say so; a backend added then takes no
+#    established flow.
+# 4. Refusals (duplicate name, bad MAC, unknown via, a route's default, a
+#    used pool's last backend, Maglev's M > 100 x N) exit 1 with a clear
+#    error and change nothing; a backend without --port takes its pool's.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${LATCH_BUILD:-$ROOT/build}
+LATCHD=$BUILD/dataplane/latchd
+LATCHCTL=$BUILD/client/latchctl
+PROFILE=$ROOT/tests/integration/route_be.conf
+NS=latch-rtbe-$$
+NODE=route-be # node.name in route_be.conf: EAL file prefix latch-route-be
+# Datagrams in phase 1; the add goes at N/3, the del at 2N/3.
+N=3000
+# Flows in phase 3: enough that every backend holds some (about F/4).
+F=300
+# The next hop of every backend: rtbe0's MAC (route_be.conf).
+HOP=02:00:00:00:0a:02
+TMP=$(mktemp -d /tmp/latch-it-route-be.XXXXXX)
+RUN=$TMP/run
+LATCHD_PID=
+RECV_PID=
+
+say() { echo "[route_backends] $*"; }
+fail() {
+	echo "[route_backends] FAIL: $*" >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	if [ -n "$RECV_PID" ]; then
+		kill "$RECV_PID" 2>/dev/null || true
+		wait "$RECV_PID" 2>/dev/null || true
+	fi
+	if [ -n "$LATCHD_PID" ]; then
+		kill -TERM "$LATCHD_PID" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$LATCHD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$LATCHD_PID" 2>/dev/null || true
+		wait "$LATCHD_PID" 2>/dev/null || true
+	fi
+	ip netns del "$NS" 2>/dev/null || true
+	rm -f /dev/hugepages/latch-"$NODE"map_* 2>/dev/null || true
+	if [ "$rc" -ne 0 ] && [ -f "$TMP/latchd.log" ]; then
+		echo "[route_backends] --- latchd log ---" >&2
+		tail -n 40 "$TMP/latchd.log" >&2 || true
+	fi
+	rm -rf "$TMP"
+	[ "$rc" -eq 0 ] && echo "[route_backends] PASS"
+	exit "$rc"
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "[route_backends] SKIP: needs root"; exit 77; }
+[ -x "$LATCHD" ] && [ -x "$LATCHCTL" ] ||
+	{ echo "[route_backends] SKIP: latchd or latchctl not built in $BUILD"; exit 77; }
+command -v python3 >/dev/null ||
+	{ echo "[route_backends] SKIP: no python3"; exit 77; }
+# One run at a time per machine: the node name (EAL prefix) is fixed.
+exec {LOCK_FD}>/run/lock/latch-route-be.lock
+flock -w 600 "$LOCK_FD" || fail "another run held its lock for 600 s"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ctl() {
+	ip netns exec "$NS" "$LATCHCTL" --json --control "$RUN/latchd.sock" "$@"
+}
+cmd() {
+	ctl "$@" >"$TMP/cmd.json" || fail "latchctl $*: $(cat "$TMP/cmd.json")"
+}
+# refused WORDS -- ARGS: latchctl ARGS must exit 1 with WORDS in its error.
+refused() {
+	local words=$1 rc=0
+	shift 2
+	ctl "$@" >"$TMP/ref.json" 2>/dev/null || rc=$?
+	[ "$rc" -eq 1 ] || fail "latchctl $* exited $rc, want 1 (refused)"
+	grep -q -- "$words" "$TMP/ref.json" ||
+		fail "latchctl $*: error without '$words': $(cat "$TMP/ref.json")"
+}
+
+# --- latchd in our namespace ----------------------------------------------
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+ip netns exec "$NS" "$LATCHD" --profile "$PROFILE" --foreground \
+	--set "node.run_dir=$RUN" --set "node.state_dir=$TMP/state" \
+	</dev/null >"$TMP/latchd.log" 2>&1 &
+LATCHD_PID=$!
+for ((i = 0; ; i++)); do
+	kill -0 "$LATCHD_PID" 2>/dev/null || fail "latchd exited during start-up"
+	if grep -q "latchd ready" "$TMP/latchd.log" && [ -S "$RUN/latchd.sock" ] &&
+		ip -n "$NS" link show rtbe0 >/dev/null 2>&1; then
+		break
+	fi
+	[ "$i" -lt 600 ] || fail "latchd not ready after 60 s"
+	sleep 0.1
+done
+say "latchd up (pid $LATCHD_PID, namespace $NS)"
+
+# rtbe0 carries the backends' addresses and the senders' one; frames from
+# latchd keep their source address, also rtbe0's: accept local sources.
+ip -n "$NS" link set rtbe0 down
+ip -n "$NS" link set rtbe0 address "$HOP"
+ip -n "$NS" addr add 198.18.10.2/24 dev rtbe0
+for a in 11 12 13 14 15 16 17; do
+	ip -n "$NS" addr add "198.18.10.$a/32" dev rtbe0
+done
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+	net.ipv4.conf.rtbe0.rp_filter=0 net.ipv4.conf.rtbe0.accept_local=1
+ip -n "$NS" link set rtbe0 up
+mac=$(ip netns exec "$NS" python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"{\"cmd\":\"status\"}\n"); buf = b""
+while not buf.endswith(b"\n"):
+    buf += s.recv(65536)
+print(json.loads(buf)["ports"][0]["mac"])' "$RUN/latchd.sock")
+ip -n "$NS" neigh replace 198.18.10.1 lladdr "$mac" dev rtbe0 nud permanent
+
+# --- the backends: bN at 198.18.10.1N, port 900N; "NAME PAYLOAD" lines ------
+cat >"$TMP/recv.py" <<'PY'
+import select, socket, sys
+socks = {}
+for i in range(1, 8):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    s.bind(("198.18.10.%d" % (10 + i), 9000 + i))
+    socks[s] = "b%d" % i
+out = open(sys.argv[1], "w")
+open(sys.argv[2], "w").close()  # ready
+while True:
+    ready, _, _ = select.select(list(socks), [], [], 300)
+    if not ready:
+        break
+    for s in ready:
+        data, _ = s.recvfrom(65536)
+        out.write("%s %s\n" % (socks[s], data.decode("ascii", "replace")))
+        out.flush()
+PY
+ip netns exec "$NS" python3 "$TMP/recv.py" "$TMP/recv.log" "$TMP/recv.ready" &
+RECV_PID=$!
+for ((i = 0; i < 100; i++)); do
+	[ -f "$TMP/recv.ready" ] && break
+	sleep 0.1
+done
+[ -f "$TMP/recv.ready" ] || fail "receivers did not start"
+
+arrived() {
+	grep -c " $1:" "$TMP/recv.log" || true
+}
+# wait_for TAG COUNT: until COUNT datagrams tagged TAG arrived.
+wait_for() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(arrived "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: $(arrived "$1") of $2 datagrams arrived"
+}
+
+# --- 1. add b4 and delete b2 under traffic ---------------------------------
+cat >"$TMP/send_cmds.py" <<'PY'
+# Datagram i: "seq:i" from 198.18.10.2 port 20000 + i (every 5-tuple
+# distinct) to 198.18.10.1 port 8000 + i % 11 (route web). At i == n / 3
+# a thread runs the add command, at i == 2n / 3 the del command; for each,
+# "before" is how many were sent when it was issued and "after" when it
+# returned: datagrams numbered from "after" on were sent after the swap.
+import json, socket, subprocess, sys, threading, time
+n, out = int(sys.argv[1]), sys.argv[2]
+cmds = {n // 3: ("add", json.loads(sys.argv[3])),
+        2 * n // 3: ("del", json.loads(sys.argv[4]))}
+sent = 0
+result = {}
+def run(tag, argv):
+    r = {"before": sent}
+    p = subprocess.run(argv, capture_output=True, text=True)
+    r["after"] = sent
+    r["rc"] = p.returncode
+    r["answer"] = p.stdout.strip()
+    result[tag] = r
+threads = []
+for i in range(n):
+    if i in cmds:
+        threads.append(threading.Thread(target=run, args=cmds[i]))
+        threads[-1].start()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("198.18.10.2", 20000 + i))
+    s.sendto(b"seq:%d" % i, ("198.18.10.1", 8000 + i % 11))
+    s.close()
+    sent = i + 1
+    time.sleep(0.0003)  # a steady flow, below what the TAP queue holds
+for t in threads:
+    t.join()
+json.dump(result, open(out, "w"))
+PY
+base=("$LATCHCTL" --json --control "$RUN/latchd.sock")
+add_argv=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+	"${base[@]}" backend add b4 --pool web --addr 198.18.10.14 \
+	--mac "$HOP" --port 9004)
+del_argv=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+	"${base[@]}" backend del b2)
+ip netns exec "$NS" python3 "$TMP/send_cmds.py" "$N" "$TMP/send.json" \
+	"$add_argv" "$del_argv"
+say "sent $N datagrams; commands: $(cat "$TMP/send.json")"
+wait_for seq "$N"
+sleep 0.5 # let a duplicate, if latchd sent one, show up
+ctl route list >"$TMP/routes1.json" || fail "latchctl route list"
+python3 - "$N" "$TMP/recv.log" "$TMP/send.json" "$TMP/routes1.json" <<'PY' ||
+import collections, json, sys
+n = int(sys.argv[1])
+where = collections.defaultdict(list)
+per_backend = collections.Counter()
+for line in open(sys.argv[2]):
+    name, payload = line.split()
+    if payload.startswith("seq:"):
+        where[int(payload[4:])].append(name)
+        per_backend[name] += 1
+cmds = json.load(open(sys.argv[3]))
+routes = json.load(open(sys.argv[4]))
+add, dele = cmds["add"], cmds["del"]
+assert add["rc"] == 0 and json.loads(add["answer"])["ok"], add
+assert dele["rc"] == 0 and json.loads(dele["answer"])["ok"], dele
+missing = [s for s in range(n) if s not in where]
+dups = {s: b for s, b in where.items() if len(b) > 1}
+assert not missing, "%d datagrams lost, e.g. %s" % (len(missing), missing[:10])
+assert not dups, "datagrams delivered twice: %s" % list(dups.items())[:10]
+early = [s for s, b in where.items() if s < add["before"] and b[0] == "b4"]
+assert not early, "at b4 before its add was issued: %s" % early[:10]
+b4_after = [s for s, b in where.items() if s >= add["after"] and b[0] == "b4"]
+assert b4_after, "b4 got nothing after its add returned"
+late = [s for s, b in where.items() if s >= dele["after"] and b[0] == "b2"]
+assert not late, "sent after the del returned, yet at b2: %s" % late[:10]
+assert per_backend["b2"] > 0, "b2 got nothing before it was deleted"
+assert set(per_backend) <= {"b1", "b2", "b3", "b4"}, per_backend
+web = [r for r in routes["routes"] if r["name"] == "web"][0]
+assert web["forwarded"] == n, "route web forwarded %d, sent %d" % (
+    web["forwarded"], n)
+names = sorted(be["name"] for be in web["backends"])
+assert names == ["b1", "b3", "b4"], "pool web is %s" % names
+for be in web["backends"]:
+    assert be["forwarded"] == per_backend[be["name"]], (
+        "%s: latchd counted %d, received %d" % (
+            be["name"], be["forwarded"], per_backend[be["name"]]))
+    assert be["port"] == int(be["name"][1:]) + 9000, be
+print("[route_backends] phase 1: %d datagrams, each once: %s; b4 added "
+      "(issued at #%d, returned at #%d, %d after), b2 deleted (issued at "
+      "#%d, returned at #%d)" % (n, dict(per_backend), add["before"],
+      add["after"], len(b4_after), dele["before"], dele["after"]))
+PY
+	fail "phase 1 (backend add and del under traffic)"
+
+# --- 2. b5 takes b2's counter slot and starts at 0 -------------------------
+cmd backend add b5 --pool web --addr 198.18.10.15 --mac "$HOP" --port 9005
+ctl route list >"$TMP/routes2a.json"
+cat >"$TMP/send.py" <<'PY'
+# send TAG SPORT_BASE DPORT_BASE N: flow i is 198.18.10.2, source port
+# SPORT_BASE + i, to 198.18.10.1 port DPORT_BASE + i % 11, "TAG:i".
+import socket, sys, time
+tag, sbase, dbase, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("198.18.10.2", sbase + i))
+    s.sendto(b"%s:%d" % (tag.encode(), i), ("198.18.10.1", dbase + i % 11))
+    s.close()
+    time.sleep(0.0003)
+PY
+send() {
+	ip netns exec "$NS" python3 "$TMP/send.py" "$1" "$2" "$3" "$4"
+	wait_for "$1" "$4"
+}
+send s2 25000 8000 "$F"
+sleep 0.3
+ctl route list >"$TMP/routes2b.json"
+python3 - "$TMP/recv.log" "$TMP/routes1.json" "$TMP/routes2a.json" \
+	"$TMP/routes2b.json" <<'PY' || fail "phase 2 (counter slot of b5)"
+import collections, json, sys
+got = collections.Counter(l.split()[0] for l in open(sys.argv[1])
+                          if l.split()[1].startswith("s2:"))
+slot = lambda routes, name: [b for b in routes["backends"]
+                             if b["name"] == name][0]
+r1, r2a, r2b = (json.load(open(p)) for p in sys.argv[2:5])
+b5 = slot(r2a, "b5")
+assert b5["forwarded"] == 0, "b5 starts at %d, not 0" % b5["forwarded"]
+assert got["b5"] > 0, "b5 got none of %s" % dict(got)
+for name in ("b1", "b3", "b4", "b5"):
+    before = slot(r1, name)["forwarded"] if name != "b5" else 0
+    now = slot(r2b, name)["forwarded"]
+    assert now - before == got[name], "%s counted %d, received %d" % (
+        name, now - before, got[name])
+print("[route_backends] phase 2: b5 started at 0 and counted its %d of "
+      "%s" % (got["b5"], dict(got)))
+PY
+
+# --- 3. connection tracking: a deleted backend's flows move ---------------
+send c1 30000 8100 "$F" # tracked flows over b1, b3, b4, b5
+cmd backend del b3
+send c2 30000 8100 "$F"
+cmd backend add b6 --pool web --addr 198.18.10.16 --mac "$HOP" --port 9006
+send c3 30000 8100 "$F"
+send n3 40000 8100 "$F" # new flows: b6 included
+sleep 0.3
+ctl route list >"$TMP/routes3.json"
+python3 - "$F" "$TMP/recv.log" "$TMP/routes2b.json" "$TMP/routes3.json" <<'PY' ||
+import collections, json, sys
+n = int(sys.argv[1])
+at = collections.defaultdict(dict)
+for line in open(sys.argv[2]):
+    name, payload = line.split()
+    tag, i = payload.split(":")
+    if tag in ("c1", "c2", "c3", "n3"):
+        assert int(i) not in at[tag], "%s delivered twice" % payload
+        at[tag][int(i)] = name
+for tag in ("c1", "c2", "c3", "n3"):
+    assert len(at[tag]) == n, "%s: %d of %d" % (tag, len(at[tag]), n)
+flows = range(n)
+on_b3 = [i for i in flows if at["c1"][i] == "b3"]
+assert on_b3, "no tracked flow was on b3: %s" % collections.Counter(
+    at["c1"].values())
+for i in flows:
+    if at["c1"][i] == "b3":
+        assert at["c2"][i] != "b3", "flow %d still at deleted b3" % i
+    else:
+        assert at["c2"][i] == at["c1"][i], "flow %d moved %s -> %s" % (
+            i, at["c1"][i], at["c2"][i])
+    assert at["c3"][i] == at["c2"][i], "flow %d moved to %s when b6 " \
+        "joined" % (i, at["c3"][i])
+assert "b6" in at["n3"].values(), "no new flow reached b6: %s" % (
+    collections.Counter(at["n3"].values()))
+assert "b3" not in at["n3"].values()
+before = json.load(open(sys.argv[3]))["conntrack"]
+ct = json.load(open(sys.argv[4]))["conntrack"]
+# c1 and n3 are new flows; c2 hits but for b3's, which moved; c3 all hit.
+want = {"misses": 2 * n, "hits": 2 * n - len(on_b3), "moved": len(on_b3),
+        "evictions": 0, "expired": 0}
+for k, v in want.items():
+    got = ct[k] - before[k]
+    assert got == v, "conntrack %s grew by %d, want %d" % (k, got, v)
+print("[route_backends] phase 3: %d tracked flows; %d on deleted b3 moved, "
+      "the rest stayed; none moved to b6, new flows reach it" % (
+      n, len(on_b3)))
+PY
+	fail "phase 3 (connection tracking and backend del)"
+
+# --- 4. refusals change nothing; the pool's port by default ---------------
+cmd route add api --match 8200 --key 5tuple --pool web --default b1
+cmd backend add s1 --pool solo --addr 198.18.10.21 --mac "$HOP" --port 9100
+cmd route add solo --match 8300 --key 5tuple --pool solo
+ctl route list >"$TMP/routes4a.json"
+refused "exists" -- backend add b1 --pool web --addr 198.18.10.17 \
+	--mac "$HOP" --port 9007
+refused "mac:" -- backend add b7 --pool web --addr 198.18.10.17 \
+	--mac 02:00:00:00:0a --port 9007
+refused "mac:" -- backend add b7 --pool web --addr 198.18.10.17 \
+	--mac 01:00:5e:00:00:01 --port 9007
+refused "addr:" -- backend add b7 --pool web --addr 198.18.10 \
+	--mac "$HOP" --port 9007
+refused "via:" -- backend add b7 --pool web --addr 198.18.10.17 \
+	--mac "$HOP" --port 9007 --via nosuch
+refused "port:" -- backend add b7 --pool web --addr 198.18.10.17 --mac "$HOP"
+refused "route api" -- backend del b1
+refused "route solo" -- backend del s1
+refused "no backend" -- backend del nosuch
+# Route big's M = 503 (prime) holds pool web's four backends (b1 b4 b5
+# b6) and a fifth (503 > 100 x 5); a sixth would need M > 600.
+cmd route add big --match 8400 --key 5tuple --pool web --table-size 503
+cmd backend add b7 --pool web --addr 198.18.10.17 --mac "$HOP" --port 9007
+refused "table_size" -- backend add b8 --pool web --addr 198.18.10.18 \
+	--mac "$HOP" --port 9008
+cmd backend del b7
+rc=0
+ctl backend add b8 --pool web >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "backend add without --addr and --mac exited $rc, want 2"
+ctl route list >"$TMP/routes4b.json"
+# Without --port: the pool's (all of solo's backends use 9100).
+cmd backend add s2 --pool solo --addr 198.18.10.22 --mac "$HOP"
+ctl route list >"$TMP/routes4c.json"
+python3 - "$TMP/routes4a.json" "$TMP/routes4b.json" "$TMP/routes4c.json" <<'PY' ||
+import json, sys
+a, b, c = (json.load(open(p)) for p in sys.argv[1:4])
+key = lambda r: sorted((x["name"], x["pool"], x["addr"], x["port"], x["mac"],
+                        x["weight"], x["state"]) for x in r["backends"])
+assert key(a) == key(b), "refusals changed the backends:\n%s\n%s" % (
+    key(a), key(b))
+# Three commits between a and b: route add big, backend add b7, del b7.
+assert b["generation"] == a["generation"] + 3, (a["generation"],
+                                                b["generation"])
+s2 = [x for x in c["backends"] if x["name"] == "s2"][0]
+assert s2["port"] == 9100 and s2["pool"] == "solo", s2
+print("[route_backends] phase 4: refusals changed nothing (generation "
+      "%d -> %d, the three accepted commands only); s2 took port 9100" % (
+      a["generation"], b["generation"]))
+PY
+	fail "phase 4 (refusals)"
