@@ -12,112 +12,18 @@
 #    address (UDP port kept); those of group 1 are answered by latchd.
 # 3. A route added at run time routes, counts its bad input (payload too
 #    short for its key) and, once deleted, routes nothing.
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${LATCH_BUILD:-$ROOT/build}
-LATCHD=$BUILD/dataplane/latchd
-LATCHCTL=$BUILD/client/latchctl
-PROFILE=$ROOT/tests/integration/route.conf
-# Unique per run: the lab and other tests use their own namespaces.
-NS=latch-rt-$$
+RT_TEST=route
 NODE=route-it # node.name in route.conf: the EAL file prefix latch-route-it
+RT_IF=rt0
+RT_NET=198.18.7
+RT_HOP=02:00:00:00:07:02 # rt0's MAC: the backends' next hop (route.conf)
 # Datagrams in phase 1, and after how many the backend goes down.
 N=3000
-TMP=$(mktemp -d /tmp/latch-it-route.XXXXXX)
-RUN=$TMP/run
-LATCHD_PID=
-RECV_PID=
+PROFILE=$(cd "$(dirname "$0")" && pwd)/route.conf
+source "$(dirname "$0")/route_lib.sh"
 
-say() { echo "[route] $*"; }
-fail() {
-	echo "[route] FAIL: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	if [ -n "$RECV_PID" ]; then
-		kill "$RECV_PID" 2>/dev/null || true
-		wait "$RECV_PID" 2>/dev/null || true
-	fi
-	if [ -n "$LATCHD_PID" ]; then
-		kill -TERM "$LATCHD_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$LATCHD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$LATCHD_PID" 2>/dev/null || true
-		wait "$LATCHD_PID" 2>/dev/null || true
-	fi
-	ip netns del "$NS" 2>/dev/null || true
-	rm -f /dev/hugepages/latch-"$NODE"map_* 2>/dev/null || true
-	if [ "$rc" -ne 0 ] && [ -f "$TMP/latchd.log" ]; then
-		echo "[route] --- latchd log ---" >&2
-		tail -n 40 "$TMP/latchd.log" >&2 || true
-	fi
-	rm -rf "$TMP"
-	[ "$rc" -eq 0 ] && echo "[route] PASS"
-	exit "$rc"
-}
-
-[ "$(id -u)" -eq 0 ] || { echo "[route] SKIP: needs root"; exit 77; }
-[ -x "$LATCHD" ] && [ -x "$LATCHCTL" ] ||
-	{ echo "[route] SKIP: latchd or latchctl not built in $BUILD"; exit 77; }
-command -v python3 >/dev/null || { echo "[route] SKIP: no python3"; exit 77; }
-# One run at a time per machine: the node name (EAL prefix) is fixed.
-exec {LOCK_FD}>/run/lock/latch-route-it.lock
-flock -w 600 "$LOCK_FD" || fail "another test_route.sh held its lock 600 s"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ctl() {
-	ip netns exec "$NS" "$LATCHCTL" --json --control "$RUN/latchd.sock" \
-		--server 198.18.7.1:7400 "$@"
-}
-
-# --- latchd in our namespace ----------------------------------------------
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip netns exec "$NS" "$LATCHD" --profile "$PROFILE" --foreground \
-	--set "node.run_dir=$RUN" --set "node.state_dir=$TMP/state" \
-	</dev/null >"$TMP/latchd.log" 2>&1 &
-LATCHD_PID=$!
-for ((i = 0; ; i++)); do
-	kill -0 "$LATCHD_PID" 2>/dev/null || fail "latchd exited during start-up"
-	if grep -q "latchd ready" "$TMP/latchd.log" && [ -S "$RUN/latchd.sock" ] &&
-		ip -n "$NS" link show rt0 >/dev/null 2>&1; then
-		break
-	fi
-	[ "$i" -lt 600 ] || fail "latchd not ready after 60 s"
-	sleep 0.1
-done
-say "latchd up (pid $LATCHD_PID, namespace $NS)"
-
-# rt0 carries the backends' addresses: its MAC is the backends' next hop
-# (route.conf). Frames from latchd keep the sender's source address, also
-# one of rt0's: the kernel must accept local sources on rt0.
-ip -n "$NS" link set rt0 down
-ip -n "$NS" link set rt0 address 02:00:00:00:07:02
-ip -n "$NS" addr add 198.18.7.2/24 dev rt0
-for a in 11 12 13 21; do
-	ip -n "$NS" addr add "198.18.7.$a/32" dev rt0
-done
-ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-	net.ipv4.conf.rt0.rp_filter=0 net.ipv4.conf.rt0.accept_local=1
-ip -n "$NS" link set rt0 up
-# latchd's MAC from its status, so no datagram waits for ARP.
-mac=$(ip netns exec "$NS" python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b"{\"cmd\":\"status\"}\n"); buf = b""
-while not buf.endswith(b"\n"):
-    buf += s.recv(65536)
-print(json.loads(buf)["ports"][0]["mac"])' "$RUN/latchd.sock")
-ip -n "$NS" neigh replace 198.18.7.1 lladdr "$mac" dev rt0 nud permanent
-
-# --- receivers: the backends and shard group 2 -----------------------------
+# --- latchd in our namespace; receivers: the backends and shard group 2 ---
+rt_start_latchd 11 12 13 21
 cat >"$TMP/recv.py" <<'PY'
 # Every datagram as "NAME HEX" on its own line, flushed at once.
 import select, socket, sys
@@ -142,13 +48,7 @@ while True:
         out.write("%s %s\n" % (socks[s], data.hex()))
         out.flush()
 PY
-ip netns exec "$NS" python3 "$TMP/recv.py" "$TMP/recv.log" "$TMP/recv.ready" &
-RECV_PID=$!
-for ((i = 0; i < 100; i++)); do
-	[ -f "$TMP/recv.ready" ] && break
-	sleep 0.1
-done
-[ -f "$TMP/recv.ready" ] || fail "receivers did not start"
+rt_start_receivers "$TMP/recv.py"
 
 # --- 1. traffic through latchd while b2 goes down --------------------------
 cat >"$TMP/send.py" <<'PY'

@@ -21,73 +21,19 @@
 # 4. Refusals (duplicate name, bad MAC, unknown via, a route's default, a
 #    used pool's last backend, Maglev's M > 100 x N) exit 1 with a clear
 #    error and change nothing; a backend without --port takes its pool's.
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${LATCH_BUILD:-$ROOT/build}
-LATCHD=$BUILD/dataplane/latchd
-LATCHCTL=$BUILD/client/latchctl
-PROFILE=$ROOT/tests/integration/route_be.conf
-NS=latch-rtbe-$$
+RT_TEST=route_backends
 NODE=route-be # node.name in route_be.conf: EAL file prefix latch-route-be
+RT_IF=rtbe0
+RT_NET=198.18.10
+# The next hop of every backend: rtbe0's MAC (route_be.conf).
+RT_HOP=02:00:00:00:0a:02
 # Datagrams in phase 1; the add goes at N/3, the del at 2N/3.
 N=3000
 # Flows in phase 3: enough that every backend holds some (about F/4).
 F=300
-# The next hop of every backend: rtbe0's MAC (route_be.conf).
-HOP=02:00:00:00:0a:02
-TMP=$(mktemp -d /tmp/latch-it-route-be.XXXXXX)
-RUN=$TMP/run
-LATCHD_PID=
-RECV_PID=
+PROFILE=$(cd "$(dirname "$0")" && pwd)/route_be.conf
+source "$(dirname "$0")/route_lib.sh"
 
-say() { echo "[route_backends] $*"; }
-fail() {
-	echo "[route_backends] FAIL: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	if [ -n "$RECV_PID" ]; then
-		kill "$RECV_PID" 2>/dev/null || true
-		wait "$RECV_PID" 2>/dev/null || true
-	fi
-	if [ -n "$LATCHD_PID" ]; then
-		kill -TERM "$LATCHD_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$LATCHD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$LATCHD_PID" 2>/dev/null || true
-		wait "$LATCHD_PID" 2>/dev/null || true
-	fi
-	ip netns del "$NS" 2>/dev/null || true
-	rm -f /dev/hugepages/latch-"$NODE"map_* 2>/dev/null || true
-	if [ "$rc" -ne 0 ] && [ -f "$TMP/latchd.log" ]; then
-		echo "[route_backends] --- latchd log ---" >&2
-		tail -n 40 "$TMP/latchd.log" >&2 || true
-	fi
-	rm -rf "$TMP"
-	[ "$rc" -eq 0 ] && echo "[route_backends] PASS"
-	exit "$rc"
-}
-
-[ "$(id -u)" -eq 0 ] || { echo "[route_backends] SKIP: needs root"; exit 77; }
-[ -x "$LATCHD" ] && [ -x "$LATCHCTL" ] ||
-	{ echo "[route_backends] SKIP: latchd or latchctl not built in $BUILD"; exit 77; }
-command -v python3 >/dev/null ||
-	{ echo "[route_backends] SKIP: no python3"; exit 77; }
-# One run at a time per machine: the node name (EAL prefix) is fixed.
-exec {LOCK_FD}>/run/lock/latch-route-be.lock
-flock -w 600 "$LOCK_FD" || fail "another run held its lock for 600 s"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ctl() {
-	ip netns exec "$NS" "$LATCHCTL" --json --control "$RUN/latchd.sock" "$@"
-}
 cmd() {
 	ctl "$@" >"$TMP/cmd.json" || fail "latchctl $*: $(cat "$TMP/cmd.json")"
 }
@@ -101,45 +47,8 @@ refused() {
 		fail "latchctl $*: error without '$words': $(cat "$TMP/ref.json")"
 }
 
-# --- latchd in our namespace ----------------------------------------------
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip netns exec "$NS" "$LATCHD" --profile "$PROFILE" --foreground \
-	--set "node.run_dir=$RUN" --set "node.state_dir=$TMP/state" \
-	</dev/null >"$TMP/latchd.log" 2>&1 &
-LATCHD_PID=$!
-for ((i = 0; ; i++)); do
-	kill -0 "$LATCHD_PID" 2>/dev/null || fail "latchd exited during start-up"
-	if grep -q "latchd ready" "$TMP/latchd.log" && [ -S "$RUN/latchd.sock" ] &&
-		ip -n "$NS" link show rtbe0 >/dev/null 2>&1; then
-		break
-	fi
-	[ "$i" -lt 600 ] || fail "latchd not ready after 60 s"
-	sleep 0.1
-done
-say "latchd up (pid $LATCHD_PID, namespace $NS)"
-
-# rtbe0 carries the backends' addresses and the senders' one; frames from
-# latchd keep their source address, also rtbe0's: accept local sources.
-ip -n "$NS" link set rtbe0 down
-ip -n "$NS" link set rtbe0 address "$HOP"
-ip -n "$NS" addr add 198.18.10.2/24 dev rtbe0
-for a in 11 12 13 14 15 16 17; do
-	ip -n "$NS" addr add "198.18.10.$a/32" dev rtbe0
-done
-ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-	net.ipv4.conf.rtbe0.rp_filter=0 net.ipv4.conf.rtbe0.accept_local=1
-ip -n "$NS" link set rtbe0 up
-mac=$(ip netns exec "$NS" python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b"{\"cmd\":\"status\"}\n"); buf = b""
-while not buf.endswith(b"\n"):
-    buf += s.recv(65536)
-print(json.loads(buf)["ports"][0]["mac"])' "$RUN/latchd.sock")
-ip -n "$NS" neigh replace 198.18.10.1 lladdr "$mac" dev rtbe0 nud permanent
-
-# --- the backends: bN at 198.18.10.1N, port 900N; "NAME PAYLOAD" lines ------
+# --- latchd in our namespace; the backends: bN at 198.18.10.1N, port 900N ---
+rt_start_latchd 11 12 13 14 15 16 17
 cat >"$TMP/recv.py" <<'PY'
 import select, socket, sys
 socks = {}
@@ -159,13 +68,7 @@ while True:
         out.write("%s %s\n" % (socks[s], data.decode("ascii", "replace")))
         out.flush()
 PY
-ip netns exec "$NS" python3 "$TMP/recv.py" "$TMP/recv.log" "$TMP/recv.ready" &
-RECV_PID=$!
-for ((i = 0; i < 100; i++)); do
-	[ -f "$TMP/recv.ready" ] && break
-	sleep 0.1
-done
-[ -f "$TMP/recv.ready" ] || fail "receivers did not start"
+rt_start_receivers "$TMP/recv.py"
 
 arrived() {
 	grep -c " $1:" "$TMP/recv.log" || true
@@ -218,7 +121,7 @@ PY
 base=("$LATCHCTL" --json --control "$RUN/latchd.sock")
 add_argv=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
 	"${base[@]}" backend add b4 --pool web --addr 198.18.10.14 \
-	--mac "$HOP" --port 9004)
+	--mac "$RT_HOP" --port 9004)
 del_argv=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
 	"${base[@]}" backend del b2)
 ip netns exec "$NS" python3 "$TMP/send_cmds.py" "$N" "$TMP/send.json" \
@@ -272,7 +175,7 @@ PY
 	fail "phase 1 (backend add and del under traffic)"
 
 # --- 2. b5 takes b2's counter slot and starts at 0 -------------------------
-cmd backend add b5 --pool web --addr 198.18.10.15 --mac "$HOP" --port 9005
+cmd backend add b5 --pool web --addr 198.18.10.15 --mac "$RT_HOP" --port 9005
 ctl route list >"$TMP/routes2a.json"
 cat >"$TMP/send.py" <<'PY'
 # send TAG SPORT_BASE DPORT_BASE N: flow i is 198.18.10.2, source port
@@ -317,7 +220,7 @@ PY
 send c1 30000 8100 "$F" # tracked flows over b1, b3, b4, b5
 cmd backend del b3
 send c2 30000 8100 "$F"
-cmd backend add b6 --pool web --addr 198.18.10.16 --mac "$HOP" --port 9006
+cmd backend add b6 --pool web --addr 198.18.10.16 --mac "$RT_HOP" --port 9006
 send c3 30000 8100 "$F"
 send n3 40000 8100 "$F" # new flows: b6 included
 sleep 0.3
@@ -365,36 +268,36 @@ PY
 
 # --- 4. refusals change nothing; the pool's port by default ---------------
 cmd route add api --match 8200 --key 5tuple --pool web --default b1
-cmd backend add s1 --pool solo --addr 198.18.10.21 --mac "$HOP" --port 9100
+cmd backend add s1 --pool solo --addr 198.18.10.21 --mac "$RT_HOP" --port 9100
 cmd route add solo --match 8300 --key 5tuple --pool solo
 ctl route list >"$TMP/routes4a.json"
 refused "exists" -- backend add b1 --pool web --addr 198.18.10.17 \
-	--mac "$HOP" --port 9007
+	--mac "$RT_HOP" --port 9007
 refused "mac:" -- backend add b7 --pool web --addr 198.18.10.17 \
 	--mac 02:00:00:00:0a --port 9007
 refused "mac:" -- backend add b7 --pool web --addr 198.18.10.17 \
 	--mac 01:00:5e:00:00:01 --port 9007
 refused "addr:" -- backend add b7 --pool web --addr 198.18.10 \
-	--mac "$HOP" --port 9007
+	--mac "$RT_HOP" --port 9007
 refused "via:" -- backend add b7 --pool web --addr 198.18.10.17 \
-	--mac "$HOP" --port 9007 --via nosuch
-refused "port:" -- backend add b7 --pool web --addr 198.18.10.17 --mac "$HOP"
+	--mac "$RT_HOP" --port 9007 --via nosuch
+refused "port:" -- backend add b7 --pool web --addr 198.18.10.17 --mac "$RT_HOP"
 refused "route api" -- backend del b1
 refused "route solo" -- backend del s1
 refused "no backend" -- backend del nosuch
 # Route big's M = 503 (prime) holds pool web's four backends (b1 b4 b5
 # b6) and a fifth (503 > 100 x 5); a sixth would need M > 600.
 cmd route add big --match 8400 --key 5tuple --pool web --table-size 503
-cmd backend add b7 --pool web --addr 198.18.10.17 --mac "$HOP" --port 9007
+cmd backend add b7 --pool web --addr 198.18.10.17 --mac "$RT_HOP" --port 9007
 refused "table_size" -- backend add b8 --pool web --addr 198.18.10.18 \
-	--mac "$HOP" --port 9008
+	--mac "$RT_HOP" --port 9008
 cmd backend del b7
 rc=0
 ctl backend add b8 --pool web >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "backend add without --addr and --mac exited $rc, want 2"
 ctl route list >"$TMP/routes4b.json"
 # Without --port: the pool's (all of solo's backends use 9100).
-cmd backend add s2 --pool solo --addr 198.18.10.22 --mac "$HOP"
+cmd backend add s2 --pool solo --addr 198.18.10.22 --mac "$RT_HOP"
 ctl route list >"$TMP/routes4c.json"
 python3 - "$TMP/routes4a.json" "$TMP/routes4b.json" "$TMP/routes4c.json" <<'PY' ||
 import json, sys

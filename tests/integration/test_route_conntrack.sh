@@ -16,110 +16,19 @@
 # 4. a route added at run time with --conntrack is tracked too: its flows
 #    stay when b1 comes back up;
 # 5. latchd's conntrack counters (stats, route list) equal what was sent.
-set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${LATCH_BUILD:-$ROOT/build}
-LATCHD=$BUILD/dataplane/latchd
-LATCHCTL=$BUILD/client/latchctl
-PROFILE=$ROOT/tests/integration/route_ct.conf
-NS=latch-rtct-$$
+RT_TEST=route_conntrack
 NODE=route-ct # node.name in route_ct.conf: EAL file prefix latch-route-ct
+RT_IF=rtct0
+RT_NET=198.18.8
+RT_HOP=02:00:00:00:08:02 # rtct0's MAC: the backends' next hop
 # Flows of each kind: enough that Maglev moves some when b3 joins (about
 # a third of them), few enough to send in well under a second.
 F=300
-TMP=$(mktemp -d /tmp/latch-it-route-ct.XXXXXX)
-RUN=$TMP/run
-LATCHD_PID=
-RECV_PID=
+PROFILE=$(cd "$(dirname "$0")" && pwd)/route_ct.conf
+source "$(dirname "$0")/route_lib.sh"
 
-say() { echo "[route_conntrack] $*"; }
-fail() {
-	echo "[route_conntrack] FAIL: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	if [ -n "$RECV_PID" ]; then
-		kill "$RECV_PID" 2>/dev/null || true
-		wait "$RECV_PID" 2>/dev/null || true
-	fi
-	if [ -n "$LATCHD_PID" ]; then
-		kill -TERM "$LATCHD_PID" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$LATCHD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$LATCHD_PID" 2>/dev/null || true
-		wait "$LATCHD_PID" 2>/dev/null || true
-	fi
-	ip netns del "$NS" 2>/dev/null || true
-	rm -f /dev/hugepages/latch-"$NODE"map_* 2>/dev/null || true
-	if [ "$rc" -ne 0 ] && [ -f "$TMP/latchd.log" ]; then
-		echo "[route_conntrack] --- latchd log ---" >&2
-		tail -n 40 "$TMP/latchd.log" >&2 || true
-	fi
-	rm -rf "$TMP"
-	[ "$rc" -eq 0 ] && echo "[route_conntrack] PASS"
-	exit "$rc"
-}
-
-[ "$(id -u)" -eq 0 ] || { echo "[route_conntrack] SKIP: needs root"; exit 77; }
-[ -x "$LATCHD" ] && [ -x "$LATCHCTL" ] ||
-	{ echo "[route_conntrack] SKIP: latchd or latchctl not built in $BUILD"; exit 77; }
-command -v python3 >/dev/null ||
-	{ echo "[route_conntrack] SKIP: no python3"; exit 77; }
-# One run at a time per machine: the node name (EAL prefix) is fixed.
-exec {LOCK_FD}>/run/lock/latch-route-ct.lock
-flock -w 600 "$LOCK_FD" || fail "another run held its lock for 600 s"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ctl() {
-	ip netns exec "$NS" "$LATCHCTL" --json --control "$RUN/latchd.sock" "$@"
-}
-
-# --- latchd in our namespace ----------------------------------------------
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip netns exec "$NS" "$LATCHD" --profile "$PROFILE" --foreground \
-	--set "node.run_dir=$RUN" --set "node.state_dir=$TMP/state" \
-	</dev/null >"$TMP/latchd.log" 2>&1 &
-LATCHD_PID=$!
-for ((i = 0; ; i++)); do
-	kill -0 "$LATCHD_PID" 2>/dev/null || fail "latchd exited during start-up"
-	if grep -q "latchd ready" "$TMP/latchd.log" && [ -S "$RUN/latchd.sock" ] &&
-		ip -n "$NS" link show rtct0 >/dev/null 2>&1; then
-		break
-	fi
-	[ "$i" -lt 600 ] || fail "latchd not ready after 60 s"
-	sleep 0.1
-done
-say "latchd up (pid $LATCHD_PID, namespace $NS)"
-
-# rtct0 carries the backends' addresses and the senders' one; frames from
-# latchd keep their source address, also rtct0's: accept local sources.
-ip -n "$NS" link set rtct0 down
-ip -n "$NS" link set rtct0 address 02:00:00:00:08:02
-ip -n "$NS" addr add 198.18.8.2/24 dev rtct0
-for a in 11 12 13; do
-	ip -n "$NS" addr add "198.18.8.$a/32" dev rtct0
-done
-ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-	net.ipv4.conf.rtct0.rp_filter=0 net.ipv4.conf.rtct0.accept_local=1
-ip -n "$NS" link set rtct0 up
-mac=$(ip netns exec "$NS" python3 -c '
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b"{\"cmd\":\"status\"}\n"); buf = b""
-while not buf.endswith(b"\n"):
-    buf += s.recv(65536)
-print(json.loads(buf)["ports"][0]["mac"])' "$RUN/latchd.sock")
-ip -n "$NS" neigh replace 198.18.8.1 lladdr "$mac" dev rtct0 nud permanent
-
-# --- the backends: every datagram as "NAME PAYLOAD" -------------------------
+# --- latchd; the backends: every datagram as "NAME PAYLOAD" ---
+rt_start_latchd 11 12 13
 cat >"$TMP/recv.py" <<'PY'
 import select, socket, sys
 socks = {}
@@ -141,13 +50,7 @@ while True:
         out.write("%s %s\n" % (socks[s], data.decode("ascii", "replace")))
         out.flush()
 PY
-ip netns exec "$NS" python3 "$TMP/recv.py" "$TMP/recv.log" "$TMP/recv.ready" &
-RECV_PID=$!
-for ((i = 0; i < 100; i++)); do
-	[ -f "$TMP/recv.ready" ] && break
-	sleep 0.1
-done
-[ -f "$TMP/recv.ready" ] || fail "receivers did not start"
+rt_start_receivers "$TMP/recv.py"
 
 # send TAG SPORT_BASE DPORT_BASE: flow i (0 <= i < F) is 198.18.8.2,
 # source port SPORT_BASE + i, to 198.18.8.1 port DPORT_BASE + i % 11; its
