@@ -86,11 +86,25 @@ static const struct wf append_reply_rows[] = {
 	M(1, u.append_reply.amnesic),
 };
 
+/* One chunk (raft_msg.h); raft_wire_decode() checks offset, len, total
+ * and done agree. RAFT_WIRE_SNAPSHOT_FIXED_LEN bytes, then the data. */
 static const struct wf snapshot_rows[] = {
 	M(8, u.snapshot.index),
 	M(8, u.snapshot.term),
+	M(4, u.snapshot.offset),
+	M(4, u.snapshot.total),
 	M(2, u.snapshot.len),
+	M(1, u.snapshot.done),
+	RSV_ROW(1),
 	ARR(WF_DATA, u.snapshot.data, u.snapshot.len, RAFT_SNAPSHOT_MAX),
+};
+
+static const struct wf snapshot_reply_rows[] = {
+	M(8, u.snapshot_reply.index),
+	M(8, u.snapshot_reply.incarnation),
+	M(4, u.snapshot_reply.offset),
+	M(1, u.snapshot_reply.amnesic),
+	RSV_ROW(1),
 };
 
 static const struct wf pull_rows[] = {
@@ -146,6 +160,7 @@ static const struct body bodies[RAFT_MSG_TYPE_MAX] = {
 	[RAFT_MSG_TIMEOUT_NOW] = EMPTY_BODY,
 	[RAFT_MSG_PULL] = BODY(pull_rows),
 	[RAFT_MSG_PULL_REPLY] = BODY(append_rows),
+	[RAFT_MSG_SNAPSHOT_REPLY] = BODY(snapshot_reply_rows),
 };
 
 static const struct body ping_body = EMPTY_BODY;
@@ -173,6 +188,9 @@ _Static_assert(RAFT_WIRE_ENTRY_FIXED_LEN ==
 		       1 + 1 + 2 + 4 + 4 + 5 * 8 + sizeof(struct lock_addr) + 2,
 	       "entry_rows and RAFT_WIRE_ENTRY_FIXED_LEN agree");
 _Static_assert(LATCH_KEY_MAX <= UINT16_MAX, "key length fits 16 bits");
+_Static_assert(RAFT_WIRE_SNAPSHOT_FIXED_LEN == 8 + 8 + 4 + 4 + 2 + 1 + 1,
+	       "snapshot_rows and RAFT_WIRE_SNAPSHOT_FIXED_LEN agree");
+_Static_assert(RAFT_SNAPSHOT_MAX <= UINT16_MAX, "a chunk's len fits 16 bits");
 
 static uint64_t
 mem_load(const uint8_t *p, unsigned size)
@@ -365,6 +383,22 @@ raft_wire_entry_encode(const struct lock_entry *e, uint8_t *buf, size_t cap)
 	return w.overflow ? -ENOSPC : (int)w.len;
 }
 
+/*
+ * A SNAPSHOT chunk lies inside its snapshot and says done exactly when it
+ * ends it (raft_msg.h). Checked on both sides, so a receiver never sees
+ * a chunk that writes past the total it announced.
+ */
+static bool
+raft_wire_chunk_is_valid(const struct raft_msg *m)
+{
+	const struct raft_msg_snapshot *s = &m->u.snapshot;
+
+	if (s->len > RAFT_SNAPSHOT_MAX || s->offset > s->total ||
+	    s->len > s->total - s->offset)
+		return false;
+	return s->done == (s->offset + s->len == s->total);
+}
+
 int
 raft_wire_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 {
@@ -374,6 +408,8 @@ raft_wire_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 
 	if (!type_is_known(m->type) || m->from >= RAFT_NODES_MAX ||
 	    m->to >= RAFT_NODES_MAX || m->log >= RAFT_LOGS_MAX)
+		return -EINVAL;
+	if (m->type == RAFT_MSG_SNAPSHOT && !raft_wire_chunk_is_valid(m))
 		return -EINVAL;
 	b = body_of(m->type);
 	wput(&w, 2, RAFT_WIRE_MAGIC);
@@ -561,5 +597,7 @@ raft_wire_decode(const uint8_t *buf, size_t len, struct raft_msg *out)
 		return v;
 	if (r.off != r.len)
 		return RAFT_WIRE_V_TRAILING;
+	if (type == RAFT_MSG_SNAPSHOT && !raft_wire_chunk_is_valid(out))
+		return RAFT_WIRE_V_BAD_COUNT;
 	return RAFT_WIRE_V_OK;
 }

@@ -30,7 +30,7 @@
 
 /* "LR": latch Raft. The lock protocol uses 0x4c54 ("LT"). */
 #define RAFT_WIRE_MAGIC   0x4c52
-#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_VERSION 2 /* 2: SNAPSHOT in chunks, SNAPSHOT_REPLY */
 /* magic 2, version 1, type 1, from 1, to 1, log 2, term 8, body_len 2,
  * reserved 2 (zero on send, ignored on receipt). */
 #define RAFT_WIRE_HEADER_LEN 20
@@ -40,9 +40,12 @@
 #define RAFT_WIRE_ENTRY_FIXED_LEN 70
 #define RAFT_WIRE_ENTRY_MAX_LEN   (RAFT_WIRE_ENTRY_FIXED_LEN + LATCH_KEY_MAX)
 /* Largest body of each kind (the bounds of raft_msg.h). */
-#define RAFT_WIRE_VOTE_MAX_LEN     (4 + RAFT_LOGS_MAX * RAFT_WIRE_POS_LEN)
-#define RAFT_WIRE_APPEND_MAX_LEN   (34 + RAFT_BATCH_MAX * RAFT_WIRE_ENTRY_MAX_LEN)
-#define RAFT_WIRE_SNAPSHOT_MAX_LEN (18 + RAFT_SNAPSHOT_MAX)
+#define RAFT_WIRE_VOTE_MAX_LEN   (4 + RAFT_LOGS_MAX * RAFT_WIRE_POS_LEN)
+#define RAFT_WIRE_APPEND_MAX_LEN (34 + RAFT_BATCH_MAX * RAFT_WIRE_ENTRY_MAX_LEN)
+/* A SNAPSHOT chunk without its data: see raft_wire.c, snapshot_rows. */
+#define RAFT_WIRE_SNAPSHOT_FIXED_LEN 28
+#define RAFT_WIRE_SNAPSHOT_MAX_LEN \
+	(RAFT_WIRE_SNAPSHOT_FIXED_LEN + RAFT_SNAPSHOT_MAX)
 #define RAFT_WIRE_MAX3(a, b, c) \
 	((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
 /* Largest datagram: a receive buffer of this size never truncates. */

@@ -21,6 +21,17 @@ plog_touch(struct plog *pl, uint64_t index)
 		pl->mod_lo = index;
 }
 
+/* Forget a snapshot being received (its buffer is about to be reused). */
+static void
+plog_rx_forget(struct plog *pl)
+{
+	pl->rx_source = 0;
+	pl->rx_index = 0;
+	pl->rx_term = 0;
+	pl->rx_total = 0;
+	pl->rx_have = 0;
+}
+
 /* The validation of a config; see plog_create(). */
 int
 plog_config_check(const struct plog_config *cfg)
@@ -31,14 +42,17 @@ plog_config_check(const struct plog_config *cfg)
 		return -EINVAL;
 	if (cfg->inflight_max == 0)
 		return -EINVAL;
-	if (cfg->snapshot_max == 0 || cfg->snapshot_max > RAFT_SNAPSHOT_MAX)
+	if (cfg->snapshot_max == 0 || cfg->snapshot_max > PLOG_SNAPSHOT_LIMIT)
+		return -EINVAL;
+	if (cfg->chunk_max > RAFT_SNAPSHOT_MAX)
 		return -EINVAL;
 	return 0;
 }
 
 /*
- * Allocate a log: the ring and the snapshot buffer. Start-up only (the
- * one allocation this module makes).
+ * Allocate a log: the ring and the two snapshot buffers (the snapshot held
+ * and the one being received or saved). Start-up only (the one allocation
+ * this module makes).
  */
 struct plog *
 plog_create(const struct plog_config *cfg, const struct plog_ops *ops,
@@ -59,13 +73,22 @@ plog_create(const struct plog_config *cfg, const struct plog_ops *ops,
 	pl->snap_buf = calloc(1, cfg->snapshot_max);
 	if (pl->snap_buf == NULL)
 		goto free_ring;
+	pl->rx_buf = calloc(1, cfg->snapshot_max);
+	if (pl->rx_buf == NULL)
+		goto free_snap;
 	pl->cfg = *cfg;
+	if (pl->cfg.chunk_max == 0)
+		pl->cfg.chunk_max = cfg->snapshot_max < RAFT_SNAPSHOT_MAX
+					    ? cfg->snapshot_max
+					    : RAFT_SNAPSHOT_MAX;
 	pl->ops = *ops;
 	pl->ctx = ctx;
 	pl->mask = cfg->entries_max - 1;
 	plog_reset(pl);
 	return pl;
 
+free_snap:
+	free(pl->snap_buf);
 free_ring:
 	free(pl->ring);
 free_pl:
@@ -79,6 +102,7 @@ plog_destroy(struct plog *pl)
 {
 	if (pl == NULL)
 		return;
+	free(pl->rx_buf);
 	free(pl->snap_buf);
 	free(pl->ring);
 	free(pl);
@@ -101,6 +125,7 @@ plog_reset(struct plog *pl)
 	pl->applied = 0;
 	pl->term_start = 0;
 	pl->snap_len = 0;
+	plog_rx_forget(pl);
 	pl->mod_lo = 1;
 	for (i = 0; i < RAFT_NODES_MAX; i++)
 		memset(&pl->peers[i], 0, sizeof(pl->peers[i]));
@@ -169,22 +194,45 @@ plog_apply(struct plog *pl)
 	}
 }
 
+/* Exchange the snapshot buffer with the receive buffer. */
+static void
+plog_swap_buffers(struct plog *pl)
+{
+	uint8_t *b = pl->snap_buf;
+
+	pl->snap_buf = pl->rx_buf;
+	pl->rx_buf = b;
+}
+
 /*
  * Compact the ring up to the last applied entry (§7): the apply layer
- * writes its state into the snapshot buffer, then the entries are dropped.
+ * writes its state into the spare buffer, which becomes the snapshot, then
+ * the entries are dropped. If the state does not fit (save returns more
+ * than snapshot_max) nothing changes and -ENOSPC is returned: entries are
+ * never dropped without a complete snapshot of the state they produced,
+ * or a follower caught up by it would install a table that forgot them.
+ * A snapshot being received is abandoned (its buffer is reused); its
+ * sender starts it over.
  */
-static void
+static int
 plog_compact(struct plog *pl)
 {
 	uint64_t term;
+	uint32_t len;
 
 	LATCH_ASSERT(pl->applied > pl->snap_index);
 	LATCH_ASSERT(plog_term_at(pl, pl->applied, &term));
-	pl->snap_len =
-		pl->ops.save(pl->ctx, pl->snap_buf, pl->cfg.snapshot_max);
-	LATCH_ASSERT(pl->snap_len <= pl->cfg.snapshot_max);
+	plog_rx_forget(pl);
+	len = pl->ops.save(pl->ctx, pl->rx_buf, pl->cfg.snapshot_max);
+	if (len > pl->cfg.snapshot_max) {
+		pl->save_failed++;
+		return -ENOSPC;
+	}
+	plog_swap_buffers(pl);
+	pl->snap_len = len;
 	pl->snap_index = pl->applied;
 	pl->snap_term = term;
+	return 0;
 }
 
 /*
@@ -202,9 +250,8 @@ plog_make_room(struct plog *pl, uint64_t limit)
 {
 	if (pl->last - pl->snap_index < limit)
 		return 0;
-	if (pl->applied == pl->snap_index)
+	if (pl->applied == pl->snap_index || plog_compact(pl) != 0)
 		return -ENOSPC;
-	plog_compact(pl);
 	return pl->last - pl->snap_index < limit ? 0 : -ENOSPC;
 }
 
@@ -322,19 +369,17 @@ plog_follower_append(struct plog *pl, const struct raft_msg_append *a,
 }
 
 /*
- * Follower: InstallSnapshot receiver (Figure 13). A snapshot at or below
- * commit changes nothing. If the log holds the snapshot's last entry
- * (same index and term), the entries after it are kept; otherwise the
- * whole log is replaced. The apply layer loads the state.
+ * Follower: InstallSnapshot receiver (Figure 13, steps 6-8) once the whole
+ * snapshot (@len bytes) is in snap_buf. If the log holds the snapshot's
+ * last entry (same index and term), the entries after it are kept;
+ * otherwise the whole log is replaced. The apply layer loads the state.
  */
-uint64_t
-plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
-		      const uint8_t *data, uint32_t len)
+static uint64_t
+plog_snapshot_take(struct plog *pl, uint64_t index, uint64_t term, uint32_t len)
 {
 	uint64_t t;
 
-	if (index <= pl->commit)
-		return index;
+	LATCH_ASSERT(index > pl->commit);
 	LATCH_ASSERT(len <= pl->cfg.snapshot_max);
 	if (!(plog_term_at(pl, index, &t) && t == term))
 		pl->last = index;
@@ -342,11 +387,80 @@ plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
 	pl->snap_term = term;
 	pl->commit = index;
 	pl->applied = index;
-	memcpy(pl->snap_buf, data, len);
 	pl->snap_len = len;
-	pl->ops.load(pl->ctx, data, len);
+	pl->ops.load(pl->ctx, pl->snap_buf, len);
 	plog_touch(pl, index + 1);
 	return index;
+}
+
+/*
+ * Follower: a whole snapshot in one message (Figure 13 without chunks;
+ * the meta log's, whose state is a few bytes). A snapshot at or below
+ * commit changes nothing.
+ */
+uint64_t
+plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
+		      const uint8_t *data, uint32_t len)
+{
+	if (index <= pl->commit)
+		return index;
+	LATCH_ASSERT(len <= pl->cfg.snapshot_max);
+	plog_rx_forget(pl);
+	memcpy(pl->snap_buf, data, len);
+	return plog_snapshot_take(pl, index, term, len);
+}
+
+/*
+ * Follower: one chunk of a snapshot (Figure 13 with offset and done;
+ * docs/raft.md, "Snapshots in chunks"). Chunks of one snapshot (source,
+ * index, term) are taken in order into rx_buf: a chunk that starts where the
+ * bytes held end is appended, a duplicate or one after a gap is ignored
+ * (the leader resends from what the answer says is held). The first chunk
+ * of another snapshot starts it over; a later chunk of another snapshot
+ * is ignored. When the last byte arrives the buffers swap and the
+ * snapshot is installed. A snapshot at or below commit changes nothing
+ * and is answered as installed. A chunk that breaks the bounds (total
+ * above snapshot_max, or inconsistent with the snapshot being received)
+ * is input error: PLOG_CHUNK_BAD, nothing changes.
+ */
+enum plog_chunk
+plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
+		   uint64_t source, uint64_t *index, uint32_t *have)
+{
+	bool same = s->index == pl->rx_index && s->term == pl->rx_term &&
+		    source == pl->rx_source && pl->rx_index != 0;
+
+	*index = s->index;
+	*have = 0;
+	if (s->len > RAFT_SNAPSHOT_MAX || s->offset > s->total ||
+	    s->len > s->total - s->offset ||
+	    (s->done != 0) != (s->offset + s->len == s->total) ||
+	    s->total > pl->cfg.snapshot_max || s->index == 0)
+		return PLOG_CHUNK_BAD;
+	if (s->index <= pl->commit)
+		return PLOG_CHUNK_DONE;
+	if (same && s->total != pl->rx_total)
+		return PLOG_CHUNK_BAD;
+	if (!same) {
+		if (s->offset != 0)
+			return PLOG_CHUNK_MORE; /* holds none of it */
+		pl->rx_source = source;
+		pl->rx_index = s->index;
+		pl->rx_term = s->term;
+		pl->rx_total = s->total;
+		pl->rx_have = 0;
+	}
+	if (s->offset == pl->rx_have) {
+		memcpy(pl->rx_buf + s->offset, s->data, s->len);
+		pl->rx_have += s->len;
+	}
+	*have = pl->rx_have;
+	if (pl->rx_have < pl->rx_total)
+		return PLOG_CHUNK_MORE;
+	plog_swap_buffers(pl);
+	plog_rx_forget(pl);
+	plog_snapshot_take(pl, s->index, s->term, s->total);
+	return PLOG_CHUNK_DONE;
 }
 
 /*
@@ -499,12 +613,48 @@ plog_leader_reset_peer(struct plog *pl, unsigned peer)
 	p->next = pl->last + 1;
 	p->match = 0;
 	p->inflight = 0;
-	p->snapshot_sent = false;
+	p->snap_next = 0;
+	p->snap_acked = 0;
+	p->snap_index = 0;
+}
+
+/* Chunks of the snapshot held: an empty snapshot is one empty chunk. */
+static uint32_t
+plog_snap_chunks(const struct plog *pl)
+{
+	uint32_t c = pl->cfg.chunk_max;
+
+	return pl->snap_len == 0 ? 1 : (pl->snap_len + c - 1) / c;
+}
+
+/*
+ * Leader: fill @out with chunk @k of the snapshot held (§7: offset, data,
+ * done). A chunk is chunk_max bytes, the last one what remains.
+ */
+static void
+plog_snap_fill(const struct plog *pl, uint32_t k, struct raft_msg *out)
+{
+	struct raft_msg_snapshot *sn = &out->u.snapshot;
+	uint32_t off = k * pl->cfg.chunk_max;
+
+	LATCH_ASSERT(k < plog_snap_chunks(pl));
+	out->type = RAFT_MSG_SNAPSHOT;
+	sn->index = pl->snap_index;
+	sn->term = pl->snap_term;
+	sn->offset = off;
+	sn->total = pl->snap_len;
+	sn->len = pl->snap_len - off < pl->cfg.chunk_max ? pl->snap_len - off
+							 : pl->cfg.chunk_max;
+	sn->done = off + sn->len == pl->snap_len;
+	memcpy(sn->data, pl->snap_buf + off, sn->len);
 }
 
 /*
  * Leader: the next message for @peer (§5.3 and dissertation §10.2.1):
- * a snapshot if the entries it needs were compacted (§7); else a batch
+ * a chunk of the snapshot if the entries it needs were compacted (§7),
+ * up to inflight_max unanswered, restarting at the first chunk when the
+ * snapshot changed, and on @heartbeat the oldest unanswered one again
+ * if none is ready; else a batch
  * of up to batch_max entries from nextIndex, sent optimistically
  * (nextIndex advances at once) while fewer than inflight_max are
  * unanswered; else, if @heartbeat, an empty APPEND. A heartbeat sent
@@ -521,22 +671,27 @@ plog_leader_send(struct plog *pl, unsigned peer, bool heartbeat,
 
 	LATCH_ASSERT(peer < RAFT_NODES_MAX);
 	if (p->next <= pl->snap_index) {
-		if (p->snapshot_sent && !heartbeat)
-			return PLOG_SEND_NONE;
-		out->type = RAFT_MSG_SNAPSHOT;
-		out->u.snapshot.index = pl->snap_index;
-		out->u.snapshot.term = pl->snap_term;
-		out->u.snapshot.len = pl->snap_len;
-		memcpy(out->u.snapshot.data, pl->snap_buf, pl->snap_len);
-		p->snapshot_sent = true;
-		p->next = pl->snap_index + 1;
+		uint32_t chunks = plog_snap_chunks(pl), k;
+
+		if (p->snap_index != pl->snap_index) {
+			p->snap_index = pl->snap_index;
+			p->snap_next = 0;
+			p->snap_acked = 0;
+		}
 		p->inflight = 0;
+		if (p->snap_next < chunks &&
+		    p->snap_next - p->snap_acked < pl->cfg.inflight_max) {
+			k = p->snap_next++;
+		} else if (heartbeat) {
+			k = p->snap_acked < chunks ? p->snap_acked : chunks - 1;
+		} else {
+			return PLOG_SEND_NONE;
+		}
+		plog_snap_fill(pl, k, out);
 		return PLOG_SEND_SNAPSHOT;
 	}
-	if (p->snapshot_sent && !heartbeat)
-		return PLOG_SEND_NONE;
 	LATCH_ASSERT(p->next <= pl->last + 1);
-	if (p->inflight < pl->cfg.inflight_max && !p->snapshot_sent) {
+	if (p->inflight < pl->cfg.inflight_max) {
 		n = pl->last + 1 - p->next;
 		if (n > pl->cfg.batch_max)
 			n = pl->cfg.batch_max;
@@ -583,28 +738,56 @@ plog_leader_reply(struct plog *pl, unsigned peer, bool success, uint64_t index)
 			p->next = index + 1;
 		if (p->inflight > 0)
 			p->inflight--;
-		if (p->snapshot_sent && index >= pl->snap_index)
-			p->snapshot_sent = false;
 		return;
 	}
 	if (index < p->match)
 		return;
 	p->next = index + 1;
 	p->inflight = 0;
-	p->snapshot_sent = false;
 }
 
-/* Leader: assume what is unanswered was lost, and resend from match. */
+/*
+ * Leader: a follower holds @have bytes of snapshot @index, not all of it
+ * (chunked §7). The chunks it holds are acknowledged; an answer for
+ * another snapshot than the one being sent is stale and ignored. An
+ * answer below what was acknowledged means the follower started over
+ * (it took the first chunk of an older snapshot that arrived late, or
+ * compacted into its receive buffer): sending resumes from there, so a
+ * transfer never waits on chunks the follower will not take.
+ */
+void
+plog_leader_snapshot_reply(struct plog *pl, unsigned peer, uint64_t index,
+			   uint32_t have)
+{
+	struct plog_progress *p = &pl->peers[peer];
+	uint32_t k;
+
+	LATCH_ASSERT(peer < RAFT_NODES_MAX);
+	if (p->next > pl->snap_index || index != pl->snap_index ||
+	    index != p->snap_index || have > pl->snap_len)
+		return;
+	k = have / pl->cfg.chunk_max;
+	if (k < p->snap_acked)
+		p->snap_next = k;
+	p->snap_acked = k;
+	if (p->snap_next < k)
+		p->snap_next = k;
+}
+
+/*
+ * Leader: assume what is unanswered was lost, and resend from match (or,
+ * during a snapshot transfer, from the first chunk not acknowledged).
+ */
 void
 plog_leader_retransmit(struct plog *pl, unsigned peer)
 {
 	struct plog_progress *p = &pl->peers[peer];
 
-	if (p->next > p->match + 1 || p->snapshot_sent) {
+	if (p->next > p->match + 1) {
 		p->next = p->match + 1;
 		p->inflight = 0;
-		p->snapshot_sent = false;
 	}
+	p->snap_next = p->snap_acked;
 }
 
 /*

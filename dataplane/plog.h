@@ -5,7 +5,14 @@
  *
  * The log is a fixed-size ring of entries sized at creation; indices start
  * at 1. Entries up to snap_index live only in the snapshot (produced by the
- * apply layer through ops->save). This file implements the AppendEntries
+ * apply layer through ops->save), and are dropped only once a complete
+ * snapshot of the state they produced is held: a state that cannot be
+ * saved leaves the ring uncompacted (it fills, and the leader refuses
+ * proposals), never a snapshot that forgets it. A snapshot larger than
+ * one message travels in chunks (docs/raft.md, "Snapshots in chunks"):
+ * the leader sends from its snapshot buffer, the follower accumulates
+ * into a second buffer of the same size and installs when complete.
+ * This file implements the AppendEntries
  * step for one log (Raft paper §5.3, §5.4.2, §7): the follower's
  * consistency check, conflict truncation and commit, and the leader's
  * per-follower next/match index with batching and pipelining, and its
@@ -27,18 +34,31 @@
 
 /* entry.op of the no-op a new leader appends to every log (§5.4.2). */
 #define PLOG_OP_NOOP 0
+/* ops->save's answer when the state does not fit: nothing is compacted. */
+#define PLOG_SAVE_FAILED UINT32_MAX
+/* Largest snapshot_max: chunk offsets and totals are u32 on the wire, and
+ * 1 GiB is far above any table a profile can size (docs/snapshot.md). */
+#define PLOG_SNAPSHOT_LIMIT (1u << 30)
 
 struct plog_config {
 	uint32_t entries_max;  /* ring size, power of two */
 	uint32_t batch_max;    /* entries per APPEND, <= RAFT_BATCH_MAX */
-	uint32_t inflight_max; /* APPENDs in flight per follower (pipelining) */
-	uint32_t snapshot_max; /* bytes, <= RAFT_SNAPSHOT_MAX */
+	uint32_t inflight_max; /* APPENDs (or snapshot chunks) in flight per
+				* follower (pipelining) */
+	uint32_t snapshot_max; /* bytes of the largest state the apply layer
+				* can save, <= PLOG_SNAPSHOT_LIMIT; two
+				* buffers of this size are allocated */
+	uint32_t chunk_max;    /* snapshot bytes per SNAPSHOT message,
+				* <= RAFT_SNAPSHOT_MAX; 0: the smaller of
+				* snapshot_max and RAFT_SNAPSHOT_MAX */
 };
 
 /*
  * Callbacks into the apply layer. apply is called for every committed
  * entry in index order, once per entry per incarnation; save writes the
- * state as of the last applied entry; load replaces the state.
+ * state as of the last applied entry into @buf and returns its length, or
+ * PLOG_SAVE_FAILED (any value above @max) if it does not fit, having
+ * written anything into @buf; load replaces the state.
  */
 struct plog_ops {
 	void (*apply)(void *ctx, uint64_t index, const struct lock_entry *e);
@@ -46,12 +66,21 @@ struct plog_ops {
 	void (*load)(void *ctx, const uint8_t *buf, uint32_t len);
 };
 
-/* Leader's view of one follower (paper Figure 2, nextIndex/matchIndex). */
+/*
+ * Leader's view of one follower (paper Figure 2, nextIndex/matchIndex).
+ * While next is at or below the snapshot the follower is sent the
+ * snapshot's chunks: snap_index names which snapshot (it restarts at
+ * chunk 0 when the leader compacts again), snap_next is the next chunk to
+ * send and snap_acked how many the follower holds; at most inflight_max
+ * are unanswered.
+ */
 struct plog_progress {
 	uint64_t next;
 	uint64_t match;
 	uint32_t inflight; /* APPENDs sent since the last reply or reset */
-	bool snapshot_sent;
+	uint32_t snap_next;
+	uint32_t snap_acked;
+	uint64_t snap_index; /* 0: no snapshot being sent */
 };
 
 struct plog {
@@ -68,7 +97,18 @@ struct plog {
 	uint64_t term_start; /* leader: index of its no-op in this log */
 	uint64_t mod_lo;     /* lowest index changed since plog_mod_clear() */
 	uint32_t snap_len;
-	uint8_t *snap_buf;
+	uint8_t *snap_buf; /* the state as of snap_index, snap_len bytes */
+	/* Follower: the snapshot being received in chunks (rx_index 0:
+	 * none); rx_have bytes from the first are in rx_buf. A compaction
+	 * saves into rx_buf too (and then swaps it with snap_buf), so a
+	 * failed save never damages the snapshot held. */
+	uint8_t *rx_buf;
+	uint64_t rx_source; /* whose bytes: see plog_install_chunk() */
+	uint64_t rx_index;
+	uint64_t rx_term;
+	uint32_t rx_total;
+	uint32_t rx_have;
+	uint64_t save_failed; /* compactions refused: the state did not fit */
 	struct plog_progress peers[RAFT_NODES_MAX];
 };
 
@@ -107,9 +147,30 @@ int64_t plog_append_noop(struct plog *pl, const struct lock_entry *e);
 /* Follower side of AppendEntries (§5.3). Sets *index as the reply's. */
 bool plog_follower_append(struct plog *pl, const struct raft_msg_append *a,
 			  uint64_t *index);
-/* Follower side of InstallSnapshot (§7). Returns the matched index. */
+/* Follower side of InstallSnapshot (§7) for a whole snapshot of at most
+ * chunk_max bytes (the meta log's). Returns the matched index. */
 uint64_t plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
 			       const uint8_t *data, uint32_t len);
+
+/* What plog_install_chunk() did, and so what the follower answers. */
+enum plog_chunk {
+	PLOG_CHUNK_BAD = 0,  /* malformed or too large: drop, no answer */
+	PLOG_CHUNK_MORE = 1, /* SNAPSHOT_REPLY with *have bytes */
+	PLOG_CHUNK_DONE = 2, /* APPEND_REPLY, success, *index */
+};
+
+/*
+ * Follower side of InstallSnapshot in chunks (§7, offset and done).
+ * @source names whose bytes the chunk holds: the leader's term (one
+ * leader per term, and its snapshot of an index never changes). Two
+ * replicas' snapshots of one index hold the same state in possibly
+ * different byte order (docs/snapshot.md: lock order follows slots), so
+ * chunks of different sources are never mixed.
+ */
+enum plog_chunk plog_install_chunk(struct plog *pl,
+				   const struct raft_msg_snapshot *s,
+				   uint64_t source, uint64_t *index,
+				   uint32_t *have);
 /* Extend (or repair) this log from a more up-to-date peer's tail; see
  * docs/raft.md, "pull". Returns how many entries were taken; *matched is
  * the last index now known equal to the source's (0 if none). */
@@ -129,6 +190,9 @@ enum plog_send plog_leader_send(struct plog *pl, unsigned peer, bool heartbeat,
 /* Leader: a follower's APPEND_REPLY. */
 void plog_leader_reply(struct plog *pl, unsigned peer, bool success,
 		       uint64_t index);
+/* Leader: a follower's SNAPSHOT_REPLY (it holds @have bytes of @index). */
+void plog_leader_snapshot_reply(struct plog *pl, unsigned peer, uint64_t index,
+				uint32_t have);
 /* Leader: after a heartbeat period without an answer, resend from match. */
 void plog_leader_retransmit(struct plog *pl, unsigned peer);
 /*

@@ -334,7 +334,7 @@ prepl_flush(struct prepl *pp, uint8_t peer, bool heartbeat)
 		m->term = pp->view.term;
 		prepl_send(pp, peer, m);
 		heartbeat = false;
-	} while (kind == PLOG_SEND_APPEND && --bound > 0);
+	} while (--bound > 0);
 }
 
 static void
@@ -353,23 +353,64 @@ prepl_reply(struct prepl *pp, const struct raft_msg *req, bool success,
 	prepl_send(pp, req->from, m);
 }
 
+/* Leader: a SNAPSHOT_REPLY: the follower holds part of the snapshot. */
+static void
+prepl_snapshot_reply(struct prepl *pp, const struct raft_msg *req,
+		     uint32_t have)
+{
+	struct raft_msg *m = &pp->scratch;
+
+	memset(m, 0, sizeof(*m) - sizeof(m->u) + sizeof(m->u.snapshot_reply));
+	m->type = RAFT_MSG_SNAPSHOT_REPLY;
+	m->term = pp->view.term;
+	m->u.snapshot_reply.index = req->u.snapshot.index;
+	m->u.snapshot_reply.offset = have;
+	m->u.snapshot_reply.incarnation = pp->incarnation;
+	m->u.snapshot_reply.amnesic = prepl_is_amnesic(pp);
+	prepl_send(pp, req->from, m);
+}
+
+/*
+ * Leader: a reply's sender incarnation. False for a reply from before the
+ * peer's dataplane restarted; a newer incarnation lost its log, so its
+ * progress starts over.
+ */
+static bool
+prepl_leader_peer(struct prepl *pp, uint8_t from, uint64_t incarnation,
+		  bool amnesic)
+{
+	struct prepl_peer *p = &pp->peers[from];
+
+	if (incarnation < p->incarnation)
+		return false;
+	if (incarnation > p->incarnation) {
+		if (p->incarnation != 0)
+			plog_leader_reset_peer(pp->log, from);
+		p->incarnation = incarnation;
+	}
+	p->amnesic = amnesic;
+	return true;
+}
+
 /* Leader: a follower worker's reply (Figure 2, "Rules for Servers"). */
 static void
 prepl_leader_reply(struct prepl *pp, const struct raft_msg *m)
 {
 	const struct raft_msg_append_reply *rep = &m->u.append_reply;
-	struct prepl_peer *p = &pp->peers[m->from];
+	const struct raft_msg_snapshot_reply *sr = &m->u.snapshot_reply;
 
-	if (rep->incarnation < p->incarnation)
-		return; /* from before the peer's dataplane restarted */
-	if (rep->incarnation > p->incarnation) {
-		/* The peer lost its log: start it over. */
-		if (p->incarnation != 0)
-			plog_leader_reset_peer(pp->log, m->from);
-		p->incarnation = rep->incarnation;
+	if (m->type == RAFT_MSG_SNAPSHOT_REPLY) {
+		if (!prepl_leader_peer(pp, m->from, sr->incarnation,
+				       sr->amnesic))
+			return;
+		plog_leader_snapshot_reply(pp->log, m->from, sr->index,
+					   sr->offset);
+	} else {
+		if (!prepl_leader_peer(pp, m->from, rep->incarnation,
+				       rep->amnesic))
+			return;
+		plog_leader_reply(pp->log, m->from, rep->success, rep->index);
 	}
-	p->amnesic = rep->amnesic;
-	plog_leader_reply(pp->log, m->from, rep->success, rep->index);
 	prepl_commit(pp);
 	prepl_flush(pp, m->from, false);
 }
@@ -379,6 +420,7 @@ static void
 prepl_follow(struct prepl *pp, const struct raft_msg *m)
 {
 	uint64_t index;
+	uint32_t have;
 	bool ok;
 
 	if (m->type == RAFT_MSG_APPEND) {
@@ -386,10 +428,17 @@ prepl_follow(struct prepl *pp, const struct raft_msg *m)
 		prepl_reply(pp, m, ok, index);
 		return;
 	}
-	index = plog_install_snapshot(pp->log, m->u.snapshot.index,
-				      m->u.snapshot.term, m->u.snapshot.data,
-				      m->u.snapshot.len);
-	prepl_reply(pp, m, true, index);
+	switch (plog_install_chunk(pp->log, &m->u.snapshot, m->term, &index,
+				   &have)) {
+	case PLOG_CHUNK_DONE:
+		prepl_reply(pp, m, true, index);
+		break;
+	case PLOG_CHUNK_MORE:
+		prepl_snapshot_reply(pp, m, have);
+		break;
+	default:
+		break; /* malformed: the leader's config differs; dropped */
+	}
 }
 
 static bool
@@ -403,8 +452,10 @@ prepl_msg_is_valid(const struct prepl *pp, const struct raft_msg *m)
 	case RAFT_MSG_PULL_REPLY:
 		return m->u.append.n <= pp->log->cfg.batch_max;
 	case RAFT_MSG_SNAPSHOT:
-		return m->u.snapshot.len <= pp->log->cfg.snapshot_max;
+		return m->u.snapshot.len <= RAFT_SNAPSHOT_MAX &&
+		       m->u.snapshot.total <= pp->log->cfg.snapshot_max;
 	case RAFT_MSG_APPEND_REPLY:
+	case RAFT_MSG_SNAPSHOT_REPLY:
 	case RAFT_MSG_PULL:
 		return true;
 	default:
@@ -469,6 +520,7 @@ prepl_recv(struct prepl *pp, const struct raft_msg *m, uint64_t now)
 		prepl_recv_append(pp, m);
 		break;
 	case RAFT_MSG_APPEND_REPLY:
+	case RAFT_MSG_SNAPSHOT_REPLY:
 		if (m->term > pp->view.term)
 			prepl_saw(pp, m->term, m->from);
 		else if (pp->leading && m->term == pp->view.term)

@@ -58,6 +58,28 @@ repl_pkt_headers(uint8_t *frame, const uint8_t dst_mac[6],
 	return len;
 }
 
+/* Record sizes of snapshot format version 1 (docs/snapshot.md, "Format"). */
+#define REPL_SNAP_FIXED   (60 + 8) /* header and trailer */
+#define REPL_SNAP_LOCK    (2 + LATCH_KEY_MAX + 9)
+#define REPL_SNAP_REQUEST 58
+#define REPL_SNAP_SESSION 24
+#define REPL_SNAP_BOUND   8
+#define REPL_SNAP_ANSWER  41
+_Static_assert(LOCK_SNAPSHOT_VERSION == 1, "record sizes of version 1");
+
+uint64_t
+repl_snapshot_max(const struct lock_table_config *cfg)
+{
+	uint64_t requests = (uint64_t)cfg->holders_max + cfg->waiters_max;
+	/* A lock record exists only for a key with a holder or a waiter. */
+	uint64_t locks = cfg->locks_max < requests ? cfg->locks_max : requests;
+
+	return REPL_SNAP_FIXED + locks * REPL_SNAP_LOCK +
+	       requests * (REPL_SNAP_REQUEST + REPL_SNAP_BOUND) +
+	       (uint64_t)cfg->sessions_max * REPL_SNAP_SESSION +
+	       (uint64_t)cfg->dedup_max * REPL_SNAP_ANSWER;
+}
+
 uint64_t
 repl_redirect_holder(uint32_t ip_be, uint16_t port_base)
 {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataplane/lock_table.h"
 #include "dataplane/pkt.h"
 
 /*
@@ -37,6 +38,15 @@ size_t repl_pkt_headers(uint8_t *frame, const uint8_t dst_mac[6],
  * gives 0.
  */
 uint64_t repl_redirect_holder(uint32_t ip_be, uint16_t port_base);
+
+/*
+ * Bytes of the largest snapshot a lock table of @cfg can save (format
+ * version 1, docs/snapshot.md): every pool full, every key LATCH_KEY_MAX
+ * bytes long, every request bound to a session. The replicator's two
+ * snapshot buffers are this size (docs/raft.md, "Snapshots in chunks"), so
+ * a save at compaction cannot fail. Start-up; any thread.
+ */
+uint64_t repl_snapshot_max(const struct lock_table_config *cfg);
 
 /*
  * Requests a leader proposed, by log index, until their entries are

@@ -858,7 +858,10 @@ worker_repl_apply(void *ctx, uint64_t index, const struct lock_entry *e)
 	w->cur.mbuf = NULL;
 }
 
-/* prepl save/load: the whole table as one snapshot (docs/snapshot.md). */
+/*
+ * prepl save/load: the whole table as one snapshot (docs/snapshot.md),
+ * sent in chunks by the replicator (docs/raft.md, "Snapshots in chunks").
+ */
 static uint32_t
 worker_repl_save(void *ctx, uint8_t *buf, uint32_t max)
 {
@@ -866,10 +869,11 @@ worker_repl_save(void *ctx, uint8_t *buf, uint32_t max)
 	int64_t len = lock_table_save(w->table, buf, max);
 
 	if (len < 0) {
-		/* Larger than one SNAPSHOT message (RAFT_SNAPSHOT_MAX):
-		 * chunking is to come (docs/cluster.md, "limits"). */
+		/* Cannot happen: the buffer is sized for a full table
+		 * (repl_snapshot_max). If it did, the log refuses to
+		 * compact rather than keep a snapshot that forgot locks. */
 		w->c.repl_snapshot_errors++;
-		return 0;
+		return PLOG_SAVE_FAILED;
 	}
 	return (uint32_t)len;
 }
@@ -1652,7 +1656,19 @@ worker_repl_create(struct worker *w, int socket_id)
 {
 	const struct worker_shared *sh = w->sh;
 	struct prepl_config cfg;
+	struct lock_table_config tcfg;
+	uint64_t snap_max;
 
+	worker_table_config(sh->profile, &tcfg);
+	snap_max = repl_snapshot_max(&tcfg);
+	if (snap_max > PLOG_SNAPSHOT_LIMIT) {
+		RTE_LOG(ERR, USER1,
+			"worker %u: a full table's snapshot (%llu bytes) is "
+			"above %u: smaller [table] pools\n",
+			w->index, (unsigned long long)snap_max,
+			PLOG_SNAPSHOT_LIMIT);
+		return EINVAL;
+	}
 	w->pending_slots = rte_zmalloc_socket(
 		"latch_pending", sizeof(*w->pending_slots) * WORKER_PENDING_MAX,
 		RTE_CACHE_LINE_SIZE, socket_id);
@@ -1672,7 +1688,10 @@ worker_repl_create(struct worker *w, int socket_id)
 	cfg.log.entries_max = WORKER_REPL_ENTRIES;
 	cfg.log.batch_max = RAFT_BATCH_MAX;
 	cfg.log.inflight_max = WORKER_REPL_INFLIGHT;
-	cfg.log.snapshot_max = RAFT_SNAPSHOT_MAX;
+	/* Two buffers of a full table's snapshot per partition (plog.h),
+	 * allocated now and touched only as the state grows. */
+	cfg.log.snapshot_max = (uint32_t)snap_max;
+	cfg.log.chunk_max = RAFT_SNAPSHOT_MAX;
 	w->repl = prepl_create(&cfg, &worker_repl_ops, w, sh->epoch);
 	if (w->repl == NULL) {
 		int err = errno != 0 ? errno : ENOMEM;

@@ -27,7 +27,12 @@
 #define RAFT_LOGS_MAX (LATCH_PARTITIONS_MAX + 1)
 /* Entries in one APPEND: keeps a message below 1.5 KB (one MTU frame). */
 #define RAFT_BATCH_MAX 8
-/* Snapshot bytes carried in one SNAPSHOT message (no chunking yet). */
+/*
+ * Snapshot bytes carried in one SNAPSHOT message: one chunk of a snapshot
+ * of any size (docs/raft.md, "Snapshots in chunks"). 1024 keeps the
+ * datagram (28-byte body header, 20-byte Raft header, 42 bytes of
+ * Ethernet, IPv4 and UDP) inside one 1500-byte MTU frame, like APPEND.
+ */
 #define RAFT_SNAPSHOT_MAX 1024
 /* No node: voted_for and leader when unknown. */
 #define RAFT_NONE 0xff
@@ -43,7 +48,8 @@ enum raft_msg_type {
 	RAFT_MSG_TIMEOUT_NOW = 8, /* dissertation §3.10, leader transfer */
 	RAFT_MSG_PULL = 9,        /* latch: a pre-candidate fetches a tail */
 	RAFT_MSG_PULL_REPLY = 10,
-	RAFT_MSG_TYPE_MAX = 11,
+	RAFT_MSG_SNAPSHOT_REPLY = 11, /* latch: a chunk's ack (§7, chunked) */
+	RAFT_MSG_TYPE_MAX = 12,
 };
 
 /* Position of a log's last entry (index 0, term 0 for an empty log). */
@@ -104,13 +110,37 @@ struct raft_msg_append_reply {
 	uint8_t pad[6];
 };
 
-/* A whole snapshot of one log up to and including index. */
+/*
+ * One chunk of the snapshot of one log up to and including index (paper
+ * §7, Figure 13: offset and done). data holds bytes offset .. offset +
+ * len - 1 of a snapshot of total bytes; done is set exactly on the chunk
+ * that ends it (offset + len == total). A snapshot that fits one message
+ * is one chunk: offset 0, len == total, done.
+ */
 struct raft_msg_snapshot {
 	uint64_t index;
 	uint64_t term;
+	uint32_t offset;
+	uint32_t total;
 	uint32_t len;
-	uint32_t pad;
+	uint8_t done;
+	uint8_t pad[3];
 	uint8_t data[RAFT_SNAPSHOT_MAX];
+};
+
+/*
+ * SNAPSHOT_REPLY: a follower that does not yet hold the whole snapshot
+ * @index tells how many of its bytes it holds, from the first (its
+ * chunks are taken in order). A complete snapshot is answered with an
+ * APPEND_REPLY instead (success, the snapshot's index). incarnation and
+ * amnesic as in struct raft_msg_append_reply.
+ */
+struct raft_msg_snapshot_reply {
+	uint64_t index;
+	uint64_t incarnation;
+	uint32_t offset;
+	uint8_t amnesic;
+	uint8_t pad[3];
 };
 
 /* PULL: the puller's last position and its commit index. */
@@ -134,6 +164,7 @@ struct raft_msg {
 		struct raft_msg_append append;
 		struct raft_msg_append_reply append_reply;
 		struct raft_msg_snapshot snapshot;
+		struct raft_msg_snapshot_reply snapshot_reply;
 		struct raft_msg_pull pull;
 	} u;
 };
@@ -141,6 +172,7 @@ struct raft_msg {
 _Static_assert(RAFT_NODES_MAX <= 8, "node sets are uint8_t bit masks");
 _Static_assert(RAFT_LOGS_MAX <= UINT16_MAX, "log id fits its field");
 _Static_assert(sizeof(struct raft_msg_append_reply) == 24, "fixed size");
+_Static_assert(sizeof(struct raft_msg_snapshot_reply) == 24, "fixed size");
 _Static_assert(sizeof(struct raft_pos) == 16, "fixed size");
 
 #endif /* LATCH_RAFT_MSG_H */

@@ -286,6 +286,12 @@ raft_replication_recv(struct raft_ctl *r, const struct raft_msg *m)
 		raft_reply_append(r, m, ok, index);
 		break;
 	case RAFT_MSG_SNAPSHOT:
+		/* The meta log's state (a configuration) is 2 bytes: its
+		 * snapshot is always one whole chunk; anything else is not
+		 * from a leader of ours. */
+		if (m->u.snapshot.offset != 0 || !m->u.snapshot.done ||
+		    m->u.snapshot.len != m->u.snapshot.total)
+			break;
 		raft_follow(r, m->from);
 		index = plog_install_snapshot(
 			r->meta, m->u.snapshot.index, m->u.snapshot.term,

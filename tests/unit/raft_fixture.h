@@ -217,6 +217,7 @@ fx_is_dataplane(const struct raft_msg *m)
 	case RAFT_MSG_APPEND:
 	case RAFT_MSG_APPEND_REPLY:
 	case RAFT_MSG_SNAPSHOT:
+	case RAFT_MSG_SNAPSHOT_REPLY:
 	case RAFT_MSG_PULL:
 	case RAFT_MSG_PULL_REPLY:
 		return m->log < n->parts;

@@ -3,17 +3,22 @@
  * Unit tests of the partition log step (dataplane/plog.c), in the style of
  * the Raft paper's figures: the consistency check and conflict truncation
  * (Figure 7), duplicated and reordered appends, the commit rule of §5.4.2
- * (Figure 8), pipelining with next/match index, and snapshots (§7).
+ * (Figure 8), pipelining with next/match index, and snapshots (§7): with
+ * real lock tables, a state larger than the snapshot buffer is never
+ * compacted away, and a state of many KB reaches a follower in chunks
+ * through a network that drops, duplicates and reorders them.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "common/key_index.h"
 #include "dataplane/plog.h"
 
 struct applied {
@@ -472,6 +477,441 @@ test_pull_learns_commit(void **state)
 	plog_destroy(full);
 }
 
+/* ---- snapshots of real lock tables ---- */
+
+#define LT_KEYS 400 /* held locks: a state of about 40 KB */
+#define LT_NOW  1000000
+
+/* The apply layer of one log: a lock table, as latchd's worker has. */
+struct lt_node {
+	struct key_index *ki;
+	struct lock_table *lt;
+	uint64_t saved_digest; /* of the table at the last save */
+	uint64_t saved_index;
+	unsigned saves_failed;
+	unsigned loads;
+	struct plog *pl;
+};
+
+static void
+lt_emit(void *ctx, const struct lock_effect *fx)
+{
+	(void)ctx;
+	(void)fx;
+}
+
+static void
+lt_apply(void *ctx, uint64_t index, const struct lock_entry *e)
+{
+	struct lt_node *n = ctx;
+
+	(void)index;
+	if (e->op != PLOG_OP_NOOP)
+		lock_table_apply(n->lt, e, lt_emit, n);
+}
+
+/* As worker_repl_save: the whole table, or PLOG_SAVE_FAILED. */
+static uint32_t
+lt_save(void *ctx, uint8_t *buf, uint32_t max)
+{
+	struct lt_node *n = ctx;
+	int64_t len = lock_table_save(n->lt, buf, max);
+
+	if (len < 0) {
+		n->saves_failed++;
+		return PLOG_SAVE_FAILED;
+	}
+	n->saved_digest = lock_table_digest(n->lt);
+	n->saved_index = n->pl->applied;
+	return (uint32_t)len;
+}
+
+static void
+lt_load(void *ctx, const uint8_t *buf, uint32_t len)
+{
+	struct lt_node *n = ctx;
+
+	assert_int_equal(lock_table_load(n->lt, buf, len), 0);
+	n->loads++;
+}
+
+static const struct plog_ops lt_ops = {lt_apply, lt_save, lt_load};
+
+static void
+lt_node_init(struct lt_node *n, uint32_t entries, uint32_t snapshot_max,
+	     uint32_t chunk_max)
+{
+	struct lock_table_config tc = {
+		.locks_max = 1024,
+		.holders_max = 1024,
+		.waiters_max = 64,
+		.sessions_max = 16,
+		.dedup_max = 64,
+		.lease_default_ms = 1000,
+		.lease_max_ms = 60000,
+		.wait_default_ms = 500,
+		.wait_max_ms = 3000,
+		.session_default_ms = 2000,
+		.session_max_ms = 6000,
+		.timer_slots = 64,
+	};
+	struct plog_config cfg = {.entries_max = entries,
+				  .batch_max = 4,
+				  .inflight_max = 3,
+				  .snapshot_max = snapshot_max,
+				  .chunk_max = chunk_max};
+
+	memset(n, 0, sizeof(*n));
+	n->ki = key_index_create(2048, NULL);
+	assert_non_null(n->ki);
+	n->lt = lock_table_create(&tc, &key_index_ops, n->ki);
+	assert_non_null(n->lt);
+	n->pl = plog_create(&cfg, &lt_ops, n);
+	assert_non_null(n->pl);
+}
+
+static void
+lt_node_fini(struct lt_node *n)
+{
+	plog_destroy(n->pl);
+	lock_table_destroy(n->lt);
+	key_index_destroy(n->ki);
+}
+
+/* An exclusive ACQUIRE of key "lock-<i>" by client 1 + i % 7. */
+static struct lock_entry
+lt_acquire(unsigned i, uint64_t term)
+{
+	struct lock_entry e;
+	char name[48];
+
+	memset(&e, 0, sizeof(e));
+	e.op = LOCK_E_ACQUIRE;
+	e.term = term;
+	e.client_id = 1 + i % 7;
+	e.request_id = 1000 + i;
+	e.lease_ms = 30000;
+	e.now_ms = LT_NOW;
+	snprintf(name, sizeof(name), "lock-%05u-with-a-longer-key", i);
+	assert_int_equal(lock_key_set(&e.key, name, (uint16_t)strlen(name)), 0);
+	return e;
+}
+
+/*
+ * Leader: propose LT_KEYS acquires, committing (as a majority would)
+ * after each, so the ring compacts whenever it fills. Returns how many
+ * were taken before the first -ENOSPC.
+ */
+static unsigned
+lt_fill(struct lt_node *n)
+{
+	unsigned i;
+
+	for (i = 0; i < LT_KEYS; i++) {
+		struct lock_entry e = lt_acquire(i, 1);
+
+		if (plog_append(n->pl, &e) < 0)
+			break;
+		n->pl->commit = n->pl->last;
+		plog_apply(n->pl);
+	}
+	return i;
+}
+
+/*
+ * THE BUG this guards: a state larger than the snapshot buffer used to be
+ * "saved" as nothing while the entries were dropped, so a follower caught
+ * up by that snapshot forgot every held lock. Now compaction is refused:
+ * the ring keeps the entries, the leader refuses proposals (-ENOSPC, BUSY
+ * to clients), and no snapshot ever stands for the state.
+ */
+static void
+test_snapshot_too_big_not_compacted(void **state)
+{
+	struct lt_node ld;
+	struct raft_msg m;
+	unsigned taken;
+
+	(void)state;
+	lt_node_init(&ld, 64, RAFT_SNAPSHOT_MAX, 0);
+	plog_leader_start(ld.pl);
+	taken = lt_fill(&ld);
+	/* 32 locks of 40-byte keys (3 KB) outgrow 1 KB before the ring
+	 * (32 proposals) first fills: no compaction ever succeeds. */
+	assert_true(lock_table_save_size(ld.lt) > RAFT_SNAPSHOT_MAX);
+	assert_true(taken < LT_KEYS);
+	assert_true(ld.saves_failed > 0);
+	assert_int_equal(ld.pl->save_failed, ld.saves_failed);
+	/* What snapshot there is covers exactly the state it was saved
+	 * from, and every entry after it is still in the ring. */
+	assert_int_equal(ld.pl->snap_index, ld.saved_index);
+	assert_true(ld.pl->snap_len <= RAFT_SNAPSHOT_MAX);
+	assert_int_equal(ld.pl->last, taken);
+	assert_non_null(plog_entry(ld.pl, ld.pl->snap_index + 1));
+	{
+		struct lock_entry e = lt_acquire(LT_KEYS, 1);
+
+		assert_int_equal(plog_append(ld.pl, &e), -ENOSPC);
+	}
+	/* A follower that needs the snapshot gets the old, complete one,
+	 * then the entries after it, and ends with the leader's table. */
+	{
+		struct lt_node fl;
+		uint64_t idx;
+		uint32_t have;
+		unsigned rounds = 0;
+
+		lt_node_init(&fl, 64, RAFT_SNAPSHOT_MAX, 0);
+		ld.pl->peers[1].next = 1;
+		while (fl.pl->commit < ld.pl->commit && rounds++ < 1000) {
+			enum plog_send k = plog_leader_send(ld.pl, 1, true, &m);
+
+			if (k == PLOG_SEND_SNAPSHOT) {
+				assert_int_equal(
+					plog_install_chunk(fl.pl, &m.u.snapshot,
+							   1, &idx, &have),
+					PLOG_CHUNK_DONE);
+				plog_leader_reply(ld.pl, 1, true, idx);
+			} else {
+				bool ok;
+
+				assert_int_equal(k, PLOG_SEND_APPEND);
+				ok = plog_follower_append(fl.pl, &m.u.append,
+							  &idx);
+				plog_leader_reply(ld.pl, 1, ok, idx);
+			}
+		}
+		assert_int_equal(fl.pl->commit, ld.pl->commit);
+		assert_int_equal(fl.pl->applied, ld.pl->applied);
+		assert_int_equal(lock_table_digest(fl.lt),
+				 lock_table_digest(ld.lt));
+		assert_true(lock_table_save_size(fl.lt) > RAFT_SNAPSHOT_MAX);
+		lt_node_fini(&fl);
+	}
+	lt_node_fini(&ld);
+}
+
+/* A tiny lossy network: a bag of messages delivered in random order. */
+#define NET_MAX 64
+
+struct lt_net {
+	struct raft_msg q[NET_MAX];
+	unsigned n;
+	uint64_t rng;
+	unsigned dropped, duplicated;
+};
+
+static uint64_t
+lt_rand(struct lt_net *net)
+{
+	net->rng ^= net->rng << 13;
+	net->rng ^= net->rng >> 7;
+	net->rng ^= net->rng << 17;
+	return net->rng;
+}
+
+/* Send: dropped one time in five, duplicated one time in ten. */
+static void
+lt_net_send(struct lt_net *net, const struct raft_msg *m)
+{
+	unsigned r = (unsigned)(lt_rand(net) % 10);
+
+	if (r < 2) {
+		net->dropped++;
+		return;
+	}
+	if (net->n < NET_MAX)
+		net->q[net->n++] = *m;
+	if (r == 9 && net->n < NET_MAX) {
+		net->q[net->n++] = *m;
+		net->duplicated++;
+	}
+}
+
+/* Take a random message (reordering). */
+static bool
+lt_net_take(struct lt_net *net, struct raft_msg *out)
+{
+	unsigned i;
+
+	if (net->n == 0)
+		return false;
+	i = (unsigned)(lt_rand(net) % net->n);
+	*out = net->q[i];
+	net->q[i] = net->q[--net->n];
+	return true;
+}
+
+/*
+ * Chunked InstallSnapshot (§7 with offset and done): a leader whose table
+ * holds LT_KEYS locks (tens of KB) compacts; a follower that lags behind
+ * the ring is sent the snapshot in chunks through a network that drops,
+ * duplicates and reorders both chunks and answers; lost ones are resent
+ * on heartbeats. The follower installs exactly the saved state (digest),
+ * then takes the tail and ends equal to the leader.
+ */
+static void
+lt_chunked_transfer(uint32_t chunk_max, uint64_t seed)
+{
+	struct lt_node ld, fl;
+	struct lt_net net = {.rng = seed};
+	struct raft_msg m;
+	unsigned steps = 0, beats = 0, chunks = 0;
+	uint64_t idx;
+	uint32_t have;
+
+	lt_node_init(&ld, 64, 256 * 1024, chunk_max);
+	lt_node_init(&fl, 64, 256 * 1024, chunk_max);
+	plog_leader_start(ld.pl);
+	assert_int_equal(lt_fill(&ld), LT_KEYS);
+	assert_int_equal(ld.saves_failed, 0);
+	assert_true(ld.pl->snap_index > 0);
+	assert_true(ld.pl->snap_len > 16 * RAFT_SNAPSHOT_MAX);
+	plog_leader_reset_peer(ld.pl, 1);
+	ld.pl->peers[1].next = 1; /* it holds nothing */
+
+	while (fl.pl->commit < ld.pl->commit && steps++ < 200000) {
+		if (!lt_net_take(&net, &m)) {
+			/* Quiet: a heartbeat resends what is unanswered. */
+			beats++;
+			plog_leader_retransmit(ld.pl, 1);
+			if (plog_leader_send(ld.pl, 1, true, &m) !=
+			    PLOG_SEND_NONE) {
+				m.to = 1;
+				lt_net_send(&net, &m);
+			}
+			continue;
+		}
+		if (m.to == 1) { /* leader -> follower */
+			struct raft_msg r;
+			bool ok;
+
+			memset(&r, 0, sizeof(r));
+			r.to = 0;
+			if (m.type == RAFT_MSG_SNAPSHOT) {
+				enum plog_chunk c;
+
+				chunks++;
+				c = plog_install_chunk(fl.pl, &m.u.snapshot, 1,
+						       &idx, &have);
+				assert_int_not_equal(c, PLOG_CHUNK_BAD);
+				if (c == PLOG_CHUNK_DONE) {
+					/* What was installed is what was
+					 * saved at that index. */
+					assert_true(idx <= fl.pl->commit);
+					r.type = RAFT_MSG_APPEND_REPLY;
+					r.u.append_reply.index = idx;
+					r.u.append_reply.success = 1;
+				} else {
+					r.type = RAFT_MSG_SNAPSHOT_REPLY;
+					r.u.snapshot_reply.index = idx;
+					r.u.snapshot_reply.offset = have;
+				}
+			} else {
+				ok = plog_follower_append(fl.pl, &m.u.append,
+							  &idx);
+				r.type = RAFT_MSG_APPEND_REPLY;
+				r.u.append_reply.index = idx;
+				r.u.append_reply.success = ok;
+			}
+			lt_net_send(&net, &r);
+			continue;
+		}
+		if (m.type == RAFT_MSG_SNAPSHOT_REPLY)
+			plog_leader_snapshot_reply(ld.pl, 1,
+						   m.u.snapshot_reply.index,
+						   m.u.snapshot_reply.offset);
+		else
+			plog_leader_reply(ld.pl, 1, m.u.append_reply.success,
+					  m.u.append_reply.index);
+		while (plog_leader_send(ld.pl, 1, false, &m) !=
+		       PLOG_SEND_NONE) {
+			m.to = 1;
+			lt_net_send(&net, &m);
+		}
+	}
+	assert_true(steps < 200000); /* converged, not cut off */
+	/* The follower loaded the snapshot once, from chunks. */
+	assert_int_equal(fl.loads, 1);
+	assert_true(chunks > ld.pl->snap_len / chunk_max);
+	assert_true(net.dropped > 0);
+	assert_int_equal(fl.pl->commit, ld.pl->commit);
+	assert_int_equal(fl.pl->applied, ld.pl->applied);
+	assert_int_equal(lock_table_digest(fl.lt), lock_table_digest(ld.lt));
+	assert_int_equal(lock_table_save_size(fl.lt),
+			 lock_table_save_size(ld.lt));
+	lt_node_fini(&fl);
+	lt_node_fini(&ld);
+}
+
+static void
+test_snapshot_chunked_lossy(void **state)
+{
+	(void)state;
+	lt_chunked_transfer(RAFT_SNAPSHOT_MAX, 1);
+	lt_chunked_transfer(RAFT_SNAPSHOT_MAX, 77);
+	lt_chunked_transfer(100, 5); /* chunks split records anywhere */
+	lt_chunked_transfer(7, 9);
+}
+
+/*
+ * The receiver alone: chunks are taken in order, a gap or a duplicate
+ * changes nothing, the first chunk of another snapshot starts over, and
+ * a chunk that does not fit the buffer or its snapshot is refused.
+ */
+static void
+test_snapshot_chunk_receiver(void **state)
+{
+	struct applied a;
+	struct plog *fl = t_log(&a, 8);
+	struct raft_msg_snapshot s;
+	uint64_t idx;
+	uint32_t have;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.index = 10;
+	s.term = 2;
+	s.total = 16; /* snapshot_max of t_log */
+	s.len = 8;
+	s.offset = 8; /* before the first: holds none of it */
+	s.done = 1;
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 0);
+	s.offset = 0;
+	s.done = 0;
+	memset(s.data, 42, 8);
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 8);
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_MORE); /* duplicate */
+	assert_int_equal(have, 8);
+	/* Another snapshot's first chunk starts over. */
+	s.index = 11;
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 8);
+	assert_int_equal(fl->rx_index, 11);
+	/* Too big for the buffer, or lying about its total. */
+	s.total = 17;
+	s.offset = 9;
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_BAD);
+	s.total = 15;
+	s.offset = 7;
+	s.done = 1;
+	s.len = 8;
+	assert_int_equal(plog_install_chunk(fl, &s, 1, &idx, &have),
+			 PLOG_CHUNK_BAD);
+	assert_int_equal(a.loads, 0);
+	/* Nothing installed so far: the log is untouched. */
+	assert_int_equal(fl->commit, 0);
+	assert_int_equal(fl->snap_index, 0);
+	plog_destroy(fl);
+}
+
 int
 main(void)
 {
@@ -483,6 +923,9 @@ main(void)
 		cmocka_unit_test(test_commit_ignores_uncounted),
 		cmocka_unit_test(test_pipelining),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_snapshot_too_big_not_compacted),
+		cmocka_unit_test(test_snapshot_chunked_lossy),
+		cmocka_unit_test(test_snapshot_chunk_receiver),
 		cmocka_unit_test(test_pull),
 		cmocka_unit_test(test_pull_stale_source),
 		cmocka_unit_test(test_pull_learns_commit),

@@ -17,7 +17,7 @@
 
 /* Header of a golden message: type, from, to, log, term, body_len. */
 #define HDR(type, from, to, log, term, blen)                              \
-	0x4c, 0x52, 0x01, type, from, to, 0x00, log, 0, 0, 0, 0, 0, 0, 0, \
+	0x4c, 0x52, 0x02, type, from, to, 0x00, log, 0, 0, 0, 0, 0, 0, 0, \
 		term, 0x00, blen, 0x00, 0x00
 
 static const uint8_t golden_timeout_now[] = {HDR(8, 1, 2, 0, 7, 0)};
@@ -348,11 +348,22 @@ test_round_trip_every_type(void **state)
 			m.u.append_reply.amnesic = 1;
 			break;
 		case RAFT_MSG_SNAPSHOT:
+			/* The last, full chunk of a snapshot of 70000
+			 * bytes (offset and total above 16 bits). */
 			m.u.snapshot.index = 8;
 			m.u.snapshot.term = 3;
+			m.u.snapshot.total = 70000;
+			m.u.snapshot.offset = 70000 - RAFT_SNAPSHOT_MAX;
 			m.u.snapshot.len = RAFT_SNAPSHOT_MAX;
+			m.u.snapshot.done = 1;
 			for (i = 0; i < RAFT_SNAPSHOT_MAX; i++)
 				m.u.snapshot.data[i] = (uint8_t)(i * 7);
+			break;
+		case RAFT_MSG_SNAPSHOT_REPLY:
+			m.u.snapshot_reply.index = (uint64_t)1 << 40;
+			m.u.snapshot_reply.incarnation = 5;
+			m.u.snapshot_reply.offset = 0x01020304;
+			m.u.snapshot_reply.amnesic = 1;
 			break;
 		case RAFT_MSG_PULL:
 			m.u.pull.last.term = 3;
@@ -364,6 +375,176 @@ test_round_trip_every_type(void **state)
 		}
 		round_trip(&m);
 	}
+}
+
+/*
+ * A middle chunk of a snapshot: index 9, term 2, offset 1024 of total
+ * 70000, 3 data bytes, not done. Body 28 + 3.
+ */
+static const uint8_t golden_chunk[] = {
+	HDR(7, 0, 2, 1, 2, 31),
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	9, /* index */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	2, /* term */
+	0x00,
+	0x00,
+	0x04,
+	0x00, /* offset 1024 */
+	0x00,
+	0x01,
+	0x11,
+	0x70, /* total 70000 */
+	0x00,
+	0x03, /* len */
+	0x00, /* done */
+	0x00, /* reserved */
+	0xaa,
+	0xbb,
+	0xcc, /* data */
+};
+
+/* The follower holds 2048 bytes of snapshot 9. Body 22. */
+static const uint8_t golden_snapshot_reply[] = {
+	HDR(11, 2, 0, 1, 2, 22),
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	9, /* index */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	4, /* incarnation */
+	0x00,
+	0x00,
+	0x08,
+	0x00, /* offset 2048 */
+	0x01, /* amnesic */
+	0x00, /* reserved */
+};
+
+static void expect_verdict(const uint8_t *bytes, size_t len, unsigned at,
+			   uint8_t value, enum raft_wire_verdict want);
+
+static void
+golden_chunk_msg(struct raft_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = RAFT_MSG_SNAPSHOT;
+	m->from = 0;
+	m->to = 2;
+	m->log = 1;
+	m->term = 2;
+	m->u.snapshot.index = 9;
+	m->u.snapshot.term = 2;
+	m->u.snapshot.offset = 1024;
+	m->u.snapshot.total = 70000;
+	m->u.snapshot.len = 3;
+	m->u.snapshot.data[0] = 0xaa;
+	m->u.snapshot.data[1] = 0xbb;
+	m->u.snapshot.data[2] = 0xcc;
+}
+
+/* Chunks and their acks: golden bytes both ways, and every way a chunk
+ * can lie about its place in the snapshot is refused. */
+static void
+test_snapshot_chunks(void **state)
+{
+	uint8_t buf[RAFT_WIRE_MAX_LEN];
+	struct raft_msg m, got;
+	int len;
+	size_t n;
+
+	(void)state;
+	golden_chunk_msg(&m);
+	len = raft_wire_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, sizeof(golden_chunk));
+	assert_int_equal(len, RAFT_WIRE_HEADER_LEN +
+				      RAFT_WIRE_SNAPSHOT_FIXED_LEN + 3);
+	assert_memory_equal(buf, golden_chunk, sizeof(golden_chunk));
+	assert_int_equal(
+		raft_wire_decode(golden_chunk, sizeof(golden_chunk), &got),
+		RAFT_WIRE_V_OK);
+	assert_memory_equal(&got, &m, sizeof(got));
+	for (n = RAFT_WIRE_HEADER_LEN; n < sizeof(golden_chunk); n++) {
+		memcpy(buf, golden_chunk, n);
+		buf[17] = (uint8_t)(n - RAFT_WIRE_HEADER_LEN);
+		assert_int_equal(raft_wire_decode(buf, n, &got),
+				 RAFT_WIRE_V_TRUNCATED);
+	}
+
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_SNAPSHOT_REPLY;
+	m.from = 2;
+	m.to = 0;
+	m.log = 1;
+	m.term = 2;
+	m.u.snapshot_reply.index = 9;
+	m.u.snapshot_reply.incarnation = 4;
+	m.u.snapshot_reply.offset = 2048;
+	m.u.snapshot_reply.amnesic = 1;
+	len = raft_wire_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, sizeof(golden_snapshot_reply));
+	assert_memory_equal(buf, golden_snapshot_reply, (size_t)len);
+	assert_int_equal(raft_wire_decode(golden_snapshot_reply,
+					  sizeof(golden_snapshot_reply), &got),
+			 RAFT_WIRE_V_OK);
+	assert_memory_equal(&got, &m, sizeof(got));
+
+	/* done set on a chunk that does not end the snapshot. */
+	expect_verdict(golden_chunk, sizeof(golden_chunk), 46, 1,
+		       RAFT_WIRE_V_BAD_COUNT);
+	/* total below offset + len (total 1025: bytes 40-43). */
+	memcpy(buf, golden_chunk, sizeof(golden_chunk));
+	buf[41] = 0;
+	buf[42] = 0x04;
+	buf[43] = 0x01;
+	assert_int_equal(raft_wire_decode(buf, sizeof(golden_chunk), &got),
+			 RAFT_WIRE_V_BAD_COUNT);
+	/* total exactly offset + len: then done must be set ... */
+	buf[43] = 0x03;
+	assert_int_equal(raft_wire_decode(buf, sizeof(golden_chunk), &got),
+			 RAFT_WIRE_V_BAD_COUNT);
+	/* ... and with it the chunk is the valid last one. */
+	buf[46] = 1;
+	assert_int_equal(raft_wire_decode(buf, sizeof(golden_chunk), &got),
+			 RAFT_WIRE_V_OK);
+	assert_int_equal(got.u.snapshot.total, 1027);
+	assert_true(got.u.snapshot.done);
+	/* len above RAFT_SNAPSHOT_MAX. */
+	expect_verdict(golden_chunk, sizeof(golden_chunk), 44, 0x10,
+		       RAFT_WIRE_V_BAD_COUNT);
+
+	/* The encoder refuses the same lies. */
+	golden_chunk_msg(&m);
+	m.u.snapshot.done = 1;
+	assert_int_equal(raft_wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	golden_chunk_msg(&m);
+	m.u.snapshot.total = 1026;
+	assert_int_equal(raft_wire_encode(&m, buf, sizeof(buf)), -EINVAL);
+	golden_chunk_msg(&m);
+	m.u.snapshot.offset = 70000;
+	assert_int_equal(raft_wire_encode(&m, buf, sizeof(buf)), -EINVAL);
 }
 
 /* Only used entries travel: an APPEND of 0 entries is header + 34. */
@@ -405,7 +586,10 @@ test_malformed_verdicts(void **state)
 	/* The lock protocol's magic is not ours. */
 	expect_verdict(golden_vote, sizeof(golden_vote), 1, 0x54,
 		       RAFT_WIRE_V_BAD_MAGIC);
-	expect_verdict(golden_vote, sizeof(golden_vote), 2, 2,
+	/* Version 1 had SNAPSHOT whole: its bodies would be misread. */
+	expect_verdict(golden_vote, sizeof(golden_vote), 2, 1,
+		       RAFT_WIRE_V_BAD_VERSION);
+	expect_verdict(golden_vote, sizeof(golden_vote), 2, 3,
 		       RAFT_WIRE_V_BAD_VERSION);
 	expect_verdict(golden_vote, sizeof(golden_vote), 3, 0,
 		       RAFT_WIRE_V_BAD_TYPE);
@@ -503,6 +687,7 @@ main(void)
 		cmocka_unit_test(test_malformed_verdicts),
 		cmocka_unit_test(test_encode_refuses_broken_messages),
 		cmocka_unit_test(test_entry_alone),
+		cmocka_unit_test(test_snapshot_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests of dataplane/repl_pkt.c: replication frames, redirects and
- * the pending table (docs/cluster.md). */
+/* Unit tests of dataplane/repl_pkt.c: replication frames, redirects, the
+ * pending table (docs/cluster.md) and the snapshot buffer's size. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "common/key_index.h"
 #include "dataplane/pkt.h"
 #include "dataplane/repl_pkt.h"
 
@@ -96,6 +97,82 @@ test_pending(void **state)
 	assert_int_equal(pt.used, 0);
 }
 
+static void
+t_emit(void *ctx, const struct lock_effect *fx)
+{
+	(void)ctx;
+	(void)fx;
+}
+
+/*
+ * The snapshot buffer is sized by repl_snapshot_max(): a table whose
+ * every pool is full, with keys of the longest length, must save into it
+ * (else compaction would be refused and the ring would fill for good).
+ */
+static void
+test_snapshot_max_holds_full_table(void **state)
+{
+	struct lock_table_config c = {
+		.locks_max = 8,
+		.holders_max = 12,
+		.waiters_max = 8,
+		.sessions_max = 4,
+		.dedup_max = 40,
+		.lease_default_ms = 1000,
+		.lease_max_ms = 60000,
+		.wait_default_ms = 500,
+		.wait_max_ms = 60000,
+		.session_default_ms = 2000,
+		.session_max_ms = 60000,
+		.timer_slots = 64,
+	};
+	struct key_index *ki = key_index_create(16, NULL);
+	struct lock_table *lt;
+	struct lock_entry e;
+	uint8_t key[LATCH_KEY_MAX];
+	uint64_t req = 1, bound = repl_snapshot_max(&c);
+	unsigned i, j;
+
+	(void)state;
+	assert_non_null(ki);
+	lt = lock_table_create(&c, &key_index_ops, ki);
+	assert_non_null(lt);
+	/* Sessions of clients 1..4, then session-bound requests: shared
+	 * holders of 8 longest keys until the holder pool is full, then
+	 * waiters (exclusive, behind the shared holders) until that pool is,
+	 * with more than enough to fill the dedup window. */
+	for (i = 0; i < 4; i++) {
+		memset(&e, 0, sizeof(e));
+		e.op = LOCK_E_KEEPALIVE;
+		e.client_id = 1 + i;
+		e.request_id = req++;
+		e.lease_ms = 30000;
+		e.now_ms = 1000;
+		lock_table_apply(lt, &e, t_emit, NULL);
+	}
+	for (j = 0; j < 64; j++) {
+		memset(&e, 0, sizeof(e));
+		memset(key, 'a' + (int)(j % 8), sizeof(key));
+		e.op = LOCK_E_ACQUIRE;
+		e.client_id = 1 + j % 4;
+		e.request_id = req++;
+		e.flags = LATCH_F_SESSION | LATCH_F_WAIT |
+			  (j < 32 ? LATCH_F_SHARED : 0);
+		e.lease_ms = 30000;
+		e.wait_ms = 30000;
+		e.now_ms = 1000;
+		assert_int_equal(lock_key_set(&e.key, key, sizeof(key)), 0);
+		lock_table_apply(lt, &e, t_emit, NULL);
+	}
+	assert_true(lock_table_save_size(lt) > 1024);
+	assert_true(lock_table_save_size(lt) <= bound);
+	lock_table_destroy(lt);
+	key_index_destroy(ki);
+	/* The bound grows with every pool. */
+	c.dedup_max++;
+	assert_true(repl_snapshot_max(&c) > bound);
+}
+
 int
 main(void)
 {
@@ -103,6 +180,7 @@ main(void)
 		cmocka_unit_test(test_headers_parse),
 		cmocka_unit_test(test_redirect_holder),
 		cmocka_unit_test(test_pending),
+		cmocka_unit_test(test_snapshot_max_holds_full_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
