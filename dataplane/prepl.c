@@ -13,6 +13,16 @@
 
 /* Meta-log ops start here (control/raft/raft.h); never a partition's. */
 #define PREPL_OP_RESERVED 0x80
+/*
+ * A new leader resends to the followers that have not answered yet every
+ * PREPL_PROBE_MS, for PREPL_PROBE_BEATS heartbeats, instead of once a
+ * heartbeat: its first APPEND often reaches a follower's worker before
+ * the view of the new term does, is dropped there, and the first commit
+ * (no grant before it) would wait a whole heartbeat (docs/cluster.md,
+ * "failover"). Bounded, so a dead follower costs resends only briefly.
+ */
+#define PREPL_PROBE_MS    1
+#define PREPL_PROBE_BEATS 4
 
 /* plog -> lock state machine; the no-op stays inside. */
 static void
@@ -212,6 +222,8 @@ prepl_lead(struct prepl *pp)
 	pp->leading = true;
 	pp->taken_over = false;
 	pp->heartbeat_due = pp->now;
+	pp->probe_due = pp->now + PREPL_PROBE_MS;
+	pp->probe_until = pp->now + PREPL_PROBE_BEATS * pp->cfg.heartbeat_ms;
 }
 
 static void
@@ -411,6 +423,7 @@ prepl_leader_reply(struct prepl *pp, const struct raft_msg *m)
 			return;
 		plog_leader_reply(pp->log, m->from, rep->success, rep->index);
 	}
+	pp->peers[m->from].heard = true;
 	prepl_commit(pp);
 	prepl_flush(pp, m->from, false);
 }
@@ -573,7 +586,8 @@ uint64_t
 prepl_tick(struct prepl *pp, uint64_t now)
 {
 	uint8_t targets, i;
-	bool beat;
+	bool beat, probe, resend, probing = false;
+	uint64_t due;
 
 	LATCH_ASSERT(now >= pp->now);
 	pp->now = now;
@@ -581,20 +595,28 @@ prepl_tick(struct prepl *pp, uint64_t now)
 		beat = now >= pp->heartbeat_due;
 		if (beat)
 			pp->heartbeat_due = now + pp->cfg.heartbeat_ms;
+		probing = now < pp->probe_until;
+		probe = probing && now >= pp->probe_due;
+		if (probe)
+			pp->probe_due = now + PREPL_PROBE_MS;
 		targets = (uint8_t)((pp->view.voters | pp->view.learners) &
 				    ~(1u << pp->cfg.id));
 		prepl_commit(pp);
 		for (i = 0; i < RAFT_NODES_MAX; i++) {
 			if (!(targets & (1u << i)))
 				continue;
-			if (beat)
+			resend = beat || (probe && !pp->peers[i].heard);
+			if (resend)
 				plog_leader_retransmit(pp->log, i);
-			prepl_flush(pp, i, beat);
+			prepl_flush(pp, i, resend);
 		}
 	}
 	if (now >= pp->report_due)
 		prepl_report(pp);
-	if (pp->leading && pp->heartbeat_due < pp->report_due)
-		return pp->heartbeat_due;
-	return pp->report_due;
+	due = pp->report_due;
+	if (pp->leading && pp->heartbeat_due < due)
+		due = pp->heartbeat_due;
+	if (probing && pp->probe_due < due)
+		due = pp->probe_due;
+	return due;
 }

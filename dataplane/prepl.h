@@ -61,6 +61,7 @@ struct prepl_ops {
 struct prepl_peer {
 	uint64_t incarnation;
 	bool amnesic;
+	bool heard; /* leader: a reply of this leadership came */
 };
 
 struct prepl {
@@ -75,6 +76,8 @@ struct prepl {
 	bool taken_over;
 	uint64_t now;
 	uint64_t heartbeat_due;
+	uint64_t probe_due;   /* leader: next resend to followers not heard */
+	uint64_t probe_until; /* leader: resends stop at this time */
 	uint64_t report_due;
 	uint64_t seen_term;
 	uint8_t seen_from;

@@ -274,6 +274,67 @@ test_leader_commit_rules(void **state)
 	prepl_destroy(pp);
 }
 
+/* Messages of the last sends to @peer. */
+static unsigned
+t_sent_to(uint8_t peer)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < t_out.sent_n; i++)
+		n += t_out.sent[i].to == peer;
+	return n;
+}
+
+/*
+ * A new leader resends every PREPL_PROBE_MS to the followers it has not
+ * heard from (its first APPEND may reach one before that follower's view
+ * of the term does, and be dropped), not once a heartbeat; a follower
+ * that answered gets no more than usual, and the resends stop after a
+ * few heartbeats (a dead follower must not cost one message a ms).
+ */
+static void
+test_new_leader_probes_silent_followers(void **state)
+{
+	struct prepl *pp = t_prepl(0);
+	struct raft_msg m;
+	uint64_t due;
+
+	(void)state;
+	t_view(pp, 1, 1, 4, RAFT_VIEW_LEADER, 0);
+	assert_true(prepl_is_leader(pp));
+	(void)prepl_tick(pp, 100);
+	assert_int_equal(t_sent_to(1), 1); /* the no-op to both */
+	assert_int_equal(t_sent_to(2), 1);
+	/* 1 ms on, nobody answered: the no-op again, long before the next
+	 * heartbeat (20 ms). */
+	t_out.sent_n = 0;
+	due = prepl_tick(pp, 101);
+	assert_int_equal(t_sent_to(1), 1);
+	assert_int_equal(t_sent_to(2), 1);
+	assert_true(due <= 102);
+	/* Node 1 answers; only node 2 is probed from then on. */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND_REPLY;
+	m.from = 1;
+	m.to = 0;
+	m.term = 4;
+	m.u.append_reply.success = 1;
+	m.u.append_reply.incarnation = 1;
+	m.u.append_reply.index = 1;
+	prepl_recv(pp, &m, 101);
+	t_out.sent_n = 0;
+	(void)prepl_tick(pp, 102);
+	assert_int_equal(t_sent_to(1), 0);
+	assert_int_equal(t_sent_to(2), 1);
+	/* Past four heartbeats (100 + 4 x 20) probing stops: between
+	 * heartbeats nothing is sent to the silent node. */
+	(void)prepl_tick(pp, 180);
+	t_out.sent_n = 0;
+	(void)prepl_tick(pp, 185);
+	assert_int_equal(t_sent_to(2), 0);
+	prepl_destroy(pp);
+}
+
 /*
  * Seed 89268 of the simulator (docs/raft.md, "ring sizing"): elected with
  * a ring full of entries it was never told are committed, a worker cannot
@@ -504,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_append_only_from_told_term_and_leader),
 		cmocka_unit_test(test_stale_views_ignored),
 		cmocka_unit_test(test_leader_commit_rules),
+		cmocka_unit_test(test_new_leader_probes_silent_followers),
 		cmocka_unit_test(test_lead_failed_learns_commit),
 	};
 
