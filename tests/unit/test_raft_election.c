@@ -192,6 +192,58 @@ test_check_quorum(void **state)
 	fx_fini();
 }
 
+/*
+ * Failure detection from the dataplane's reports: the leader's latchd
+ * dies (its workers tick no more, report nothing, send and take nothing)
+ * while its latch-control runs on and keeps the meta log's heartbeats
+ * going. The control plane must notice from the missing reports within
+ * an election timeout and step down, so the others elect a leader whose
+ * dataplane serves; without it the cluster would keep a leader that
+ * grants nothing.
+ */
+static void
+test_leader_steps_down_when_its_dataplane_is_silent(void **state)
+{
+	int lead, next;
+	unsigned i, k;
+
+	(void)state;
+	fx_init(3, 3, 1);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	for (k = 0; k < 100; k++) { /* 500 ms in 5 ms ticks */
+		fx_state.now += 5;
+		for (i = 0; i < 3; i++) {
+			memset(&fx_state.eff, 0, sizeof(fx_state.eff));
+			raft_ctl_tick(fx_state.n[i].c, fx_state.now,
+				      &fx_state.eff);
+			if ((int)i != lead)
+				prepl_tick(fx_state.n[i].pp[0], fx_state.now);
+		}
+		while (fx_state.out_n > 0) {
+			struct fx_item it = fx_take(0);
+			bool dead_dp =
+				it.kind == FX_NET
+					? fx_is_dataplane(&it.m) &&
+						  ((int)it.m.to == lead ||
+						   (int)it.m.from == lead)
+					: (int)it.node == lead;
+
+			if (!dead_dp)
+				fx_deliver(&it, ALL);
+		}
+		if (k == 30) /* 150 ms: more than an election timeout */
+			assert_int_not_equal(fx_state.n[lead].c->role,
+					     RAFT_LEADER);
+	}
+	next = fx_leader();
+	assert_true(next >= 0);
+	assert_int_not_equal(next, lead);
+	assert_true(prepl_is_leader(fx_state.n[next].pp[0]));
+	fx_fini();
+}
+
 /* A learner never votes and never campaigns; once caught up it is
  * promoted and counts. */
 static void
@@ -403,6 +455,8 @@ main(void)
 		cmocka_unit_test(test_prevote_keeps_term),
 		cmocka_unit_test(test_prevote_refused_while_leader_alive),
 		cmocka_unit_test(test_check_quorum),
+		cmocka_unit_test(
+			test_leader_steps_down_when_its_dataplane_is_silent),
 		cmocka_unit_test(test_learner_never_votes),
 		cmocka_unit_test(test_amnesia_rule),
 		cmocka_unit_test(test_figure8_new_leader),
