@@ -143,6 +143,8 @@ if ! flock -w 900 "$LAB_LOCK_FD"; then
 	exit 1
 fi
 
+# Alternating reference/latchd pairs of the one-worker runs (step 3b).
+PAIRS_1WORKER=${BENCH_PAIRS_1WORKER:-3}
 if [ "$QUICK" -eq 1 ]; then
 	FAILOVER_TRIALS=2
 	DUR=2
@@ -246,14 +248,6 @@ REF=(--mode echo --socket "$REF_SOCK" --queues 2)
 bench_run ref_o1 "${REF[@]}" --duration "$DUR" --outstanding 1
 bench_run ref_sat "${REF[@]}" --duration "$DUR" --outstanding "$SAT_OUTSTANDING"
 stop_testpmd
-# The reference of the one-worker runs: testpmd with one queue (a memif
-# client with fewer queues than the server stalls), the same requests in
-# flight in all (2 x SAT_OUTSTANDING on the one queue).
-start_testpmd 1
-REF1=(--mode echo --socket "$REF_SOCK" --queues 1)
-bench_run ref1_sat "${REF1[@]}" --duration "$DUR" \
-	--outstanding $((2 * SAT_OUTSTANDING))
-stop_testpmd
 
 # ---- 2. latch: latchd on the lab profile ---------------------------------
 LAB_UP=1
@@ -290,21 +284,35 @@ LAB_UP=0
 # The same lock runs against the lab with workers.count=1: the layout of
 # the reference (one server lcore on CPU 1), where the two-worker runs
 # above make latchd's workers time-share CPU 1. One worker, one queue.
-LAB_UP=1
-LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set workers.count=1 \
-	--set "eal.lcores=$LAB1_LCORES" --set "workers.idle=$LAB1_IDLE" \
-	"${ROUTE_SETS[@]}" >&2
+# The reference here is testpmd with one queue (a memif client with fewer
+# queues than the server stalls), the same requests in flight in all (2 x
+# SAT_OUTSTANDING on the one queue). Its rate swung from 4.3 to 6.0 Mpps
+# between runs minutes apart on the lab machine, so the reference and
+# latchd alternate PAIRS_1WORKER times, each ratio taken within a pair,
+# and the JSON reports the median pair (and every pair).
+REF1=(--mode echo --socket "$REF_SOCK" --queues 1)
 LOCK1=(--mode lock --socket "$LAB_SOCK" --queues 1)
-bench_run latch1_o1 "${LOCK1[@]}" --duration "$DUR" --outstanding 1
-bench_run latch1_sat "${LOCK1[@]}" --duration "$DUR" \
-	--outstanding $((2 * SAT_OUTSTANDING))
-# Routing with the same one worker, one queue, 64 in flight: like for
-# like with the one-queue reference (route_rate_ratio_1worker).
-bench_run route1_sat --mode route --socket "$LAB_SOCK" --queues 1 \
-	--mac "$BENCH_MAC" --route-port "$ROUTE_PORT" --duration "$DUR" \
-	--outstanding $((2 * SAT_OUTSTANDING))
-LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
-LAB_UP=0
+for r in $(seq "$PAIRS_1WORKER"); do
+	start_testpmd 1
+	bench_run "ref1_sat_$r" "${REF1[@]}" --duration "$DUR" \
+		--outstanding $((2 * SAT_OUTSTANDING))
+	stop_testpmd
+	LAB_UP=1
+	LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --set workers.count=1 \
+		--set "eal.lcores=$LAB1_LCORES" --set "workers.idle=$LAB1_IDLE" \
+		"${ROUTE_SETS[@]}" >&2
+	[ "$r" -gt 1 ] || bench_run latch1_o1 "${LOCK1[@]}" --duration "$DUR" \
+		--outstanding 1
+	bench_run "latch1_sat_$r" "${LOCK1[@]}" --duration "$DUR" \
+		--outstanding $((2 * SAT_OUTSTANDING))
+	# Routing with the same one worker, one queue, 64 in flight: like
+	# for like with the one-queue reference (route_rate_ratio_1worker).
+	bench_run "route1_sat_$r" --mode route --socket "$LAB_SOCK" --queues 1 \
+		--mac "$BENCH_MAC" --route-port "$ROUTE_PORT" --duration "$DUR" \
+		--outstanding $((2 * SAT_OUTSTANDING))
+	LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
+	LAB_UP=0
+done
 
 # ---- 4. replicated: the same lock runs against a 3-node cluster's leader --
 # Every node gets the same core layout (all three latchd's workers share
@@ -352,10 +360,37 @@ def load(name):
 
 ref_o1, ref_sat = load("ref_o1"), load("ref_sat")
 lat_o1, lat_sat = load("latch_o1"), load("latch_sat")
-ref1_sat = load("ref1_sat")
-l1_o1, l1_sat = load("latch1_o1"), load("latch1_sat")
+l1_o1 = load("latch1_o1")
 rt_o1, rt_sat = load("route_o1"), load("route_sat")
-rt1_sat = load("route1_sat")
+
+
+def rate(d):
+    return d["throughput"]["answers_per_s"]
+
+
+# The one-worker pairs (step 3b): each ratio within its pair; the pair
+# whose lock ratio is the median stands for all in the usual fields.
+pairs = []
+r = 1
+while os.path.exists(os.path.join(work, "ref1_sat_%d.json" % r)):
+    p = {"ref": load("ref1_sat_%d" % r), "latch": load("latch1_sat_%d" % r),
+         "route": load("route1_sat_%d" % r)}
+    p["lock_ratio"] = rate(p["latch"]) / rate(p["ref"])
+    p["route_ratio"] = rate(p["route"]) / rate(p["ref"])
+    pairs.append(p)
+    r += 1
+pairs_by_lock = sorted(pairs, key=lambda p: p["lock_ratio"])
+mid = pairs_by_lock[len(pairs) // 2]
+ref1_sat, l1_sat = mid["ref"], mid["latch"]
+route_ratios = sorted(p["route_ratio"] for p in pairs)
+route_mid = route_ratios[len(pairs) // 2]
+rt1_sat = [p for p in pairs if p["route_ratio"] == route_mid][0]["route"]
+pairs_1worker = [{"reference_per_s": rate(p["ref"]),
+                  "latch_per_s": rate(p["latch"]),
+                  "route_per_s": rate(p["route"]),
+                  "rate_ratio": round(p["lock_ratio"], 4),
+                  "route_rate_ratio": round(p["route_ratio"], 4)}
+                 for p in pairs]
 with open(os.path.join(work, "route_list.json")) as f:
     route_list = json.load(f)
 rp_o1, rp_sat = load("repl_o1"), load("repl_sat")
@@ -442,7 +477,10 @@ res = {
         "one_outstanding": figures(l1_o1),
         "saturation": figures(l1_sat),
         "outstanding_sat": l1_sat["config"]["outstanding"],
-        "status_sat": l1_sat["status"]},
+        "status_sat": l1_sat["status"],
+        # Every alternating reference/latchd pair; the figures above are
+        # the pair with the median rate_ratio.
+        "pairs": pairs_1worker},
     "route": {
         "what": "latchd lab profile routing UDP port %d (key: latch) to "
                 "one backend, latch-bench itself, over net_memif; "
@@ -479,9 +517,8 @@ res = {
                                    ref_o1["latency"]["p50"]),
         "route_rate_ratio": ratio(rt_sat["throughput"]["answers_per_s"],
                                   ref_sat["throughput"]["answers_per_s"]),
-        "route_rate_ratio_1worker": ratio(
-            rt1_sat["throughput"]["answers_per_s"],
-            ref1_sat["throughput"]["answers_per_s"]),
+        # Within its pair, the median pair (section latch_1worker).
+        "route_rate_ratio_1worker": round(route_mid, 4),
         "route_p50_ratio": ratio(rt_o1["latency"]["p50"],
                                  ref_o1["latency"]["p50"]),
         # Against the single-node lock runs of the same run (issue 6:
