@@ -11,7 +11,8 @@
 #   RT_HOP   RT_IF's MAC: the backends' next hop in PROFILE
 # and gets ROOT, BUILD, LATCHD, LATCHCTL, NS, TMP, RUN, say, fail, ctl, a
 # cleanup on exit (receivers, latchd, namespace, hugepage files, TMP; the
-# latchd log on failure), rt_start_latchd and rt_start_receivers.
+# latchd log on failure), rt_start_latchd and rt_start_receivers (the
+# backends: route_recv.py).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -127,13 +128,14 @@ print(json.loads(buf)["ports"][0]["mac"])' "$RUN/latchd.sock")
 		nud permanent
 }
 
-# rt_start_receivers SCRIPT: run the Python receiver SCRIPT in our
-# namespace as `SCRIPT LOG READY_FILE` (it writes READY_FILE once its
-# sockets are bound, then one line per datagram to LOG) and wait for it.
+# rt_start_receivers FORMAT NAME=ADDR:PORT...: the backends, sockets of
+# route_recv.py in our namespace writing "NAME DATA" lines (DATA in hex or
+# text, FORMAT) to $TMP/recv.log; returns once they are bound.
 rt_start_receivers() {
 	local i
 
-	ip netns exec "$NS" python3 "$1" "$TMP/recv.log" "$TMP/recv.ready" &
+	ip netns exec "$NS" python3 "$ROOT/tests/integration/route_recv.py" \
+		"$TMP/recv.log" "$TMP/recv.ready" "$@" &
 	RECV_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		[ -f "$TMP/recv.ready" ] && break

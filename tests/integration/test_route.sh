@@ -24,31 +24,8 @@ source "$(dirname "$0")/route_lib.sh"
 
 # --- latchd in our namespace; receivers: the backends and shard group 2 ---
 rt_start_latchd 11 12 13 21
-cat >"$TMP/recv.py" <<'PY'
-# Every datagram as "NAME HEX" on its own line, flushed at once.
-import select, socket, sys
-socks = {}
-for name, addr, port in (("b1", "198.18.7.11", 9001),
-                         ("b2", "198.18.7.12", 9002),
-                         ("b3", "198.18.7.13", 9003),
-                         ("g2p0", "198.18.7.21", 7400),
-                         ("g2p1", "198.18.7.21", 7401)):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-    s.bind((addr, port))
-    socks[s] = name
-out = open(sys.argv[1], "w")
-open(sys.argv[2], "w").close()  # ready
-while True:
-    ready, _, _ = select.select(list(socks), [], [], 300)
-    if not ready:
-        break
-    for s in ready:
-        data, _ = s.recvfrom(65536)
-        out.write("%s %s\n" % (socks[s], data.hex()))
-        out.flush()
-PY
-rt_start_receivers "$TMP/recv.py"
+rt_start_receivers hex b1=198.18.7.11:9001 b2=198.18.7.12:9002 \
+	b3=198.18.7.13:9003 g2p0=198.18.7.21:7400 g2p1=198.18.7.21:7401
 
 # --- 1. traffic through latchd while b2 goes down --------------------------
 cat >"$TMP/send.py" <<'PY'

@@ -29,28 +29,8 @@ source "$(dirname "$0")/route_lib.sh"
 
 # --- latchd; the backends: every datagram as "NAME PAYLOAD" ---
 rt_start_latchd 11 12 13
-cat >"$TMP/recv.py" <<'PY'
-import select, socket, sys
-socks = {}
-for name, addr, port in (("b1", "198.18.8.11", 9001),
-                         ("b2", "198.18.8.12", 9002),
-                         ("b3", "198.18.8.13", 9003)):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-    s.bind((addr, port))
-    socks[s] = name
-out = open(sys.argv[1], "w")
-open(sys.argv[2], "w").close()  # ready
-while True:
-    ready, _, _ = select.select(list(socks), [], [], 300)
-    if not ready:
-        break
-    for s in ready:
-        data, _ = s.recvfrom(65536)
-        out.write("%s %s\n" % (socks[s], data.decode("ascii", "replace")))
-        out.flush()
-PY
-rt_start_receivers "$TMP/recv.py"
+rt_start_receivers text b1=198.18.8.11:9001 b2=198.18.8.12:9002 \
+	b3=198.18.8.13:9003
 
 # send TAG SPORT_BASE DPORT_BASE: flow i (0 <= i < F) is 198.18.8.2,
 # source port SPORT_BASE + i, to 198.18.8.1 port DPORT_BASE + i % 11; its
