@@ -257,6 +257,10 @@ static const struct {
 
 #define METRIC_HEAD(f, name, type, help) \
 	fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+/* A metric of one sample: its name written once, so the two lines agree. */
+#define METRIC(f, name, type, help, value) \
+	(METRIC_HEAD(f, name, type, help), \
+	 fprintf(f, name " %" PRId64 "\n", (int64_t)(value)))
 
 char *
 status_metrics(const struct status_src *s, size_t *len)
@@ -273,24 +277,21 @@ status_metrics(const struct status_src *s, size_t *len)
 		return NULL;
 	s->core_ops->view(s->core, &v);
 	latchd_chan_report(s->latchd, s->now_ms, &r);
-	METRIC_HEAD(f, "latch_control_term", "gauge", "Current Raft term.");
-	fprintf(f, "latch_control_term %" PRIu64 "\n", v.term);
-	METRIC_HEAD(f, "latch_control_role", "gauge",
-		    "Raft role: 1 follower, 2 pre-candidate, 3 candidate, "
-		    "4 leader.");
-	fprintf(f, "latch_control_role %d\n", role_number(v.role));
-	METRIC_HEAD(f, "latch_control_raft_integrated", "gauge",
-		    "1 if the Raft core runs, 0 for the placeholder core.");
-	fprintf(f, "latch_control_raft_integrated %d\n", v.integrated ? 1 : 0);
-	METRIC_HEAD(f, "latch_control_leader_id", "gauge",
-		    "Node id of the leader this node knows; -1: none.");
-	fprintf(f, "latch_control_leader_id %d\n", v.leader);
-	METRIC_HEAD(f, "latch_control_amnesic", "gauge",
-		    "1 while this node is not caught up (diskless rule).");
-	fprintf(f, "latch_control_amnesic %d\n", v.amnesic ? 1 : 0);
-	METRIC_HEAD(f, "latch_control_meta_commit", "gauge",
-		    "Commit index of the meta log.");
-	fprintf(f, "latch_control_meta_commit %" PRIu64 "\n", v.meta_commit);
+	METRIC(f, "latch_control_term", "gauge", "Current Raft term.", v.term);
+	METRIC(f, "latch_control_role", "gauge",
+	       "Raft role: 1 follower, 2 pre-candidate, 3 candidate, "
+	       "4 leader.",
+	       role_number(v.role));
+	METRIC(f, "latch_control_raft_integrated", "gauge",
+	       "1 if the Raft core runs, 0 for the placeholder core.",
+	       v.integrated ? 1 : 0);
+	METRIC(f, "latch_control_leader_id", "gauge",
+	       "Node id of the leader this node knows; -1: none.", v.leader);
+	METRIC(f, "latch_control_amnesic", "gauge",
+	       "1 while this node is not caught up (diskless rule).",
+	       v.amnesic ? 1 : 0);
+	METRIC(f, "latch_control_meta_commit", "gauge",
+	       "Commit index of the meta log.", v.meta_commit);
 	METRIC_HEAD(f, "latch_control_partition_commit", "gauge",
 		    "Commit index of a partition log, from latchd's latest "
 		    "report.");
@@ -310,55 +311,40 @@ status_metrics(const struct status_src *s, size_t *len)
 	if (s->repl != NULL) {
 		const struct repl_chan_stats *rs = repl_chan_stats(s->repl);
 
-		METRIC_HEAD(f, "latch_control_repl_connected", "gauge",
-			    "1 while the replication channel to latchd is "
-			    "connected.");
-		fprintf(f, "latch_control_repl_connected %d\n",
-			repl_chan_is_connected(s->repl) ? 1 : 0);
-		METRIC_HEAD(f, "latch_control_repl_reports_total", "counter",
-			    "REPORTs received from latchd.");
-		fprintf(f, "latch_control_repl_reports_total %" PRIu64 "\n",
-			rs->reports);
-		METRIC_HEAD(f, "latch_control_repl_bad_reports_total",
-			    "counter",
-			    "Datagrams from latchd that were not one REPORT.");
-		fprintf(f, "latch_control_repl_bad_reports_total %" PRIu64 "\n",
-			rs->bad_reports);
-		METRIC_HEAD(f, "latch_control_repl_sent_total", "counter",
-			    "VIEW and PULL messages handed to latchd.");
-		fprintf(f, "latch_control_repl_sent_total %" PRIu64 "\n",
-			rs->sent);
-		METRIC_HEAD(f, "latch_control_repl_send_drops_total", "counter",
-			    "VIEW and PULL messages latchd could not take.");
-		fprintf(f, "latch_control_repl_send_drops_total %" PRIu64 "\n",
-			rs->send_drops);
+		METRIC(f, "latch_control_repl_connected", "gauge",
+		       "1 while the replication channel to latchd is "
+		       "connected.",
+		       repl_chan_is_connected(s->repl) ? 1 : 0);
+		METRIC(f, "latch_control_repl_reports_total", "counter",
+		       "REPORTs received from latchd.", rs->reports);
+		METRIC(f, "latch_control_repl_bad_reports_total", "counter",
+		       "Datagrams from latchd that were not one REPORT.",
+		       rs->bad_reports);
+		METRIC(f, "latch_control_repl_sent_total", "counter",
+		       "VIEW and PULL messages handed to latchd.", rs->sent);
+		METRIC(f, "latch_control_repl_send_drops_total", "counter",
+		       "VIEW and PULL messages latchd could not take.",
+		       rs->send_drops);
 	}
-	METRIC_HEAD(f, "latch_control_step_drops_total", "counter",
-		    "Messages of a Raft step beyond the step's bounds.");
-	fprintf(f, "latch_control_step_drops_total %" PRIu64 "\n",
-		s->step_drops);
-	METRIC_HEAD(f, "latch_control_uptime_seconds", "gauge",
-		    "Seconds since latch-control started.");
-	fprintf(f, "latch_control_uptime_seconds %" PRIu64 "\n",
-		(s->now_ms - s->start_ms) / 1000);
-	METRIC_HEAD(f, "latch_control_latchd_up", "gauge",
-		    "1 if the local latchd answered status recently.");
-	fprintf(f, "latch_control_latchd_up %d\n", r.up ? 1 : 0);
-	METRIC_HEAD(f, "latch_control_latchd_epoch", "gauge",
-		    "Epoch (incarnation) of the local latchd; 0 if unknown.");
-	fprintf(f, "latch_control_latchd_epoch %" PRIu64 "\n", r.epoch);
-	METRIC_HEAD(f, "latch_control_latchd_connects_total", "counter",
-		    "Connections made to latchd's control socket.");
-	fprintf(f, "latch_control_latchd_connects_total %" PRIu64 "\n",
-		ls->connects);
-	METRIC_HEAD(f, "latch_control_latchd_disconnects_total", "counter",
-		    "Connections to latchd's control socket lost or closed.");
-	fprintf(f, "latch_control_latchd_disconnects_total %" PRIu64 "\n",
-		ls->disconnects);
-	METRIC_HEAD(f, "latch_control_latchd_bad_answers_total", "counter",
-		    "Answers from latchd that were not the JSON expected.");
-	fprintf(f, "latch_control_latchd_bad_answers_total %" PRIu64 "\n",
-		ls->bad_answers);
+	METRIC(f, "latch_control_step_drops_total", "counter",
+	       "Messages of a Raft step beyond the step's bounds.",
+	       s->step_drops);
+	METRIC(f, "latch_control_uptime_seconds", "gauge",
+	       "Seconds since latch-control started.",
+	       (s->now_ms - s->start_ms) / 1000);
+	METRIC(f, "latch_control_latchd_up", "gauge",
+	       "1 if the local latchd answered status recently.", r.up ? 1 : 0);
+	METRIC(f, "latch_control_latchd_epoch", "gauge",
+	       "Epoch (incarnation) of the local latchd; 0 if unknown.",
+	       r.epoch);
+	METRIC(f, "latch_control_latchd_connects_total", "counter",
+	       "Connections made to latchd's control socket.", ls->connects);
+	METRIC(f, "latch_control_latchd_disconnects_total", "counter",
+	       "Connections to latchd's control socket lost or closed.",
+	       ls->disconnects);
+	METRIC(f, "latch_control_latchd_bad_answers_total", "counter",
+	       "Answers from latchd that were not the JSON expected.",
+	       ls->bad_answers);
 	METRIC_HEAD(f, "latch_control_peer_up", "gauge",
 		    "1 if the peer was heard from within election_ms.");
 	for (i = 0; i < peer_count(s->peers); i++) {
@@ -402,10 +388,9 @@ status_metrics(const struct status_src *s, size_t *len)
 				pr->name, peer_drop_names[k],
 				pr->stats.drops[k]);
 	}
-	METRIC_HEAD(f, "latch_control_unknown_source_total", "counter",
-		    "Datagrams on the management socket from no known peer.");
-	fprintf(f, "latch_control_unknown_source_total %" PRIu64 "\n",
-		peer_unknown_source(s->peers));
+	METRIC(f, "latch_control_unknown_source_total", "counter",
+	       "Datagrams on the management socket from no known peer.",
+	       peer_unknown_source(s->peers));
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
