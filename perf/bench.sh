@@ -379,12 +379,17 @@ while os.path.exists(os.path.join(work, "ref1_sat_%d.json" % r)):
     p["route_ratio"] = rate(p["route"]) / rate(p["ref"])
     pairs.append(p)
     r += 1
-pairs_by_lock = sorted(pairs, key=lambda p: p["lock_ratio"])
-mid = pairs_by_lock[len(pairs) // 2]
+
+
+def median_pair(key):
+    return sorted(pairs, key=lambda p: p[key])[len(pairs) // 2]
+
+
+mid = median_pair("lock_ratio")
 ref1_sat, l1_sat = mid["ref"], mid["latch"]
-route_ratios = sorted(p["route_ratio"] for p in pairs)
-route_mid = route_ratios[len(pairs) // 2]
-rt1_sat = [p for p in pairs if p["route_ratio"] == route_mid][0]["route"]
+route_mid_pair = median_pair("route_ratio")
+route_mid = route_mid_pair["route_ratio"]
+rt1_sat = route_mid_pair["route"]
 pairs_1worker = [{"reference_per_s": rate(p["ref"]),
                   "latch_per_s": rate(p["latch"]),
                   "route_per_s": rate(p["route"]),
