@@ -73,6 +73,16 @@ null_on_report(void *core, const struct raft_chan_report *rep, uint64_t now_ms,
 	(void)st;
 }
 
+static void
+null_on_peer_gone(void *core, uint8_t node, uint64_t now_ms,
+		  struct core_step *st)
+{
+	(void)core;
+	(void)node;
+	(void)now_ms;
+	(void)st;
+}
+
 static int
 null_command(void *core, uint8_t node, uint64_t now_ms, struct core_step *st)
 {
@@ -115,6 +125,7 @@ const struct core_ops core_null_ops = {
 	.on_message = null_on_message,
 	.on_latchd = null_on_latchd,
 	.on_report = null_on_report,
+	.on_peer_gone = null_on_peer_gone,
 	.transfer = null_command,
 	.add_learner = null_command,
 	.remove_member = null_command,

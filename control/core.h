@@ -87,6 +87,9 @@ struct core_ops {
 			   uint64_t now_ms, struct core_step *st);
 	void (*on_latchd)(void *core, const struct latchd_report *r,
 			  uint64_t now_ms, struct core_step *st);
+	/* Peer @node's host refused our datagram: its process is gone. */
+	void (*on_peer_gone)(void *core, uint8_t node, uint64_t now_ms,
+			     struct core_step *st);
 	/* A REPORT from latchd's replication channel. */
 	void (*on_report)(void *core, const struct raft_chan_report *rep,
 			  uint64_t now_ms, struct core_step *st);

@@ -121,6 +121,7 @@ core_raft_create(const struct core_raft_config *cfg,
 		.partitions = cfg->partitions,
 		.election_ms = cfg->election_ms,
 		.heartbeat_ms = cfg->heartbeat_ms,
+		.beacon_ms = cfg->beacon_ms,
 		.meta = {.entries_max = CORE_RAFT_META_ENTRIES,
 			 .batch_max = RAFT_BATCH_MAX,
 			 .inflight_max = CORE_RAFT_META_INFLIGHT,
@@ -199,6 +200,18 @@ cr_on_message(void *core, const struct raft_msg *m, uint64_t now_ms,
 
 	c->st = st;
 	raft_ctl_recv(c->r, m, now_ms, &fx);
+	core_raft_effects(c, &fx, st);
+	c->st = NULL;
+}
+
+static void
+cr_on_peer_gone(void *core, uint8_t node, uint64_t now_ms, struct core_step *st)
+{
+	struct core_raft *c = core;
+	struct raft_effects fx = {0};
+
+	c->st = st;
+	raft_ctl_peer_gone(c->r, node, now_ms, &fx);
 	core_raft_effects(c, &fx, st);
 	c->st = NULL;
 }
@@ -344,6 +357,7 @@ const struct core_ops core_raft_ops = {
 	.on_message = cr_on_message,
 	.on_latchd = cr_on_latchd,
 	.on_report = cr_on_report,
+	.on_peer_gone = cr_on_peer_gone,
 	.transfer = cr_transfer,
 	.add_learner = cr_add_learner,
 	.remove_member = cr_remove_member,

@@ -42,6 +42,7 @@ struct core_raft_config {
 	uint16_t partitions;
 	uint32_t election_ms;
 	uint32_t heartbeat_ms;
+	uint32_t beacon_ms; /* 0: heartbeat_ms */
 	uint64_t seed;
 	bool bootstrap; /* profile control.bootstrap */
 };

@@ -80,7 +80,20 @@ struct control {
 	int core_timer;
 	uint64_t start_ms;
 	int failed; /* a step could not be made durable: stop */
+	/* What the log last said of the core: a line on every change. */
+	uint64_t said_term;
+	const char *said_role;
+	int said_leader;
 };
+
+/* The beacon period in force: control.beacon_ms, 0 meaning the
+ * heartbeat's. */
+static uint32_t
+control_beacon_ms(const struct profile *p)
+{
+	return p->control_beacon_ms != 0 ? p->control_beacon_ms
+					 : p->control_heartbeat_ms;
+}
 
 static void __attribute__((format(printf, 1, 2))) main_log(const char *fmt, ...)
 {
@@ -89,10 +102,11 @@ static void __attribute__((format(printf, 1, 2))) main_log(const char *fmt, ...)
 	struct timespec now;
 	struct tm tm;
 
+	/* Milliseconds: an election takes a few of them. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s latch-control: ", ts);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ latch-control: ", ts, now.tv_nsec / 1000000);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -187,6 +201,7 @@ control_print(const struct control *c)
 	print_addr("control.mgmt_addr", &p->control_mgmt);
 	printf("control.election_ms    %u\n", p->control_election_ms);
 	printf("control.heartbeat_ms   %u\n", p->control_heartbeat_ms);
+	printf("control.beacon_ms      %u\n", control_beacon_ms(p));
 	printf("control.latchd_poll_ms %u\n", p->control_latchd_poll_ms);
 	for (i = 0; i < p->peers_count; i++) {
 		char key[64];
@@ -252,6 +267,28 @@ static const struct core_io control_io = {
 	.send = io_send,
 };
 
+/* Log every change of term, role or known leader: the operator's record
+ * of elections (and of how long each took). */
+static void
+control_say_role(struct control *c)
+{
+	struct core_view v;
+
+	c->core_ops->view(c->core, &v);
+	if (v.term == c->said_term && v.leader == c->said_leader &&
+	    c->said_role != NULL && strcmp(v.role, c->said_role) == 0)
+		return;
+	c->said_term = v.term;
+	c->said_role = v.role;
+	c->said_leader = v.leader;
+	if (v.leader == CORE_NO_LEADER)
+		main_log("term %llu: %s, no leader known.",
+			 (unsigned long long)v.term, v.role);
+	else
+		main_log("term %llu: %s, leader node %d.",
+			 (unsigned long long)v.term, v.role, v.leader);
+}
+
 static void
 control_carry(struct control *c, struct core_step *st)
 {
@@ -269,6 +306,7 @@ control_carry(struct control *c, struct core_step *st)
 	if (st->timer_ms != 0)
 		loop_timer_arm(c->loop, c->core_timer, st->timer_ms);
 	c->step_drops += st->dropped;
+	control_say_role(c);
 }
 
 /* A fresh step; the struct is large (whole messages), so it lives in
@@ -350,6 +388,23 @@ on_peer_message(void *ctx, const struct raft_msg *m, uint64_t now_ms)
 }
 
 static void
+on_peer_gone(void *ctx, uint8_t node, uint64_t now_ms)
+{
+	struct control *c = ctx;
+	struct core_step *st = control_step(c);
+	struct core_view v;
+
+	c->core_ops->view(c->core, &v);
+	if (v.leader == node && v.role != NULL &&
+	    strcmp(v.role, "follower") == 0)
+		main_log("leader node %u refused our beacon (ICMP port "
+			 "unreachable): its latch-control is gone.",
+			 (unsigned)node);
+	c->core_ops->on_peer_gone(c->core, node, now_ms, st);
+	control_carry(c, st);
+}
+
+static void
 on_latchd_report(void *ctx, const struct latchd_report *r, uint64_t now_ms)
 {
 	struct control *c = ctx;
@@ -374,7 +429,7 @@ on_ping(void *ctx, uint64_t now_ms)
 	(void)now_ms;
 	peer_ping_all(c->peers);
 	loop_timer_arm_in(c->loop, c->ping_timer,
-			  c->profile.control_heartbeat_ms);
+			  control_beacon_ms(&c->profile));
 }
 
 static void
@@ -463,6 +518,7 @@ control_core_start(struct control *c)
 	cfg.partitions = p->workers;
 	cfg.election_ms = p->control_election_ms;
 	cfg.heartbeat_ms = p->control_heartbeat_ms;
+	cfg.beacon_ms = control_beacon_ms(p);
 	/* Election timeouts only need to differ between nodes and starts. */
 	cfg.seed = loop_clock_ms() ^ (starts << 32) ^ p->node_id;
 	cfg.bootstrap = p->control_bootstrap;
@@ -524,7 +580,8 @@ control_start(struct control *c)
 		return -1;
 	c->core_timer = loop_timer_add(c->loop, on_core_timer, c);
 	c->ping_timer = loop_timer_add(c->loop, on_ping, c);
-	c->peers = peer_create(c->loop, &c->profile, on_peer_message, c);
+	c->peers = peer_create(c->loop, &c->profile, on_peer_message,
+			       on_peer_gone, c);
 	if (c->peers == NULL) {
 		main_log("cannot bind control.mgmt_addr: %s.", strerror(errno));
 		return -1;

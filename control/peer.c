@@ -4,6 +4,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/ip_icmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@ struct peer_set {
 	int fd; /* -1: no mgmt_addr */
 	uint8_t self_id;
 	peer_recv_fn fn;
+	peer_gone_fn gone;
 	void *ctx;
 	uint64_t unknown_source;
 	unsigned count;
@@ -58,6 +61,60 @@ peer_by_id(struct peer_set *ps, uint8_t id)
 	return NULL;
 }
 
+/*
+ * Read the socket's error queue (IP_RECVERR): an ICMP port unreachable
+ * names, in msg_name, the peer a datagram of ours went to. Its host is up
+ * and answered, but nothing listens on its mgmt port: that peer's
+ * latch-control is gone, which a timeout would only say an election
+ * timeout later. Other errors (host or net unreachable, which a lost
+ * route also gives) are left to the timeouts.
+ */
+static void
+peer_read_errors(struct peer_set *ps)
+{
+	unsigned i;
+
+	for (i = 0; i < PEER_RX_BURST; i++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in))];
+			struct cmsghdr align;
+		} control;
+		struct sockaddr_in to;
+		struct msghdr msg = {
+			.msg_name = &to,
+			.msg_namelen = sizeof(to),
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		struct cmsghdr *cm;
+		struct peer *pr;
+
+		if (recvmsg(ps->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		pr = peer_by_addr(ps, &to);
+		if (pr == NULL)
+			continue;
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+		     cm = CMSG_NXTHDR(&msg, cm)) {
+			const struct sock_extended_err *ee;
+
+			if (cm->cmsg_level != IPPROTO_IP ||
+			    cm->cmsg_type != IP_RECVERR)
+				continue;
+			ee = (const struct sock_extended_err *)CMSG_DATA(cm);
+			if (ee->ee_origin != SO_EE_ORIGIN_ICMP ||
+			    ee->ee_type != ICMP_DEST_UNREACH ||
+			    ee->ee_code != ICMP_PORT_UNREACH)
+				continue;
+			pr->stats.refused++;
+			if (ps->gone != NULL)
+				ps->gone(ps->ctx, pr->id,
+					 loop_now_ms(ps->loop));
+		}
+	}
+}
+
 static void
 peer_readable(void *ctx, int fd, uint32_t events)
 {
@@ -65,7 +122,8 @@ peer_readable(void *ctx, int fd, uint32_t events)
 	struct raft_msg m;
 	unsigned i;
 
-	(void)events;
+	if (events & EPOLLERR)
+		peer_read_errors(ps);
 	for (i = 0; i < PEER_RX_BURST; i++) {
 		struct sockaddr_in from;
 		socklen_t fromlen = sizeof(from);
@@ -75,8 +133,10 @@ peer_readable(void *ctx, int fd, uint32_t events)
 
 		n = recvfrom(fd, ps->buf, sizeof(ps->buf), MSG_DONTWAIT,
 			     (struct sockaddr *)&from, &fromlen);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			continue; /* a pending ICMP error, reported once */
 		if (n < 0)
-			return; /* EAGAIN, or an ICMP error: nothing to read */
+			return;
 		pr = peer_by_addr(ps, &from);
 		if (pr == NULL) {
 			ps->unknown_source++;
@@ -103,12 +163,13 @@ peer_readable(void *ctx, int fd, uint32_t events)
 }
 
 struct peer_set *
-peer_create(struct loop *l, const struct profile *p, peer_recv_fn fn, void *ctx)
+peer_create(struct loop *l, const struct profile *p, peer_recv_fn fn,
+	    peer_gone_fn gone, void *ctx)
 {
 	struct sockaddr_in sa;
 	struct peer_set *ps;
 	unsigned i;
-	int err;
+	int err, on = 1;
 
 	ps = calloc(1, sizeof(*ps));
 	if (ps == NULL)
@@ -117,6 +178,7 @@ peer_create(struct loop *l, const struct profile *p, peer_recv_fn fn, void *ctx)
 	ps->fd = -1;
 	ps->self_id = (uint8_t)p->node_id;
 	ps->fn = fn;
+	ps->gone = gone;
 	ps->ctx = ctx;
 	for (i = 0; i < p->peers_count; i++) {
 		struct peer *pr = &ps->peers[i];
@@ -139,6 +201,9 @@ peer_create(struct loop *l, const struct profile *p, peer_recv_fn fn, void *ctx)
 	sa.sin_addr.s_addr = p->control_mgmt.addr_be;
 	sa.sin_port = htons(p->control_mgmt.port);
 	if (bind(ps->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto close_fd;
+	/* ICMP errors of an unconnected socket come only this way. */
+	if (setsockopt(ps->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0)
 		goto close_fd;
 	err = loop_fd_add(l, ps->fd, EPOLLIN, peer_readable, ps);
 	if (err != 0) {
@@ -170,6 +235,31 @@ peer_destroy(struct peer_set *ps)
 	free(ps);
 }
 
+/*
+ * sendto() that is not refused for an earlier datagram: with IP_RECVERR
+ * the socket keeps the last ICMP error pending, and the next call on it
+ * returns that error (clearing it) without sending. Our datagram to a
+ * live peer must not be lost for a dead one's refusal, so it is sent
+ * again once; the error itself was read from the error queue.
+ */
+static ssize_t
+peer_sendto(struct peer_set *ps, const struct peer *pr, const void *buf,
+	    size_t len)
+{
+	ssize_t n;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		n = sendto(ps->fd, buf, len, MSG_DONTWAIT,
+			   (const struct sockaddr *)&pr->mgmt,
+			   sizeof(pr->mgmt));
+		if (n >= 0 || (errno != ECONNREFUSED && errno != EHOSTUNREACH &&
+			       errno != ENETUNREACH))
+			break;
+	}
+	return n;
+}
+
 int
 peer_send(struct peer_set *ps, const struct raft_msg *m)
 {
@@ -182,9 +272,7 @@ peer_send(struct peer_set *ps, const struct raft_msg *m)
 	len = raft_wire_encode(m, buf, sizeof(buf));
 	if (len < 0)
 		return len;
-	if (sendto(ps->fd, buf, (size_t)len, MSG_DONTWAIT,
-		   (const struct sockaddr *)&pr->mgmt,
-		   sizeof(pr->mgmt)) != len) {
+	if (peer_sendto(ps, pr, buf, (size_t)len) != len) {
 		pr->stats.send_errors++;
 		return -errno;
 	}

@@ -7,7 +7,9 @@
  * message's `from` name the same peer, and hands Raft messages to a
  * callback. Counts, per peer: datagrams sent and received, send errors,
  * and refused datagrams by reason. Also sends and records the liveness
- * beacon (RAFT_WIRE_TYPE_PING) for failure detection.
+ * beacon (RAFT_WIRE_TYPE_PING) for failure detection, and reports a peer
+ * whose host refused a datagram with ICMP port unreachable: its host is
+ * up but no latch-control listens there (the process died or stopped).
  *
  * Thread safety: the loop's thread only.
  */
@@ -39,6 +41,7 @@ extern const char *const peer_drop_names[PEER_DROP_MAX];
 struct peer_stats {
 	uint64_t sent;
 	uint64_t send_errors;
+	uint64_t refused;  /* ICMP port unreachable for what we sent it */
 	uint64_t received; /* accepted: decoded and checked */
 	uint64_t decode_errors[RAFT_WIRE_V_MAX]; /* [OK] stays 0 */
 	uint64_t drops[PEER_DROP_MAX];
@@ -63,16 +66,19 @@ enum peer_state {
 /* A Raft message from peer @from (already checked). */
 typedef void (*peer_recv_fn)(void *ctx, const struct raft_msg *m,
 			     uint64_t now_ms);
+/* Peer @id's host answered a datagram with ICMP port unreachable. */
+typedef void (*peer_gone_fn)(void *ctx, uint8_t id, uint64_t now_ms);
 
 struct peer_set;
 
 /*
- * Bind a UDP socket to @p->control_mgmt and register it with @l. With no
- * mgmt_addr (a single node) nothing is bound and the set is empty.
- * NULL and errno (EADDRINUSE...). Start-up only.
+ * Bind a UDP socket to @p->control_mgmt and register it with @l; @fn
+ * gets every accepted Raft message, @gone (may be NULL) every refusal.
+ * With no mgmt_addr (a single node) nothing is bound and the set is
+ * empty. NULL and errno (EADDRINUSE...). Start-up only.
  */
 struct peer_set *peer_create(struct loop *l, const struct profile *p,
-			     peer_recv_fn fn, void *ctx);
+			     peer_recv_fn fn, peer_gone_fn gone, void *ctx);
 void peer_destroy(struct peer_set *ps);
 
 /* Send @m to peer m->to. 0, -ENOENT (no such peer), -EINVAL (codec) or

@@ -253,6 +253,9 @@ static const struct {
 	{"latch_control_peer_received_total",
 	 "Datagrams from the peer accepted.",
 	 offsetof(struct peer_stats, received)},
+	{"latch_control_peer_refused_total",
+	 "ICMP port unreachable from the peer's host: its process was gone.",
+	 offsetof(struct peer_stats, refused)},
 };
 
 #define METRIC_HEAD(f, name, type, help) \

@@ -138,12 +138,15 @@ static const struct key_desc node_keys[] = {
 		 PROFILE_STR_MAX - 1),
 	NODE_KEY("control", "http", KEY_ADDRPORT, control_http, 0, 0),
 	NODE_KEY("control", "mgmt_addr", KEY_ADDRPORT, control_mgmt, 0, 0),
-	/* 10 ms: below that a management network's jitter would fire
-	 * elections; 60 s: far beyond any useful failover time. */
-	NODE_KEY("control", "election_ms", KEY_U32, control_election_ms, 10,
+	/* 2 ms: the timers tick in ms and a heartbeat must fit twice
+	 * (a few ms suits dedicated cores on a quiet management network;
+	 * docs/operations.md); 60 s: beyond any useful failover time. */
+	NODE_KEY("control", "election_ms", KEY_U32, control_election_ms, 2,
 		 60000),
 	NODE_KEY("control", "heartbeat_ms", KEY_U32, control_heartbeat_ms, 1,
 		 30000),
+	/* 0: the heartbeat period; 1 ms: the timers' tick. */
+	NODE_KEY("control", "beacon_ms", KEY_U32, control_beacon_ms, 0, 30000),
 	NODE_KEY("control", "latchd_poll_ms", KEY_U32, control_latchd_poll_ms,
 		 10, 60000),
 	NODE_KEY("control", "bootstrap", KEY_BOOL, control_bootstrap, 0, 1),
@@ -1103,6 +1106,11 @@ profile_check_control(const struct profile *p, struct profile_errors *errs)
 			 "control.heartbeat_ms %u must be at most half of "
 			 "control.election_ms %u.",
 			 p->control_heartbeat_ms, p->control_election_ms);
+	if (p->control_beacon_ms > p->control_heartbeat_ms)
+		errs_add(errs,
+			 "control.beacon_ms %u must be at most "
+			 "control.heartbeat_ms %u (0: the same).",
+			 p->control_beacon_ms, p->control_heartbeat_ms);
 	if (p->peers_count > 0 && p->node_id > PROFILE_CLUSTER_ID_MAX)
 		errs_add(errs,
 			 "node.id %u is above %u: with [peer] sections the "

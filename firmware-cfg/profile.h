@@ -213,6 +213,9 @@ struct profile {
 	struct profile_addr_port control_mgmt;       /* peer Raft traffic */
 	uint32_t control_election_ms;
 	uint32_t control_heartbeat_ms;
+	/* Liveness beacon period to every peer; 0: heartbeat_ms. A dead
+	 * peer process is known within one (ICMP port unreachable). */
+	uint32_t control_beacon_ms;
 	uint32_t control_latchd_poll_ms; /* latchd status poll period */
 	/* A member of the cluster's initial configuration: a new state dir
 	 * starts with every configured node (self and peers) as voters and

@@ -108,6 +108,7 @@ def main():
                       "the warm-up" % a.leader, file=sys.stderr)
                 return 1
             t_kill = time.monotonic_ns()
+            t_kill_wall = time.time()
             for p in pids:
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -164,6 +165,10 @@ def main():
                 prev_sent = sent_at.get(req - 1)
 
     res = {"killed": a.leader, "interval_ms": a.interval_ms,
+           # Wall clock of the kill, to read the nodes' logs against.
+           "killed_at": (time.strftime("%H:%M:%S", time.gmtime(t_kill_wall))
+                         + ".%03dZ" % (int(t_kill_wall * 1000) % 1000)
+                         if t_kill is not None else None),
            "warmup_grants": warm_ok, "requests": rid}
     if grant is None:
         res.update({"grant_ms": None, "hint_ms": None,

@@ -28,6 +28,27 @@ raft_rand(struct raft_ctl *r)
 	return z ^ (z >> 31);
 }
 
+/*
+ * The quick path after the leader's process was reported gone: campaign
+ * (again) at @after_ms plus a random part of up to a beacon period (the
+ * skew between two followers learning it), if that
+ * is sooner than the election timer. The random part keeps two followers
+ * that learn it in the same instant from splitting the vote. Rounds are
+ * counted (quick_rounds); once spent, the usual timeouts rule.
+ */
+void
+raft_election_quick(struct raft_ctl *r, uint64_t after_ms)
+{
+	uint64_t at;
+
+	if (r->quick_rounds == 0)
+		return;
+	r->quick_rounds--;
+	at = r->now + after_ms + raft_rand(r) % (raft_beacon_ms(r) + 1);
+	if (at < r->election_deadline)
+		r->election_deadline = at;
+}
+
 /* §5.2: a new election timeout, uniform in [T, 2T). Any role. */
 void
 raft_election_timer_reset(struct raft_ctl *r)
@@ -238,6 +259,10 @@ raft_election_tick(struct raft_ctl *r)
 	if (!raft_can_vote(r)) {
 		r->leader = RAFT_NONE;
 		raft_election_timer_reset(r);
+		/* The quick path: the view that forgot the leader may not
+		 * have come back in fresh reports yet; they are a channel
+		 * round trip away. */
+		raft_election_quick(r, 1);
 		return;
 	}
 	raft_election_start(r, true);
@@ -410,6 +435,10 @@ raft_election_recv(struct raft_ctl *r, const struct raft_msg *m)
 			break;
 		if (!m->u.vote_reply.granted) {
 			raft_pull_missing(r, m);
+			/* Behind (the pull runs meanwhile), or the voter
+			 * still hears the dead leader (it learns otherwise
+			 * within its next beacon): ask again soon. */
+			raft_election_quick(r, 1);
 			break;
 		}
 		if (m->term != r->term + 1)
@@ -419,9 +448,14 @@ raft_election_recv(struct raft_ctl *r, const struct raft_msg *m)
 			raft_election_start(r, false);
 		break;
 	case RAFT_MSG_VOTE_REPLY:
-		if (r->role != RAFT_CANDIDATE || m->term != r->term ||
-		    !m->u.vote_reply.granted)
+		if (r->role != RAFT_CANDIDATE || m->term != r->term)
 			break;
+		if (!m->u.vote_reply.granted) {
+			/* A split vote on the quick path: campaign again
+			 * soon, each at its own random instant. */
+			raft_election_quick(r, raft_beacon_ms(r));
+			break;
+		}
 		r->votes |= (uint8_t)(1u << m->from);
 		if (raft_count(r, r->votes) >= raft_membership_majority(r))
 			raft_convert(r, RAFT_LEADER);

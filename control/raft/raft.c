@@ -280,6 +280,29 @@ raft_ctl_recv(struct raft_ctl *r, const struct raft_msg *m, uint64_t now,
 }
 
 /*
+ * The followed leader's process is gone (raft.h). Forgetting it ends this
+ * node's stickiness (it grants pre-votes and votes again), and the node
+ * campaigns within a heartbeat (raft_election_quick) if it may: a voter
+ * with fresh reports and no amnesia. The other followers learn the same
+ * from their own beacons to the dead leader, within a heartbeat; until
+ * then they refuse this node's pre-vote, which is asked again shortly.
+ */
+void
+raft_ctl_peer_gone(struct raft_ctl *r, uint8_t node, uint64_t now,
+		   struct raft_effects *fx)
+{
+	raft_fx_begin(r, now, fx);
+	if (r->role == RAFT_FOLLOWER && r->leader == node &&
+	    node != r->cfg.id) {
+		r->leader = RAFT_NONE;
+		r->quick_rounds = RAFT_QUICK_ROUNDS;
+		raft_election_quick(r, 0);
+		raft_election_tick(r);
+	}
+	raft_fx_end(r);
+}
+
+/*
  * A REPORT from the local dataplane (raft_chan.h). A new incarnation
  * means the dataplane restarted and its partition logs are gone: every
  * earlier report is void, and a leader or candidate stops (its logs were

@@ -52,6 +52,14 @@
 #include "control/raft/raft_msg.h"
 #include "dataplane/plog.h"
 
+/*
+ * Campaign rounds on the quick path once the leader's process is reported
+ * gone (raft_election_quick): enough for a pull of crossed logs and a
+ * split vote or two (each round is a few heartbeats), few enough that a
+ * wrong report costs a handful of pre-votes, never a storm.
+ */
+#define RAFT_QUICK_ROUNDS 8
+
 /* Meta log entry ops (above every lock_entry_op). */
 #define RAFT_META_CONFIG 0x81 /* client_id: voters mask, request_id: learners */
 
@@ -63,11 +71,15 @@ enum raft_role {
 };
 
 struct raft_ctl_config {
-	uint8_t id;              /* this node, < RAFT_NODES_MAX */
-	uint8_t voters_initial;  /* bootstrap configuration (mask) */
-	uint16_t partitions;     /* partition logs, <= LATCH_PARTITIONS_MAX */
-	uint32_t election_ms;    /* minimum election timeout */
-	uint32_t heartbeat_ms;   /* meta heartbeat and view resend period */
+	uint8_t id;             /* this node, < RAFT_NODES_MAX */
+	uint8_t voters_initial; /* bootstrap configuration (mask) */
+	uint16_t partitions;    /* partition logs, <= LATCH_PARTITIONS_MAX */
+	uint32_t election_ms;   /* minimum election timeout */
+	uint32_t heartbeat_ms;  /* meta heartbeat and view resend period */
+	/* Beacon period: how late a dead peer's refusal may come, the unit
+	 * of the quick path's random delays (raft_election_quick); 0 means
+	 * heartbeat_ms. */
+	uint32_t beacon_ms;
 	struct plog_config meta; /* the meta log */
 	uint64_t seed;           /* PRNG seed for election timeouts */
 };
@@ -141,6 +153,10 @@ struct raft_ctl {
 	uint64_t quorum_due;
 	uint64_t transfer_deadline;
 	uint64_t leader_contact_ms;
+	/* Campaign rounds left on the quick path (raft_ctl_peer_gone): a
+	 * refused pre-vote or vote is asked again within a few heartbeats,
+	 * not an election timeout later. 0 outside such a campaign. */
+	uint8_t quick_rounds;
 	struct raft_effects *fx;
 	struct raft_peer peers[RAFT_NODES_MAX];
 
@@ -183,6 +199,14 @@ void raft_ctl_recv(struct raft_ctl *r, const struct raft_msg *m, uint64_t now,
 		   struct raft_effects *fx);
 void raft_ctl_report(struct raft_ctl *r, const struct raft_chan_report *rep,
 		     uint64_t now, struct raft_effects *fx);
+/*
+ * Peer @node's host refused a message (ICMP port unreachable): its control
+ * plane is not running. A follower of @node forgets it and campaigns at
+ * once (pre-vote first), instead of an election timeout later. Only a
+ * hint: a wrong one costs a pre-vote round, never a term or safety.
+ */
+void raft_ctl_peer_gone(struct raft_ctl *r, uint8_t node, uint64_t now,
+			struct raft_effects *fx);
 /* Leader: hand leadership to @target (dissertation §3.10). 0, -ENOTCONN,
  * -EINVAL, -EBUSY. */
 int raft_ctl_transfer(struct raft_ctl *r, uint8_t target, uint64_t now,
@@ -204,6 +228,13 @@ int raft_ctl_add_learner(struct raft_ctl *r, uint8_t node, uint64_t now,
 int raft_ctl_remove_member(struct raft_ctl *r, uint8_t node, uint64_t now,
 			   struct raft_effects *fx);
 
+/* The beacon period (raft_ctl_config.beacon_ms, 0: the heartbeat's). */
+static inline uint32_t
+raft_beacon_ms(const struct raft_ctl *r)
+{
+	return r->cfg.beacon_ms != 0 ? r->cfg.beacon_ms : r->cfg.heartbeat_ms;
+}
+
 /* Amnesic: the dataplane is unknown or not the caught-up incarnation. */
 static inline bool
 raft_is_amnesic(const struct raft_ctl *r)
@@ -224,6 +255,7 @@ uint64_t raft_rand(struct raft_ctl *r);
 void raft_election_timer_reset(struct raft_ctl *r);
 void raft_election_tick(struct raft_ctl *r);
 void raft_election_start(struct raft_ctl *r, bool pre);
+void raft_election_quick(struct raft_ctl *r, uint64_t after_ms);
 void raft_election_recv(struct raft_ctl *r, const struct raft_msg *m);
 void raft_election_reports(struct raft_ctl *r);
 bool raft_reports_are_fresh(const struct raft_ctl *r);

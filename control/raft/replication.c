@@ -230,6 +230,7 @@ raft_follow(struct raft_ctl *r, uint8_t leader)
 		raft_convert(r, RAFT_FOLLOWER);
 	r->leader = leader;
 	r->leader_contact_ms = r->now;
+	r->quick_rounds = 0;
 	raft_election_timer_reset(r);
 }
 

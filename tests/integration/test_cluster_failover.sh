@@ -66,6 +66,11 @@ read -r leader2 term2 < <(raft_agreed)
 [ "$leader2" != "$leader" ] || fail "dead $leader still leads"
 assert_gt "$term2" "$term" "term after failover"
 say "new leader $leader2, term $term2"
+# The survivors learned of the death from their kernel (ICMP port
+# unreachable to their beacons), not only from a timeout: the quick path
+# of docs/cluster.md, "Failure detection".
+grep -l "leader node $k refused our beacon" /run/latch-lab/lab*.control.log \
+	>/dev/null || fail "no survivor logged the dead leader's refusal"
 
 say "$leader2 holds fo-key for client $CLIENT with token $token"
 still_held() {

@@ -1601,6 +1601,31 @@ sim_msg_is_dataplane(const struct raft_msg *m)
 	}
 }
 
+/*
+ * ICMP port unreachable, as latch-control's peer socket reports it
+ * (raft_ctl_peer_gone): a control message reaching a node whose control
+ * plane is down tells the sender, half the time (ICMP is lossy and rate
+ * limited). Rarely, a hint names a node that is up (a late ICMP from a
+ * previous incarnation): the core must stay safe with wrong hints too.
+ */
+static void
+sim_peer_gone_hint(const struct raft_msg *m, bool dp)
+{
+	struct sim_node *from = &S->node[m->from];
+	struct raft_effects fx = {0};
+	bool gone;
+
+	if (dp || !from->ctl_up || !S->link[m->from][m->to])
+		return;
+	gone = !S->node[m->to].ctl_up;
+	if (!(gone ? sim_chance(500) : sim_chance(1)))
+		return;
+	sim_trace("hint %u: node %u gone%s", m->from, m->to,
+		  gone ? "" : " (wrong)");
+	raft_ctl_peer_gone(from->c, m->to, sim_clock(m->from), &fx);
+	sim_check_node(m->from);
+}
+
 static void
 sim_deliver(void)
 {
@@ -1622,6 +1647,7 @@ sim_deliver(void)
 		}
 		n = &S->node[m->to];
 		dp = sim_msg_is_dataplane(m);
+		sim_peer_gone_hint(m, dp);
 		if ((dp ? n->dp_up : n->ctl_up) && S->link[m->from][m->to]) {
 			sim_trace("deliver %s %u->%u log %u t%" PRIu64 " n%u",
 				  sim_type_name[m->type], m->from, m->to,

@@ -550,6 +550,7 @@ test_control_errors(void **state)
 				   "http = 127.0.0.1\n"
 				   "election_ms = 100\n"
 				   "heartbeat_ms = 80\n"
+				   "beacon_ms = 90\n"
 				   "[peer a]\n"
 				   "mgmt = 127.0.0.2:7490\n"
 				   "[peer b]\n"
@@ -568,6 +569,7 @@ test_control_errors(void **state)
 			 -EINVAL);
 	assert_true(errors_mention(&errs, "control.http must be IPv4:port"));
 	assert_true(errors_mention(&errs, "heartbeat_ms 80 must be at most"));
+	assert_true(errors_mention(&errs, "beacon_ms 90 must be at most"));
 	assert_true(errors_mention(&errs, "node.id 9 is above 7"));
 	assert_true(errors_mention(&errs, "need control.mgmt_addr"));
 	assert_true(errors_mention(&errs, "[peer a] has no id"));
@@ -580,19 +582,20 @@ test_control_errors(void **state)
 static void
 test_control_overrides_and_parser(void **state)
 {
-	static const char *const ov[] = {"control.http=127.0.0.1:9000",
-					 "peer.n2.mgmt=127.0.0.9:7000",
-					 "control.heartbeat_ms=20"};
+	static const char *const ov[] = {
+		"control.http=127.0.0.1:9000", "peer.n2.mgmt=127.0.0.9:7000",
+		"control.heartbeat_ms=20", "control.beacon_ms=2"};
 	struct profile_addr_port ap;
 	struct profile p;
 	struct profile_errors errs;
 
 	(void)state;
 	assert_int_equal(
-		profile_load(&p, write_profile(clustered), ov, 3, &errs), 0);
+		profile_load(&p, write_profile(clustered), ov, 4, &errs), 0);
 	assert_int_equal(p.control_http.port, 9000);
 	assert_int_equal(p.peers[0].mgmt.port, 7000);
 	assert_int_equal(p.control_heartbeat_ms, 20);
+	assert_int_equal(p.control_beacon_ms, 2);
 
 	assert_int_equal(profile_parse_addr_port("10.0.0.1:1", &ap), 0);
 	assert_int_equal(ap.port, 1);

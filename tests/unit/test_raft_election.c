@@ -244,6 +244,129 @@ test_leader_steps_down_when_its_dataplane_is_silent(void **state)
 	fx_fini();
 }
 
+/* Tell node @i that peer @gone's process is gone, and carry the step. */
+static void
+fx_peer_gone(unsigned i, unsigned gone)
+{
+	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
+	raft_ctl_peer_gone(fx_state.n[i].c, (uint8_t)gone, fx_state.now,
+			   &fx_state.eff);
+}
+
+/*
+ * The leader's process dies and its host says so (ICMP port unreachable
+ * to the followers' beacons): the followers elect a new leader within a
+ * few heartbeats (20 ms each here), before the election timeout (100 ms
+ * from the old leader's last heartbeat, at most 20 ms before the kill)
+ * could. The first follower to learn it is refused by the other, still
+ * sticky, and asks again soon after the other learned it too.
+ */
+static void
+test_leader_gone_elects_at_once(void **state)
+{
+	uint8_t up;
+	uint64_t term;
+	int lead, next;
+	unsigned a, b;
+
+	(void)state;
+	fx_init(3, 3, 1);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	term = fx_state.n[lead].c->term;
+	up = (uint8_t)(ALL & ~(1u << lead));
+	a = lead == 0 ? 1 : 0;
+	b = lead == 2 ? 1 : 2;
+	fx_peer_gone(a, (unsigned)lead);
+	/* Campaigns within a heartbeat (20 ms here), refused by b. */
+	fx_run(25, up);
+	assert_int_equal(fx_state.n[a].c->role, RAFT_PRECANDIDATE);
+	assert_int_equal(fx_state.n[b].c->role, RAFT_FOLLOWER);
+	assert_int_equal(fx_state.n[b].c->leader, lead);
+	fx_peer_gone(b, (unsigned)lead);
+	fx_run(50, up);
+	/* The dead leader's state still says leader; look at the others. */
+	next = fx_state.n[a].c->role == RAFT_LEADER   ? (int)a
+	       : fx_state.n[b].c->role == RAFT_LEADER ? (int)b
+						      : -1;
+	assert_true(next >= 0);
+	assert_true(fx_state.n[next].c->term > term);
+	assert_true(prepl_is_leader(fx_state.n[next].pp[0]));
+	fx_fini();
+}
+
+/*
+ * The leader dies with its last entries on different followers: a holds
+ * one more in partition 0, b one more in partition 1, so each refuses the
+ * other's pre-vote. Each pulls what it lacks and, on the quick path, asks
+ * again a few heartbeats later rather than an election timeout later.
+ */
+static void
+test_leader_gone_with_crossed_logs(void **state)
+{
+	uint8_t up;
+	uint64_t term;
+	int lead, next;
+	unsigned a, b;
+
+	(void)state;
+	fx_init(3, 3, 2);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	term = fx_state.n[lead].c->term;
+	up = (uint8_t)(ALL & ~(1u << lead));
+	a = lead == 0 ? 1 : 0;
+	b = lead == 2 ? 1 : 2;
+	fx_put(a, 0, term);
+	fx_put(b, 1, term);
+	fx_settle(a);
+	fx_settle(b);
+	fx_peer_gone(a, (unsigned)lead);
+	fx_peer_gone(b, (unsigned)lead);
+	fx_run(75, up);
+	next = fx_state.n[a].c->role == RAFT_LEADER   ? (int)a
+	       : fx_state.n[b].c->role == RAFT_LEADER ? (int)b
+						      : -1;
+	assert_true(next >= 0);
+	assert_true(fx_state.n[next].c->term > term);
+	/* The winner pulled the entry only the other held. */
+	assert_int_equal(plog_last_pos(fx_state.n[next].pp[0]->log).index,
+			 plog_last_pos(fx_state.n[a].pp[0]->log).index);
+	assert_int_equal(plog_last_pos(fx_state.n[next].pp[1]->log).index,
+			 plog_last_pos(fx_state.n[b].pp[1]->log).index);
+	fx_fini();
+}
+
+/* Only the followed leader's death counts: a follower told of another
+ * follower, or a leader told of a follower, changes nothing. */
+static void
+test_peer_gone_of_a_follower_changes_nothing(void **state)
+{
+	int lead;
+	unsigned a, b;
+	uint64_t term;
+
+	(void)state;
+	fx_init(3, 3, 1);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	term = fx_state.n[lead].c->term;
+	a = lead == 0 ? 1 : 0;
+	b = lead == 2 ? 1 : 2;
+	fx_peer_gone(a, b);
+	fx_peer_gone((unsigned)lead, b);
+	fx_deliver_all(ALL);
+	fx_run(20, ALL);
+	assert_int_equal(fx_leader(), lead);
+	assert_int_equal(fx_state.n[a].c->role, RAFT_FOLLOWER);
+	assert_int_equal(fx_state.n[a].c->leader, lead);
+	assert_int_equal(fx_state.n[lead].c->term, term);
+	fx_fini();
+}
+
 /* A learner never votes and never campaigns; once caught up it is
  * promoted and counts. */
 static void
@@ -457,6 +580,9 @@ main(void)
 		cmocka_unit_test(test_check_quorum),
 		cmocka_unit_test(
 			test_leader_steps_down_when_its_dataplane_is_silent),
+		cmocka_unit_test(test_leader_gone_elects_at_once),
+		cmocka_unit_test(test_leader_gone_with_crossed_logs),
+		cmocka_unit_test(test_peer_gone_of_a_follower_changes_nothing),
 		cmocka_unit_test(test_learner_never_votes),
 		cmocka_unit_test(test_amnesia_rule),
 		cmocka_unit_test(test_figure8_new_leader),
