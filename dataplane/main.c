@@ -70,12 +70,6 @@
  * that returned: short enough to fail fast, long enough not to spin.
  */
 #define MAIN_POLL_MS 100
-/*
- * While latch-control is connected to repl.sock the main lcore relays
- * reports every millisecond at most late: a view or report is then never
- * held back longer than the workers' own timer slot.
- */
-#define MAIN_REPL_POLL_MS 1
 /* Memory of --no-huge when hugepages cannot be had, in MiB (DESIGN). */
 #define MAIN_NOHUGE_MB 512
 /*
@@ -1142,18 +1136,17 @@ main_loop(struct latchd *l)
 
 	while (!l->stop) {
 		unsigned n, rn = 0;
-		int ret, timeout = MAIN_POLL_MS;
+		int ret;
 
 		fds[0].fd = l->signal_fd;
 		fds[0].events = POLLIN;
 		fds[0].revents = 0;
 		n = control_sock_pollfds(l->control, fds + 1);
-		if (l->repl != NULL) {
+		/* Views arrive on repl.sock and reports ring its eventfd:
+		 * both wake the poll, so no short timeout is needed. */
+		if (l->repl != NULL)
 			rn = repl_chan_pollfds(l->repl, fds + 1 + n);
-			if (repl_chan_connected(l->repl))
-				timeout = MAIN_REPL_POLL_MS;
-		}
-		ret = poll(fds, n + rn + 1, timeout);
+		ret = poll(fds, n + rn + 1, MAIN_POLL_MS);
 		if (ret < 0 && errno != EINTR) {
 			main_log("poll failed: %s.", strerror(errno));
 			return EXIT_RUNTIME;
@@ -1329,6 +1322,7 @@ main(int argc, char **argv)
 			code = EXIT_RUNTIME;
 			goto out;
 		}
+		l.shared.chan_up_wake = repl_chan_wake_fd(l.repl);
 		main_log("replication channel: %s (latch-control connects "
 			 "here).",
 			 repl_path);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #define REPL_CHAN_UP_BURST 16
 
 struct repl_chan {
+	int wake_fd; /* eventfd: a worker queued a report */
 	int listen_fd;
 	int client_fd; /* -1: none */
 	uint16_t workers;
@@ -57,10 +59,13 @@ repl_chan_create(const char *path, struct rte_ring **down, struct rte_ring **up,
 		c->up[w] = up[w];
 	}
 	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->wake_fd < 0)
+		goto free_chan;
 	c->listen_fd = socket(AF_UNIX,
 			      SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->listen_fd < 0)
-		goto free_chan;
+		goto close_wake;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, c->path, strlen(c->path));
@@ -73,6 +78,10 @@ repl_chan_create(const char *path, struct rte_ring **down, struct rte_ring **up,
 close_listen:
 	err = errno;
 	close(c->listen_fd);
+	errno = err;
+close_wake:
+	err = errno;
+	close(c->wake_fd);
 	errno = err;
 free_chan:
 	err = errno;
@@ -89,8 +98,15 @@ repl_chan_destroy(struct repl_chan *c)
 	if (c->client_fd >= 0)
 		close(c->client_fd);
 	close(c->listen_fd);
+	close(c->wake_fd);
 	unlink(c->path);
 	free(c);
+}
+
+int
+repl_chan_wake_fd(const struct repl_chan *c)
+{
+	return c->wake_fd;
 }
 
 unsigned
@@ -98,6 +114,9 @@ repl_chan_pollfds(const struct repl_chan *c, struct pollfd *fds)
 {
 	unsigned n = 0;
 
+	fds[n].fd = c->wake_fd;
+	fds[n].events = POLLIN;
+	fds[n++].revents = 0;
 	fds[n].fd = c->listen_fd;
 	fds[n].events = POLLIN;
 	fds[n++].revents = 0;
@@ -107,12 +126,6 @@ repl_chan_pollfds(const struct repl_chan *c, struct pollfd *fds)
 		fds[n++].revents = 0;
 	}
 	return n;
-}
-
-bool
-repl_chan_connected(const struct repl_chan *c)
-{
-	return c->client_fd >= 0;
 }
 
 static void
@@ -234,7 +247,12 @@ repl_chan_process(struct repl_chan *c, const struct pollfd *fds, unsigned n)
 	for (i = 0; i < n; i++) {
 		if (fds[i].revents == 0)
 			continue;
-		if (fds[i].fd == c->listen_fd)
+		if (fds[i].fd == c->wake_fd) {
+			uint64_t count;
+
+			/* Reset it; the rings say what is waiting. */
+			(void)!read(c->wake_fd, &count, sizeof(count));
+		} else if (fds[i].fd == c->listen_fd)
 			repl_chan_accept(c);
 		else if (fds[i].fd == c->client_fd) {
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))

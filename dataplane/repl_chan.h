@@ -9,6 +9,9 @@
  * raft_chan_report, taken from the workers' up rings. Wrong sizes and
  * unknown partitions are counted and dropped; a report the socket cannot
  * take at once is dropped and counted (reports repeat every heartbeat).
+ * Workers write the channel's eventfd after queueing a report, so the
+ * main lcore relays it at once rather than at its next timed wake-up (an
+ * election waits for such reports twice).
  *
  * Thread safety: the main lcore only (it is the single producer of the
  * down rings and the single consumer of the up rings).
@@ -22,8 +25,8 @@
 
 #include <rte_ring.h>
 
-/* Descriptors repl_chan_pollfds() may fill: listener and client. */
-#define REPL_CHAN_POLLFDS_MAX 2
+/* Descriptors repl_chan_pollfds() may fill: wake-up, listener, client. */
+#define REPL_CHAN_POLLFDS_MAX 3
 
 struct repl_chan_counters {
 	uint64_t connections;
@@ -46,11 +49,12 @@ struct repl_chan *repl_chan_create(const char *path, struct rte_ring **down,
 				   struct rte_ring **up, uint16_t workers);
 void repl_chan_destroy(struct repl_chan *c);
 
+/* The eventfd a worker writes (8 bytes, any value) after queueing a
+ * report; safe from any lcore. */
+int repl_chan_wake_fd(const struct repl_chan *c);
+
 /* Fill @fds (REPL_CHAN_POLLFDS_MAX at most); returns how many. */
 unsigned repl_chan_pollfds(const struct repl_chan *c, struct pollfd *fds);
-
-/* Whether latch-control is connected (the main loop then polls often). */
-bool repl_chan_connected(const struct repl_chan *c);
 
 /*
  * Handle what poll() said about @fds (from repl_chan_pollfds), then move

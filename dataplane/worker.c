@@ -918,17 +918,26 @@ worker_repl_takeover(void *ctx, uint64_t now_ms)
 	worker_repl_propose_takeover(w);
 }
 
-/* prepl report: up to the main lcore, which writes it to repl.sock. */
+/*
+ * prepl report: up to the main lcore, which writes it to repl.sock. The
+ * eventfd write wakes the main lcore now: a vote waits for these reports.
+ * One syscall per report, i.e. per heartbeat or view change, never per
+ * packet.
+ */
 static void
 worker_repl_report(void *ctx, const struct raft_chan_report *rep)
 {
 	struct worker *w = ctx;
+	const uint64_t one = 1;
 
 	if (rte_ring_sp_enqueue_elem(w->sh->chan_up[w->index], (void *)rep,
-				     sizeof(*rep)) != 0)
+				     sizeof(*rep)) != 0) {
 		w->c.chan_reports_dropped++;
-	else
-		w->c.chan_reports++;
+		return;
+	}
+	w->c.chan_reports++;
+	if (w->sh->chan_up_wake >= 0)
+		(void)!write(w->sh->chan_up_wake, &one, sizeof(one));
 }
 
 /*
@@ -1553,6 +1562,7 @@ worker_shared_init(struct worker_shared *sh)
 	memset(sh->handoff, 0, sizeof(sh->handoff));
 	memset(sh->chan_down, 0, sizeof(sh->chan_down));
 	memset(sh->chan_up, 0, sizeof(sh->chan_up));
+	sh->chan_up_wake = -1;
 	if (sh->profile == NULL || sh->workers == 0 ||
 	    sh->workers > LATCH_PARTITIONS_MAX ||
 	    sh->ports_count > PROFILE_PORTS_MAX || sh->stop == NULL) {

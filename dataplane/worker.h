@@ -97,6 +97,7 @@ struct worker_shared {
 	struct worker_node nodes[RAFT_NODES_MAX]; /* by node id */
 	struct rte_ring *chan_down[LATCH_PARTITIONS_MAX];
 	struct rte_ring *chan_up[LATCH_PARTITIONS_MAX];
+	int chan_up_wake; /* eventfd written after a report; -1: none */
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
