@@ -38,74 +38,70 @@ const char *const router_reason_names[ROUTER_R_MAX] = {
 #undef ROUTER_REASON_NAME
 };
 
-/* RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), in one's complement. */
-static inline uint16_t
-rt_csum_replace16(uint16_t hc, uint16_t old, uint16_t new_word)
+/*
+ * One's complement sum folded to 16 bits (RFC 1071): the folded value is
+ * 0 only when @s is, else the one in [1, 0xffff] congruent to @s modulo
+ * 0xffff. Two folds suffice below 2^31 (every caller adds at most eight
+ * 16-bit words).
+ */
+static inline uint32_t
+rt_csum_fold(uint32_t s)
 {
-	uint32_t s = (uint32_t)(uint16_t)~hc + (uint16_t)~old + new_word;
-
 	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+	return (s & 0xffff) + (s >> 16);
 }
 
-void
-router_rewrite(uint8_t *frame, const struct router_backend *be)
+/*
+ * The rewrite (router_rewrite). RFC 1624 equation 3, HC' = ~(~HC + ~m +
+ * m'), for every changed word at once: one's complement addition is
+ * associative and a fold is 0 only for a sum of zeros, so one fold of the
+ * whole sum gives the same checksum as updating word by word (and costs
+ * one fold instead of one per word, per checksum).
+ */
+static inline void
+rt_rewrite(uint8_t *frame, const struct router_backend *be)
 {
 	uint8_t *ip = frame + RT_IP_OFF;
 	uint8_t *udp = frame + RT_UDP_OFF;
 	uint8_t new_ip[4];
 	uint16_t ip_sum = be_get16(ip + 10);
 	uint16_t udp_sum = be_get16(udp + 6);
-	uint16_t old_w, new_w;
-	int k;
+	uint16_t ttl_old, ttl_new;
+	uint32_t addr, s;
 
 	LATCH_DEBUG_ASSERT((ip[0] & 0x0f) == 5);
 	memcpy(frame, be->mac, 6);
 	memcpy(new_ip, &be->ip_be, 4);
 
 	/* TTL shares its checksum word with the protocol byte. */
-	old_w = be_get16(ip + 8);
+	ttl_old = be_get16(ip + 8);
 	LATCH_DEBUG_ASSERT(ip[8] > 1);
 	ip[8]--;
-	new_w = be_get16(ip + 8);
-	ip_sum = rt_csum_replace16(ip_sum, old_w, new_w);
+	ttl_new = be_get16(ip + 8);
 
 	/* Destination address: in the IP header and the UDP pseudo-header. */
-	for (k = 0; k < 4; k += 2) {
-		old_w = be_get16(ip + 16 + k);
-		new_w = be_get16(new_ip + k);
-		ip_sum = rt_csum_replace16(ip_sum, old_w, new_w);
-		udp_sum = rt_csum_replace16(udp_sum, old_w, new_w);
-	}
+	addr = (uint32_t)(uint16_t)~be_get16(ip + 16) + be_get16(new_ip) +
+	       (uint16_t)~be_get16(ip + 18) + be_get16(new_ip + 2);
 	memcpy(ip + 16, new_ip, 4);
-	be_put16(ip + 10, ip_sum);
 
-	old_w = be_get16(udp + 2);
-	udp_sum = rt_csum_replace16(udp_sum, old_w, be->udp_port);
-	be_put16(udp + 2, be->udp_port);
+	s = (uint32_t)(uint16_t)~ip_sum + (uint16_t)~ttl_old + ttl_new + addr;
+	be_put16(ip + 10, (uint16_t)~rt_csum_fold(s));
+
 	/* 0 means "no checksum" (RFC 768): keep it; a computed 0 is sent as
 	 * all ones, its other one's complement form. */
-	if (be_get16(udp + 6) != 0)
+	if (udp_sum != 0) {
+		s = (uint32_t)(uint16_t)~udp_sum +
+		    (uint16_t)~be_get16(udp + 2) + be->udp_port + addr;
+		udp_sum = (uint16_t)~rt_csum_fold(s);
 		be_put16(udp + 6, udp_sum == 0 ? 0xffff : udp_sum);
+	}
+	be_put16(udp + 2, be->udp_port);
 }
 
-/* Frames no route can claim: the table's choice for unmatched traffic. */
-static enum router_action
-rt_unmatched(const struct route_table *t, struct router_decision *d,
-	     enum router_reason reason)
+void
+router_rewrite(uint8_t *frame, const struct router_backend *be)
 {
-	d->reason = (uint8_t)reason;
-	return (enum router_action)t->cfg.unmatched;
-}
-
-/* Broken IPv4 that no route can be sure of: the table's bad_ip choice. */
-static enum router_action
-rt_bad_ip(const struct route_table *t, struct router_decision *d,
-	  enum router_reason reason)
-{
-	d->reason = (uint8_t)reason;
-	return (enum router_action)t->cfg.bad_ip;
+	rt_rewrite(frame, be);
 }
 
 /* A route's bad input: its default backend if it has one that is up. */
@@ -122,7 +118,7 @@ rt_route_default(const struct router_route *r, uint8_t *frame,
 	if (!be->up)
 		return ROUTER_DROP;
 	d->backend = r->default_backend;
-	router_rewrite(frame, be);
+	rt_rewrite(frame, be);
 	return ROUTER_FORWARD;
 }
 
@@ -196,6 +192,143 @@ rt_ct_key(const uint8_t *frame, struct conntrack_key *k)
 	k->proto = RT_IPPROTO_UDP;
 }
 
+/* What router_finish() does with a frame that router_prepare() read. */
+enum rt_next {
+	RT_NEXT_DONE = 0, /* prep->action, nothing written */
+	RT_NEXT_DEFAULT,  /* the route's default backend, for prep->reason */
+	RT_NEXT_LOOKUP,   /* the Maglev entry at prep->slot */
+};
+
+/* The frame's fate is known and it is not rewritten. */
+static inline enum rt_next
+rt_prep_done(struct router_prep *p, uint8_t action, enum router_reason reason)
+{
+	p->action = action;
+	p->reason = (uint8_t)reason;
+	return RT_NEXT_DONE;
+}
+
+/* Bad input of route p->route: its default backend decides. */
+static inline enum rt_next
+rt_prep_default(struct router_prep *p, enum router_reason reason)
+{
+	p->reason = (uint8_t)reason;
+	return RT_NEXT_DEFAULT;
+}
+
+/* router_prepare() but for p->next, which it returns. */
+static inline enum rt_next
+rt_prepare(const struct route_table *t, const uint8_t *frame, uint16_t len,
+	   struct router_prep *p)
+{
+	const struct router_route *r;
+	const uint8_t *ip = frame + RT_IP_OFF;
+	const uint8_t *udp = frame + RT_UDP_OFF;
+	const uint8_t *key;
+	uint8_t tuple[RT_5TUPLE_LEN];
+	enum router_reason reason = ROUTER_R_unmatched;
+	uint16_t ip_len, udp_len, key_len = 0;
+	uint8_t route;
+
+	p->route = ROUTER_ROUTE_NONE;
+	p->hash = 0;
+	p->slot = 0;
+
+	if (len < RT_ETH_LEN)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_truncated);
+	if (be_get16(frame + 12) != RT_ETHERTYPE_IPV4)
+		return rt_prep_done(p, t->cfg.unmatched, ROUTER_R_not_ipv4);
+	if (len < RT_ETH_LEN + RT_IPV4_LEN)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_truncated);
+	if ((ip[0] >> 4) != 4)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_not_ipv4);
+	if ((ip[0] & 0x0f) < 5)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_bad_ip_len);
+	if ((ip[0] & 0x0f) > 5)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_ip_options);
+	ip_len = be_get16(ip + 2);
+	/* Ethernet pads short frames: the frame may exceed the datagram. */
+	if (ip_len < RT_IPV4_LEN || ip_len > len - RT_ETH_LEN)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_bad_ip_len);
+	if (be_get16(ip + 6) & (RT_IP_MF | RT_IP_OFFSET_MASK))
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_ip_fragment);
+	if (ip[9] != RT_IPPROTO_UDP)
+		return rt_prep_done(p, t->cfg.unmatched, ROUTER_R_not_udp);
+	if (ip_len < RT_IPV4_LEN + RT_UDP_LEN)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_bad_udp_len);
+	udp_len = be_get16(udp + 4);
+	if (udp_len < RT_UDP_LEN || udp_len > ip_len - RT_IPV4_LEN)
+		return rt_prep_done(p, t->cfg.bad_ip, ROUTER_R_bad_udp_len);
+
+	route = t->port_route[be_get16(udp + 2)];
+	if (route == ROUTER_ROUTE_NONE)
+		return rt_prep_done(p, t->cfg.unmatched, ROUTER_R_unmatched);
+	LATCH_DEBUG_ASSERT(route < t->routes_count);
+	r = &t->routes[route];
+	p->route = route;
+	/* A forwarding loop between nodes whose maps disagree ends here. */
+	if (ip[8] <= 1)
+		return rt_prep_done(p, ROUTER_DROP, ROUTER_R_ttl_expired);
+	if (r->up_count == 0)
+		return rt_prep_default(p, ROUTER_R_no_backend_up);
+
+	key = rt_key(r, frame, (uint16_t)(udp_len - RT_UDP_LEN), tuple,
+		     &key_len, &reason);
+	if (key == NULL)
+		return rt_prep_default(p, reason);
+	p->hash = latch_key_hash(key, key_len);
+	p->slot = maglev_slot(r->maglev, p->hash);
+	/* Read by router_finish(), a few frames later in a burst: the
+	 * table (128 KiB at the default M) is mostly not in L1. */
+	__builtin_prefetch(&r->maglev->entry[p->slot]);
+	p->reason = ROUTER_R_routed;
+	return RT_NEXT_LOOKUP;
+}
+
+void
+router_prepare(const struct route_table *t, const uint8_t *frame, uint16_t len,
+	       struct router_prep *p)
+{
+	p->next = (uint8_t)rt_prepare(t, frame, len, p);
+}
+
+enum router_action
+router_finish(const struct route_table *t, struct conntrack *ct,
+	      uint64_t now_ms, uint8_t *frame, const struct router_prep *p,
+	      struct router_decision *d)
+{
+	const struct router_route *r;
+	uint16_t idx;
+
+	d->route = p->route;
+	d->backend = ROUTER_BACKEND_NONE;
+	d->ct = CONNTRACK_UNTRACKED;
+	d->hash = p->hash;
+	d->reason = p->reason;
+	if (p->next == RT_NEXT_DONE)
+		return (enum router_action)p->action;
+	r = &t->routes[p->route];
+	if (p->next == RT_NEXT_DEFAULT)
+		return rt_route_default(r, frame, d, p->reason);
+
+	idx = maglev_entry(r->maglev, p->slot);
+	LATCH_DEBUG_ASSERT(idx < r->backends_count);
+	if (r->conntrack && ct != NULL) {
+		const struct conntrack_pool pool = {r->ct_ids,
+						    r->backends_count};
+		struct conntrack_key k;
+		enum conntrack_verdict v;
+
+		rt_ct_key(frame, &k);
+		idx = conntrack_flow(ct, &k, p->hash, now_ms,
+				     r->conntrack_idle_ms, &pool, idx, &v);
+		d->ct = (uint8_t)v;
+	}
+	d->backend = idx;
+	rt_rewrite(frame, &r->backends[idx]);
+	return ROUTER_FORWARD;
+}
+
 enum router_action
 router_route(const struct route_table *t, uint8_t *frame, uint16_t len,
 	     struct router_decision *d)
@@ -208,82 +341,10 @@ router_route_tracked(const struct route_table *t, struct conntrack *ct,
 		     uint64_t now_ms, uint8_t *frame, uint16_t len,
 		     struct router_decision *d)
 {
-	const struct router_route *r;
-	const uint8_t *ip = frame + RT_IP_OFF;
-	const uint8_t *udp = frame + RT_UDP_OFF;
-	const uint8_t *key;
-	uint8_t tuple[RT_5TUPLE_LEN];
-	enum router_reason reason = ROUTER_R_unmatched;
-	uint16_t ip_len, udp_len, key_len = 0, idx;
-	uint8_t route;
+	struct router_prep p;
 
-	d->route = ROUTER_ROUTE_NONE;
-	d->backend = ROUTER_BACKEND_NONE;
-	d->ct = CONNTRACK_UNTRACKED;
-	d->hash = 0;
-
-	if (len < RT_ETH_LEN)
-		return rt_bad_ip(t, d, ROUTER_R_truncated);
-	if (be_get16(frame + 12) != RT_ETHERTYPE_IPV4)
-		return rt_unmatched(t, d, ROUTER_R_not_ipv4);
-	if (len < RT_ETH_LEN + RT_IPV4_LEN)
-		return rt_bad_ip(t, d, ROUTER_R_truncated);
-	if ((ip[0] >> 4) != 4)
-		return rt_bad_ip(t, d, ROUTER_R_not_ipv4);
-	if ((ip[0] & 0x0f) < 5)
-		return rt_bad_ip(t, d, ROUTER_R_bad_ip_len);
-	if ((ip[0] & 0x0f) > 5)
-		return rt_bad_ip(t, d, ROUTER_R_ip_options);
-	ip_len = be_get16(ip + 2);
-	/* Ethernet pads short frames: the frame may exceed the datagram. */
-	if (ip_len < RT_IPV4_LEN || ip_len > len - RT_ETH_LEN)
-		return rt_bad_ip(t, d, ROUTER_R_bad_ip_len);
-	if (be_get16(ip + 6) & (RT_IP_MF | RT_IP_OFFSET_MASK))
-		return rt_bad_ip(t, d, ROUTER_R_ip_fragment);
-	if (ip[9] != RT_IPPROTO_UDP)
-		return rt_unmatched(t, d, ROUTER_R_not_udp);
-	if (ip_len < RT_IPV4_LEN + RT_UDP_LEN)
-		return rt_bad_ip(t, d, ROUTER_R_bad_udp_len);
-	udp_len = be_get16(udp + 4);
-	if (udp_len < RT_UDP_LEN || udp_len > ip_len - RT_IPV4_LEN)
-		return rt_bad_ip(t, d, ROUTER_R_bad_udp_len);
-
-	route = t->port_route[be_get16(udp + 2)];
-	if (route == ROUTER_ROUTE_NONE)
-		return rt_unmatched(t, d, ROUTER_R_unmatched);
-	LATCH_DEBUG_ASSERT(route < t->routes_count);
-	r = &t->routes[route];
-	d->route = route;
-	/* A forwarding loop between nodes whose maps disagree ends here. */
-	if (ip[8] <= 1) {
-		d->reason = ROUTER_R_ttl_expired;
-		return ROUTER_DROP;
-	}
-	if (r->up_count == 0)
-		return rt_route_default(r, frame, d, ROUTER_R_no_backend_up);
-
-	key = rt_key(r, frame, (uint16_t)(udp_len - RT_UDP_LEN), tuple,
-		     &key_len, &reason);
-	if (key == NULL)
-		return rt_route_default(r, frame, d, reason);
-	d->hash = latch_key_hash(key, key_len);
-	idx = maglev_lookup(r->maglev, d->hash);
-	LATCH_DEBUG_ASSERT(idx < r->backends_count);
-	if (r->conntrack && ct != NULL) {
-		const struct conntrack_pool pool = {r->ct_ids,
-						    r->backends_count};
-		struct conntrack_key k;
-		enum conntrack_verdict v;
-
-		rt_ct_key(frame, &k);
-		idx = conntrack_flow(ct, &k, d->hash, now_ms,
-				     r->conntrack_idle_ms, &pool, idx, &v);
-		d->ct = (uint8_t)v;
-	}
-	d->backend = idx;
-	d->reason = ROUTER_R_routed;
-	router_rewrite(frame, &r->backends[idx]);
-	return ROUTER_FORWARD;
+	router_prepare(t, frame, len, &p);
+	return router_finish(t, ct, now_ms, frame, &p, d);
 }
 
 void

@@ -238,6 +238,47 @@ enum router_action router_route_tracked(const struct route_table *t,
 					struct router_decision *d);
 
 /*
+ * router_route_tracked() in two stages, so that a worker can read a whole
+ * burst before it rewrites any of it: router_prepare() checks the frame,
+ * finds its route and key, hashes the key and prefetches the Maglev
+ * entry, writing nothing but @p; router_finish() reads the entry, asks
+ * conntrack and rewrites the frame. Preparing every frame of a burst
+ * first lets the CPU run the key hashes (a byte-serial multiply chain)
+ * of several frames at once and hides the table's cache misses
+ * (docs/benchmarks.md, "Routing"). prepare then finish on the same,
+ * unchanged frame returns exactly what router_route_tracked() would, for
+ * any number of other frames prepared or finished in between; frames are
+ * finished in the order conntrack should see them.
+ */
+struct router_prep {
+	uint64_t hash;  /* router_decision.hash */
+	uint32_t slot;  /* the key's Maglev slot, when it was hashed */
+	uint8_t next;   /* what router_finish does (router.c) */
+	uint8_t action; /* the action, when no backend is to be chosen */
+	uint8_t reason; /* enum router_reason */
+	uint8_t route;  /* router_decision.route */
+};
+
+/*
+ * Stage one of routing @frame[0..len) by @t (see struct router_prep):
+ * reads the frame and the table, writes only @p. Same caller and rules
+ * as router_route(); @t must stay the table of router_finish().
+ */
+void router_prepare(const struct route_table *t, const uint8_t *frame,
+		    uint16_t len, struct router_prep *p);
+
+/*
+ * Stage two: the action and @d of router_route_tracked(@t, @ct, @now_ms,
+ * @frame, len) for the @p that router_prepare(@t, @frame, len) filled,
+ * the frame rewritten in place when it is forwarded. Same caller and
+ * rules as router_route_tracked().
+ */
+enum router_action router_finish(const struct route_table *t,
+				 struct conntrack *ct, uint64_t now_ms,
+				 uint8_t *frame, const struct router_prep *p,
+				 struct router_decision *d);
+
+/*
  * The identity conntrack keeps for a backend of identity @id (@len
  * bytes): a seeded 64-bit hash, never CONNTRACK_ID_NONE. Any thread.
  */

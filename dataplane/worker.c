@@ -226,6 +226,12 @@ struct worker {
 	struct worker_counters c;
 	struct worker_txq tx[PROFILE_PORTS_MAX] __rte_cache_aligned;
 	struct rte_mbuf *rx[WORKER_BURST_MAX];
+	/* Routing of the burst being handled, stage one (router_prepare):
+	 * rprep[i] is rx[i]'s when rprep_ok[i] (worker_route_prepare), and
+	 * rprep_cur the one of the packet in worker_handle(), or NULL. */
+	const struct router_prep *rprep_cur;
+	bool rprep_ok[WORKER_BURST_MAX];
+	struct router_prep rprep[WORKER_BURST_MAX];
 	struct lock_entry expire[WORKER_TICK_BUDGET];
 };
 
@@ -618,6 +624,7 @@ worker_route(struct worker *w, struct rte_mbuf *m, uint8_t *frame, uint8_t slot,
 	const struct router_route *r;
 	const struct router_backend *be;
 	struct router_decision d;
+	enum router_action act;
 	uint8_t out;
 
 	/* router_route() reads one contiguous frame. */
@@ -625,8 +632,15 @@ worker_route(struct worker *w, struct rte_mbuf *m, uint8_t *frame, uint8_t slot,
 		worker_drop(w, m, pass_drop);
 		return;
 	}
-	switch (router_route_tracked(t, w->ct, w->now_ms, frame,
-				     rte_pktmbuf_data_len(m), &d)) {
+	/* Prepared with its burst (worker_route_prepare), or not: the
+	 * same decision either way. */
+	if (likely(w->rprep_cur != NULL))
+		act = router_finish(t, w->ct, w->now_ms, frame, w->rprep_cur,
+				    &d);
+	else
+		act = router_route_tracked(t, w->ct, w->now_ms, frame,
+					   rte_pktmbuf_data_len(m), &d);
+	switch (act) {
 	case ROUTER_FORWARD:
 		w->c.route_reasons[d.reason]++;
 		r = &t->routes[d.route];
@@ -1291,6 +1305,52 @@ worker_handle(struct worker *w, struct rte_mbuf *m, uint8_t slot)
  * without IP options: what worker_prefetch_table() peeks at. */
 #define WORKER_PEEK_MSG_OFF (14 + 20 + 8)
 
+/* The UDP destination port of an untagged frame without IP options. */
+#define WORKER_PEEK_DPORT_OFF (14 + 20 + 2)
+
+/*
+ * Is the frame at @f (at least WORKER_PEEK_DPORT_OFF + 2 bytes) sent to
+ * one of the lock ports, where worker_handle() hands requests to the
+ * lock table? Routed latch messages (docs/routing.md, key "latch") look
+ * like requests but go to a route's port: neither prefetch hints nor
+ * routing's stage one should take one for the other. A peek: a frame it
+ * misjudges is only prepared for nothing, or not prepared.
+ */
+static inline bool
+worker_peek_lock_port(const struct worker *w, const uint8_t *f)
+{
+	return (uint16_t)(be_get16(f + WORKER_PEEK_DPORT_OFF) - w->port_base) <
+	       w->workers;
+}
+
+/*
+ * Before a burst is handled: run routing's stage one (router_prepare)
+ * over every frame of it that may reach worker_route(), i.e. every one
+ * not sent to a lock port, so that their key hashes overlap and their
+ * Maglev entries are prefetched before the first is rewritten
+ * (docs/benchmarks.md, "Routing"). worker_route() finishes a prepared
+ * frame and routes the others (handoff, a lock port's broken frames)
+ * whole; both give the same decision.
+ */
+static void
+worker_route_prepare(struct worker *w, struct rte_mbuf **pkts, unsigned n)
+{
+	const struct route_table *t = w->rt;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const struct rte_mbuf *m = pkts[i];
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint16_t len = rte_pktmbuf_data_len(m);
+
+		w->rprep_ok[i] = t != NULL && m->nb_segs == 1 &&
+				 (len < WORKER_PEEK_DPORT_OFF + 2 ||
+				  !worker_peek_lock_port(w, f));
+		if (w->rprep_ok[i])
+			router_prepare(t, f, len, &w->rprep[i]);
+	}
+}
+
 /*
  * Before a burst is handled: read the ids of every lock request in it
  * that this worker will apply at once and let the lock table prefetch
@@ -1317,6 +1377,7 @@ worker_prefetch_table(struct worker *w, struct rte_mbuf **pkts, unsigned n)
 		if (rte_pktmbuf_data_len(pkts[i]) <
 			    WORKER_PEEK_MSG_OFF + LATCH_MSG_FIXED_LEN ||
 		    be_get16(f + 12) != RTE_ETHER_TYPE_IPV4 || f[14] != 0x45 ||
+		    !worker_peek_lock_port(w, f) ||
 		    be_get16(msg) != LATCH_MAGIC ||
 		    be_get16(msg + offsetof(struct latch_hdr, partition)) !=
 			    w->index)
@@ -1347,11 +1408,14 @@ worker_handle_burst(struct worker *w, struct rte_mbuf **pkts, unsigned n,
 	unsigned i;
 
 	worker_prefetch_table(w, pkts, n);
-	for (i = 0; i + 1 < n; i++) {
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+	worker_route_prepare(w, pkts, n);
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		w->rprep_cur = w->rprep_ok[i] ? &w->rprep[i] : NULL;
 		worker_handle(w, pkts[i], slot);
 	}
-	worker_handle(w, pkts[i], slot);
+	w->rprep_cur = NULL;
 }
 
 /* Handed-off packets: each carries its port in m->port (set by the

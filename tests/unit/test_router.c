@@ -1101,6 +1101,228 @@ test_reason_names(void **state)
 	}
 }
 
+/* ---- two-stage routing and the rewrite ------------------------------ */
+
+/* Every field of two decisions is the same. */
+static void
+assert_decision_equal(const struct router_decision *a,
+		      const struct router_decision *b)
+{
+	assert_int_equal(a->reason, b->reason);
+	assert_int_equal(a->route, b->route);
+	assert_int_equal(a->backend, b->backend);
+	assert_int_equal(a->ct, b->ct);
+	assert_true(a->hash == b->hash);
+}
+
+/*
+ * A burst as a worker handles it: every golden frame prepared first
+ * (router_prepare), then each finished in order (router_finish). Each
+ * must give router_route()'s action, decision and bytes, under both
+ * tables' policies: preparing other frames in between changes nothing.
+ */
+static void
+test_prepare_burst(void **state)
+{
+	struct fixture *f = *state;
+	const struct route_table *tables[] = {f->pass, f->drop};
+	enum { N = sizeof(goldens) / sizeof(goldens[0]) };
+	struct router_prep prep[N];
+	uint8_t *burst[N], *one[N];
+	size_t i, k;
+
+	for (k = 0; k < 2; k++) {
+		const struct route_table *t = tables[k];
+
+		for (i = 0; i < N; i++) {
+			burst[i] = malloc(goldens[i].in_len);
+			one[i] = malloc(goldens[i].in_len);
+			assert_non_null(burst[i]);
+			assert_non_null(one[i]);
+			memcpy(burst[i], goldens[i].in, goldens[i].in_len);
+			memcpy(one[i], goldens[i].in, goldens[i].in_len);
+			router_prepare(t, burst[i], (uint16_t)goldens[i].in_len,
+				       &prep[i]);
+		}
+		for (i = 0; i < N; i++) {
+			struct router_decision d1, d2;
+			uint16_t len = (uint16_t)goldens[i].in_len;
+
+			print_message("burst %zu %s\n", k, goldens[i].name);
+			assert_int_equal(router_route(t, one[i], len, &d1),
+					 router_finish(t, NULL, 0, burst[i],
+						       &prep[i], &d2));
+			assert_decision_equal(&d1, &d2);
+			assert_memory_equal(one[i], burst[i], len);
+			free(burst[i]);
+			free(one[i]);
+		}
+	}
+}
+
+/*
+ * The same with connection tracking: a burst of flows, some of them
+ * repeated, prepared then finished against one flow table gives what
+ * routing them one by one against another gives (conntrack sees them in
+ * the same order).
+ */
+static void
+test_prepare_burst_conntrack(void **state)
+{
+	struct fixture *f = *state;
+	struct route_table *t = ct_table(f->multi, POOL_N, true);
+	struct conntrack *ct1 = conntrack_create(1024);
+	struct conntrack *ct2 = conntrack_create(1024);
+	enum { N = 64 };
+	struct router_prep prep[N];
+	uint8_t burst[N][64], one[N][64];
+	size_t len[N], i, round;
+
+	assert_non_null(ct1);
+	assert_non_null(ct2);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < N; i++) {
+			/* Every flow twice in a burst, and again later. */
+			uint16_t sport = (uint16_t)(20000 + i % (N / 2));
+
+			len[i] = frame_make(burst[i], sport, CT_PORT, "x", 1);
+			memcpy(one[i], burst[i], len[i]);
+			router_prepare(t, burst[i], (uint16_t)len[i], &prep[i]);
+		}
+		for (i = 0; i < N; i++) {
+			struct router_decision d1, d2;
+			uint64_t now = 1000 + round;
+
+			assert_int_equal(
+				router_route_tracked(t, ct1, now, one[i],
+						     (uint16_t)len[i], &d1),
+				router_finish(t, ct2, now, burst[i], &prep[i],
+					      &d2));
+			assert_decision_equal(&d1, &d2);
+			assert_int_equal(d2.ct, i < N / 2 && round == 0
+							? CONNTRACK_NEW
+							: CONNTRACK_HIT);
+			assert_memory_equal(one[i], burst[i], len[i]);
+		}
+	}
+	conntrack_destroy(ct1);
+	conntrack_destroy(ct2);
+	router_table_destroy(t);
+}
+
+/* RFC 1624 equation 3 for one 16-bit word, the reference of the test. */
+static uint16_t
+ref_csum_replace16(uint16_t hc, uint16_t old, uint16_t new_word)
+{
+	uint32_t s = (uint32_t)(uint16_t)~hc + (uint16_t)~old + new_word;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* The rewrite updated word by word, as RFC 1624 describes it. */
+static void
+ref_rewrite(uint8_t *f, const struct router_backend *be)
+{
+	uint8_t *ip = f + 14, *udp = f + 34, nip[4];
+	uint16_t ip_sum = (uint16_t)(ip[10] << 8 | ip[11]);
+	uint16_t udp_sum = (uint16_t)(udp[6] << 8 | udp[7]);
+	uint16_t o, n;
+	int k;
+
+	memcpy(f, be->mac, 6);
+	memcpy(nip, &be->ip_be, 4);
+	o = (uint16_t)(ip[8] << 8 | ip[9]);
+	ip[8]--;
+	n = (uint16_t)(ip[8] << 8 | ip[9]);
+	ip_sum = ref_csum_replace16(ip_sum, o, n);
+	for (k = 0; k < 4; k += 2) {
+		o = (uint16_t)(ip[16 + k] << 8 | ip[17 + k]);
+		n = (uint16_t)(nip[k] << 8 | nip[k + 1]);
+		ip_sum = ref_csum_replace16(ip_sum, o, n);
+		udp_sum = ref_csum_replace16(udp_sum, o, n);
+	}
+	memcpy(ip + 16, nip, 4);
+	ip[10] = (uint8_t)(ip_sum >> 8);
+	ip[11] = (uint8_t)ip_sum;
+	o = (uint16_t)(udp[2] << 8 | udp[3]);
+	udp_sum = ref_csum_replace16(udp_sum, o, be->udp_port);
+	udp[2] = (uint8_t)(be->udp_port >> 8);
+	udp[3] = (uint8_t)be->udp_port;
+	if (udp[6] != 0 || udp[7] != 0) {
+		if (udp_sum == 0)
+			udp_sum = 0xffff;
+		udp[6] = (uint8_t)(udp_sum >> 8);
+		udp[7] = (uint8_t)udp_sum;
+	}
+}
+
+/*
+ * router_rewrite() folds all of a checksum's changed words at once; it
+ * must write exactly the bytes of the word-by-word update, over headers
+ * of every kind (xorshift-random, with the checksums' edge values 0x0000,
+ * 0xffff, 0x0001, 0xfffe forced into some), and produce valid checksums
+ * from valid ones.
+ */
+static void
+test_rewrite_matches_rfc1624(void **state)
+{
+	static const uint16_t edges[] = {0x0000, 0xffff, 0x0001, 0xfffe};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned int i, j;
+
+	(void)state;
+	for (i = 0; i < 200000; i++) {
+		uint8_t a[64], b[64];
+		struct router_backend be = {0};
+
+		for (j = 0; j < sizeof(a); j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			a[j] = (uint8_t)x;
+		}
+		a[14] = 0x45;
+		if (a[22] < 2)
+			a[22] = 2; /* router_route() drops TTL 0 and 1 */
+		memcpy(be.mac, a + 50, 6);
+		memcpy(&be.ip_be, a + 56, 4);
+		be.udp_port = (uint16_t)(a[60] << 8 | a[61]);
+		if (i % 8 == 1) {
+			a[24] = (uint8_t)(edges[i / 8 % 4] >> 8);
+			a[25] = (uint8_t)edges[i / 8 % 4];
+		}
+		if (i % 8 == 2) {
+			a[40] = (uint8_t)(edges[i / 8 % 4] >> 8);
+			a[41] = (uint8_t)edges[i / 8 % 4];
+		}
+		memcpy(b, a, sizeof(a));
+		router_rewrite(a, &be);
+		ref_rewrite(b, &be);
+		assert_memory_equal(a, b, sizeof(a));
+	}
+	for (i = 0; i < 2000; i++) {
+		uint8_t buf[128], payload[40];
+		struct router_backend be =
+			backend(i % 7, (uint16_t)(i * 31), true);
+		size_t len;
+
+		for (j = 0; j < sizeof(payload); j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			payload[j] = (uint8_t)x;
+		}
+		len = frame_make(buf, (uint16_t)x, (uint16_t)(x >> 16), payload,
+				 1 + i % sizeof(payload));
+		assert_true(len <= sizeof(buf));
+		be.ip_be = (uint32_t)(x >> 32);
+		router_rewrite(buf, &be);
+		assert_checksums_ok(buf);
+	}
+}
+
 int
 main(void)
 {
@@ -1117,6 +1339,9 @@ main(void)
 		cmocka_unit_test(test_conntrack_keeps_flows),
 		cmocka_unit_test(test_conntrack_gone_backend_moves),
 		cmocka_unit_test(test_conntrack_off_route),
+		cmocka_unit_test(test_prepare_burst),
+		cmocka_unit_test(test_prepare_burst_conntrack),
+		cmocka_unit_test(test_rewrite_matches_rfc1624),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
