@@ -34,6 +34,24 @@ raft_view_build(const struct raft_ctl *r, struct raft_chan_view *v)
 	}
 }
 
+/*
+ * Does @next differ from @prev only in that a follower forgot its leader?
+ * The dataplane's logs are what they were: reports from before this
+ * change still show them (raft_reports_are_current).
+ */
+static bool
+raft_view_only_lost_leader(const struct raft_chan_view *prev,
+			   const struct raft_chan_view *next)
+{
+	struct raft_chan_view v = *next;
+
+	if (prev->role != RAFT_VIEW_FOLLOWER || next->role != RAFT_VIEW_NONE)
+		return false;
+	v.role = prev->role;
+	v.leader = prev->leader;
+	return memcmp(&v, prev, sizeof(v)) == 0;
+}
+
 static void
 raft_chan_send_view(struct raft_ctl *r)
 {
@@ -67,10 +85,13 @@ raft_chan_sync(struct raft_ctl *r)
 		bool config = v.voters != r->view.voters ||
 			      v.learners != r->view.learners ||
 			      v.term != r->view.term || v.role != r->view.role;
+		bool lost_leader = raft_view_only_lost_leader(&r->view, &v);
 
 		r->view = v;
 		raft_chan_send_view(r);
 		r->fresh_seq = r->view_seq;
+		if (!lost_leader)
+			r->prevote_seq = r->view_seq;
 		/* The first view with this configuration and leadership:
 		 * membership changes wait for the dataplane to apply it
 		 * (membership.c, "settled"). */

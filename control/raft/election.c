@@ -7,10 +7,11 @@
  * (dissertation §4.2.3), leader transfer (dissertation §3.10), and the
  * pull of a more up-to-date peer's tail (docs/raft.md, "pull").
  *
- * Votes wait for fresh reports (raft_chan.h): a PREVOTE or VOTE that
- * could be granted is kept in pending[] until every partition has
- * reported from a view of the current term, then decided; a candidate
- * sends its VOTEs only then, with the positions those reports carry.
+ * Votes wait for fresh reports (raft_chan.h): a VOTE that could be
+ * granted is kept in pending[] until every partition has reported from
+ * the latest view, then decided; a candidate sends its VOTEs only then,
+ * with the positions those reports carry. A PREVOTE needs only reports
+ * of the current term (raft_reports_are_current).
  */
 #include <string.h>
 
@@ -63,8 +64,8 @@ raft_election_timer_reset(struct raft_ctl *r)
  * recent as the last change of the view? Then the reports show every
  * entry the dataplane acknowledged before the current term (raft_chan.h).
  */
-bool
-raft_reports_are_fresh(const struct raft_ctl *r)
+static bool
+raft_reports_since(const struct raft_ctl *r, uint64_t seq)
 {
 	uint16_t p;
 
@@ -75,26 +76,54 @@ raft_reports_are_fresh(const struct raft_ctl *r)
 
 		if (rep->incarnation != r->dp_incarnation ||
 		    rep->ctl_incarnation != r->ctl_incarnation ||
-		    rep->seq < r->fresh_seq || rep->seq == 0 ||
-		    rep->term != r->term)
+		    rep->seq < seq || rep->seq == 0 || rep->term != r->term)
 			return false;
 	}
 	return true;
 }
 
-/* A node may grant a vote or pre-vote only with its logs intact, as
- * fresh reports show them (the diskless rule). */
-static bool
-raft_can_grant(const struct raft_ctl *r)
+bool
+raft_reports_are_fresh(const struct raft_ctl *r)
 {
-	return !raft_is_amnesic(r) && raft_reports_are_fresh(r);
+	return raft_reports_since(r, r->fresh_seq);
 }
 
-/* ... and campaign only as a voter of its configuration besides. */
+/*
+ * Fresh but for the view change of a follower forgetting its dead leader
+ * (raft_chan_sync, prevote_seq): the logs it reported are the logs it
+ * has. Enough for a pre-vote, which changes nothing (and the vote that
+ * follows waits for fresh reports of its new term). Waiting for that
+ * change's reports cost the quick path a trip through every worker,
+ * as slow as the busiest one.
+ */
+static bool
+raft_reports_are_current(const struct raft_ctl *r)
+{
+	return raft_reports_since(r, r->prevote_seq);
+}
+
+/* Reports enough to decide a request of @type (PREVOTE or VOTE). */
+static bool
+raft_reports_suffice(const struct raft_ctl *r, uint8_t type)
+{
+	return type == RAFT_MSG_PREVOTE ? raft_reports_are_current(r)
+					: raft_reports_are_fresh(r);
+}
+
+/* A node may grant a vote or pre-vote only with its logs intact, as the
+ * reports show them (the diskless rule). */
+static bool
+raft_can_grant(const struct raft_ctl *r, uint8_t type)
+{
+	return !raft_is_amnesic(r) && raft_reports_suffice(r, type);
+}
+
+/* ... and campaign (with a pre-vote) only as a voter besides. */
 static bool
 raft_can_vote(const struct raft_ctl *r)
 {
-	return raft_membership_is_voter(r, r->cfg.id) && raft_can_grant(r);
+	return raft_membership_is_voter(r, r->cfg.id) &&
+	       raft_can_grant(r, RAFT_MSG_PREVOTE);
 }
 
 static bool
@@ -348,7 +377,8 @@ raft_vote_may_grant(const struct raft_ctl *r, uint8_t from,
 static void
 raft_vote_decide(struct raft_ctl *r, uint8_t from, struct raft_vote_req *q)
 {
-	bool granted = raft_vote_may_grant(r, from, q) && raft_can_grant(r) &&
+	bool granted = raft_vote_may_grant(r, from, q) &&
+		       raft_can_grant(r, q->type) &&
 		       raft_log_is_up_to_date(r, q->pos);
 
 	q->valid = false;
@@ -378,7 +408,7 @@ raft_recv_vote(struct raft_ctl *r, const struct raft_msg *m)
 	q->at_ms = r->now;
 	memcpy(q->pos, m->u.vote.pos, sizeof(q->pos[0]) * r->logs);
 	if (!raft_vote_may_grant(r, m->from, q) || raft_is_amnesic(r) ||
-	    raft_reports_are_fresh(r))
+	    raft_reports_suffice(r, q->type))
 		raft_vote_decide(r, m->from, q);
 }
 
@@ -389,10 +419,9 @@ raft_election_reports(struct raft_ctl *r)
 	uint8_t i;
 
 	raft_election_send_votes(r);
-	if (!raft_reports_are_fresh(r))
-		return;
 	for (i = 0; i < RAFT_NODES_MAX; i++)
-		if (r->pending[i].valid)
+		if (r->pending[i].valid &&
+		    raft_reports_suffice(r, r->pending[i].type))
 			raft_vote_decide(r, i, &r->pending[i]);
 }
 

@@ -61,6 +61,7 @@ raft_volatile_reset(struct raft_ctl *r)
 	r->dp_contact_ms = r->now;
 	r->view_seq = 0;
 	r->fresh_seq = 0;
+	r->prevote_seq = 0;
 	r->view_due = r->now;
 	memset(&r->view, 0, sizeof(r->view));
 	memset(r->rep, 0, sizeof(r->rep));

@@ -165,6 +165,9 @@ struct raft_ctl {
 	uint64_t dp_contact_ms;
 	uint64_t view_seq;  /* last view sent */
 	uint64_t fresh_seq; /* first view with the present content */
+	/* First view with the present content but for a leader forgotten
+	 * (raft_reports_are_current): what a pre-vote must see reported. */
+	uint64_t prevote_seq;
 	uint64_t view_due;
 	struct raft_chan_view view; /* last view sent */
 	struct raft_chan_report rep[LATCH_PARTITIONS_MAX];

@@ -339,6 +339,38 @@ test_leader_gone_with_crossed_logs(void **state)
 	fx_fini();
 }
 
+/*
+ * A pre-vote is decided on the reports of this term the node has, without
+ * waiting for its workers to report the view change that forgetting the
+ * dead leader made (a trip through every worker, as slow as the busiest);
+ * a vote still waits (test_vote_waits_for_dataplane).
+ */
+static void
+test_prevote_needs_no_fresh_report(void **state)
+{
+	const struct raft_msg *rep;
+	struct raft_msg m;
+	int lead;
+	unsigned a, b;
+
+	(void)state;
+	fx_init(3, 3, 2);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	a = lead == 0 ? 1 : 0;
+	b = lead == 2 ? 1 : 2;
+	fx_peer_gone(b, (unsigned)lead);
+	/* b's new view is queued to its workers, not applied: no report. */
+	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
+	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
+	raft_ctl_recv(fx_state.n[b].c, &m, fx_state.now, &fx_state.eff);
+	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
+	assert_non_null(rep);
+	assert_true(rep->u.vote_reply.granted);
+	fx_fini();
+}
+
 /* Only the followed leader's death counts: a follower told of another
  * follower, or a leader told of a follower, changes nothing. */
 static void
@@ -582,6 +614,7 @@ main(void)
 			test_leader_steps_down_when_its_dataplane_is_silent),
 		cmocka_unit_test(test_leader_gone_elects_at_once),
 		cmocka_unit_test(test_leader_gone_with_crossed_logs),
+		cmocka_unit_test(test_prevote_needs_no_fresh_report),
 		cmocka_unit_test(test_peer_gone_of_a_follower_changes_nothing),
 		cmocka_unit_test(test_learner_never_votes),
 		cmocka_unit_test(test_amnesia_rule),
