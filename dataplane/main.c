@@ -547,12 +547,16 @@ main_vdev_socket_dirs(const struct profile *p)
 
 /*
  * Refuse to start twice: a pid file naming a live latchd means another
- * one runs with this run_dir. 0, or -EEXIST after logging.
+ * one runs with this run_dir. A zombie is not live: a killed latchd whose
+ * parent has not reaped it yet holds nothing (memory, hugepages, sockets
+ * are released at exit) but still answers kill(pid, 0). 0, or -EEXIST
+ * after logging.
  */
 static int
 main_check_running(const char *run_dir)
 {
-	char path[PROFILE_STR_MAX + 16], comm_path[64], comm[32];
+	char path[PROFILE_STR_MAX + 16], stat_path[64], stat[128];
+	const char *comm, *end;
 	long pid = 0;
 	FILE *f;
 
@@ -565,15 +569,21 @@ main_check_running(const char *run_dir)
 	fclose(f);
 	if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) < 0)
 		return 0; /* stale */
-	snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", pid);
-	f = fopen(comm_path, "re");
+	/* "pid (comm) state ...": comm may hold spaces and parentheses. */
+	snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
+	f = fopen(stat_path, "re");
 	if (f == NULL)
 		return 0;
-	if (fgets(comm, sizeof(comm), f) == NULL)
-		comm[0] = '\0';
+	if (fgets(stat, sizeof(stat), f) == NULL)
+		stat[0] = '\0';
 	fclose(f);
-	if (strncmp(comm, "latchd", 6) != 0)
+	comm = strchr(stat, '(');
+	end = strrchr(stat, ')');
+	if (comm == NULL || end == NULL || end < comm ||
+	    strncmp(comm + 1, "latchd", 6) != 0)
 		return 0; /* the pid was reused by another program */
+	if (end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'))
+		return 0; /* exited, not yet reaped */
 	main_log("another latchd (pid %ld) runs with node.run_dir %s; stop it "
 		 "first.",
 		 pid, run_dir);
