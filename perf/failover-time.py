@@ -21,8 +21,13 @@
 # Resolution: one request per interval, so grant_ms is late by at most one
 # interval plus a round trip. Prints one JSON object on stdout.
 #
+# --signal STOP freezes the leader's processes instead (SIGSTOP): nothing
+# answers for them, not even the kernel's ICMP port unreachable, so the
+# survivors find the loss only by the election timeout, as for a dead host
+# or a cut link (docs/cluster.md, "Failure detection").
+#
 # Plain UDP through the kernel is enough here: it measures the cluster's
-# recovery (hundreds of ms), not the packet path (microseconds).
+# recovery (ms), not the packet path (microseconds).
 
 import argparse
 import json
@@ -69,6 +74,8 @@ def main():
     ap.add_argument("--warmup-ms", type=float, default=300.0)
     ap.add_argument("--timeout-s", type=float, default=10.0)
     ap.add_argument("--tag", default="t")
+    ap.add_argument("--signal", choices=("KILL", "STOP"), default="KILL",
+                    help="KILL: a dead process; STOP: a silent one")
     a = ap.parse_args()
 
     old = int(a.leader.replace("lab", ""))
@@ -109,9 +116,10 @@ def main():
                 return 1
             t_kill = time.monotonic_ns()
             t_kill_wall = time.time()
+            sig = signal.SIGKILL if a.signal == "KILL" else signal.SIGSTOP
             for p in pids:
                 try:
-                    os.kill(p, signal.SIGKILL)
+                    os.kill(p, sig)
                 except ProcessLookupError:
                     pass
         if now >= next_send:
@@ -164,7 +172,8 @@ def main():
                 grant_rid_sent = sent_at[req]
                 prev_sent = sent_at.get(req - 1)
 
-    res = {"killed": a.leader, "interval_ms": a.interval_ms,
+    res = {"killed": a.leader, "signal": a.signal,
+           "interval_ms": a.interval_ms,
            # Wall clock of the kill, to read the nodes' logs against.
            "killed_at": (time.strftime("%H:%M:%S", time.gmtime(t_kill_wall))
                          + ".%03dZ" % (int(t_kill_wall * 1000) % 1000)

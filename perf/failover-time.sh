@@ -6,15 +6,16 @@
 # (docs/benchmarks.md, "Replicated cluster").
 #
 # Starts `tools/lab up --nodes 3` (under the lab lock), then TRIALS times:
-# finds the leader, runs perf/failover-time.py inside the lab namespace
+# waits until no node is amnesic (the previous trial's restarted node is
+# caught up), finds the leader, runs perf/failover-time.py inside the lab namespace
 # (an ACQUIRE try for a fresh key every 1 ms to every node; it kills the
 # leader itself and times the first OK from another node), restarts the
 # killed node and waits until a leader is known again. Writes
 # OUT/failover.json with each trial and min/median/max, and stops the lab.
 #
-# The lab's Raft timeouts come from LATCH_LAB_ELECTION_MS and
-# LATCH_LAB_HEARTBEAT_MS (tools/lab; defaults 200 and 30); they are
-# recorded in the JSON. Never fails on a timing.
+# The lab's Raft timeouts come from LATCH_LAB_ELECTION_MS,
+# LATCH_LAB_HEARTBEAT_MS and LATCH_LAB_BEACON_MS (tools/lab; defaults 200,
+# 30 and 2); they are recorded in the JSON. Never fails on a timing.
 
 set -euo pipefail
 
@@ -24,14 +25,20 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 OUT=${BENCH_OUT:-$ROOT/perf/results}
 TRIALS=5
 NAME=failover
+SIGNAL=KILL
 LOCKED=${FAILOVER_LOCKED:-0}
 
 usage() {
 	cat <<USAGE
-usage: perf/failover-time.sh [--trials N] [--out DIR] [--name NAME]
+usage: perf/failover-time.sh [--trials N] [--out DIR] [--name NAME] [--stop]
+
+--stop: SIGSTOP the leader instead of SIGKILL: a silent node that no
+kernel reports, found only by the election timeout (a dead host or a cut
+link behave so).
 
 Environment: BUILD (default build), LATCH_LAB_ELECTION_MS,
-LATCH_LAB_HEARTBEAT_MS (the lab's Raft timeouts), FAILOVER_LOCKED=1 if
+LATCH_LAB_HEARTBEAT_MS, LATCH_LAB_BEACON_MS (the lab's Raft timeouts;
+defaults 200, 30, 2), FAILOVER_LOCKED=1 if
 the caller already holds /run/lock/latch-lab.lock (perf/bench.sh).
 Writes DIR/NAME.json (default perf/results/failover.json). Run as root.
 USAGE
@@ -42,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--trials) TRIALS=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--name) NAME=${2:?}; shift 2 ;;
+	--stop) SIGNAL=STOP; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "failover: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -80,16 +88,43 @@ wait_leader() {
 	return 1
 }
 
+# wait_whole: until every node follows one leader and none is amnesic,
+# i.e. the node restarted by the previous trial has been caught up (a
+# restarted latchd's logs are gone; until a leader catches it up its
+# acks do not count). Without this a trial would kill the leader of a
+# cluster with one healthy follower and one still catching up: a double
+# failure, not the failover measured here. Up to 30 s.
+wait_whole() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if "$LAB" status --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = [n.get("raft") or {} for n in d["nodes"]]
+ok = (len(r) > 0 and all(x.get("amnesic") is False for x in r) and
+      len({x.get("leader") for x in r}) == 1 and
+      sum(x.get("role") == "leader" for x in r) == 1)
+sys.exit(0 if ok else 1)'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 mkdir -p "$OUT"
 "$LAB" down >/dev/null 2>&1 || true
 "$LAB" up --nodes 3 >&2
 for ((t = 1; t <= TRIALS; t++)); do
 	leader=$(wait_leader) || { echo "failover: no leader" >&2; exit 1; }
+	wait_whole || echo "failover: trial $t: a node is still amnesic" >&2
+	leader=$(wait_leader) || { echo "failover: no leader" >&2; exit 1; }
 	# Let the followers' dataplanes learn the leader before the warm-up.
 	sleep 1
 	echo "failover: trial $t: killing $leader" >&2
 	if ! "$LAB" exec python3 "$ROOT/perf/failover-time.py" \
-		--leader "$leader" --tag "$$-$t" >"$WORK/trial$t.json"; then
+		--leader "$leader" --tag "$$-$t" --signal "$SIGNAL" \
+		>"$WORK/trial$t.json"; then
 		echo "failover: trial $t: no grant (see $WORK)" >&2
 	fi
 	cat "$WORK/trial$t.json" >&2
@@ -114,9 +149,9 @@ term1=$(terms)
 
 python3 - "$OUT/$NAME.json" "$WORK" "$TRIALS" "$term0" "$term1" \
 	"${LATCH_LAB_ELECTION_MS:-200}" "${LATCH_LAB_HEARTBEAT_MS:-30}" \
-	"${FAILOVER_QUIET_S:-10}" <<'PY'
+	"${FAILOVER_QUIET_S:-10}" "${LATCH_LAB_BEACON_MS:-2}" "$SIGNAL" <<'PY'
 import json, os, statistics, sys, time
-out, work, trials, t0, t1, el, hb, quiet = sys.argv[1:9]
+out, work, trials, t0, t1, el, hb, quiet, bc, sig = sys.argv[1:11]
 runs = []
 for i in range(1, int(trials) + 1):
     try:
@@ -132,9 +167,12 @@ def summ(v):
     return {"min": min(v), "median": statistics.median(v), "max": max(v),
             "n": len(v)}
 res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-       "what": "kill -9 of the leader (latch-control and latchd) to the "
-               "first OK to an ACQUIRE try sent every 1 ms to every node",
+       "what": "%s of the leader (latch-control and latchd) to the "
+               "first OK to an ACQUIRE try sent every 1 ms to every node"
+               % ("kill -9" if sig == "KILL" else "SIGSTOP"),
+       "signal": sig,
        "election_ms": int(el), "heartbeat_ms": int(hb),
+       "beacon_ms": int(bc),
        "grant_ms": summ(g), "hint_ms": summ(h),
        "failed_trials": len(runs) - len(g),
        "stability": {"quiet_s": int(quiet), "term_before": int(t0),
@@ -144,8 +182,8 @@ res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
 with open(out, "w") as f:
     json.dump(res, f, indent=1)
     f.write("\n")
-print("failover: grant_ms %s (election %s ms, heartbeat %s ms); "
-      "term moved %d in %s s quiet" % (res["grant_ms"], el, hb,
-                                       int(t1) - int(t0), quiet))
+print("failover: grant_ms %s (election %s ms, heartbeat %s ms, beacon %s "
+      "ms); term moved %d in %s s quiet" % (res["grant_ms"], el, hb, bc,
+                                            int(t1) - int(t0), quiet))
 PY
 echo "failover: results: $OUT/$NAME.json" >&2
