@@ -244,6 +244,34 @@ test_leader_steps_down_when_its_dataplane_is_silent(void **state)
 	fx_fini();
 }
 
+/* Three voters with @parts partitions elect a leader: its id, and the
+ * two followers' in @a and @b. */
+static int
+fx_elect3(unsigned parts, unsigned *a, unsigned *b)
+{
+	int lead;
+
+	fx_init(3, 3, parts);
+	fx_run(600, ALL);
+	lead = fx_leader();
+	assert_true(lead >= 0);
+	*a = lead == 0 ? 1 : 0;
+	*b = lead == 2 ? 1 : 2;
+	return lead;
+}
+
+/* The leader among @a and @b, or -1 (a dead leader's state still says
+ * leader, so fx_leader() cannot tell). */
+static int
+fx_leader_of(unsigned a, unsigned b)
+{
+	if (fx_state.n[a].c->role == RAFT_LEADER)
+		return (int)a;
+	if (fx_state.n[b].c->role == RAFT_LEADER)
+		return (int)b;
+	return -1;
+}
+
 /* Tell node @i that peer @gone's process is gone, and carry the step. */
 static void
 fx_peer_gone(unsigned i, unsigned gone)
@@ -270,14 +298,9 @@ test_leader_gone_elects_at_once(void **state)
 	unsigned a, b;
 
 	(void)state;
-	fx_init(3, 3, 1);
-	fx_run(600, ALL);
-	lead = fx_leader();
-	assert_true(lead >= 0);
+	lead = fx_elect3(1, &a, &b);
 	term = fx_state.n[lead].c->term;
 	up = (uint8_t)(ALL & ~(1u << lead));
-	a = lead == 0 ? 1 : 0;
-	b = lead == 2 ? 1 : 2;
 	fx_peer_gone(a, (unsigned)lead);
 	/* Campaigns within a heartbeat (20 ms here), refused by b. */
 	fx_run(25, up);
@@ -286,10 +309,7 @@ test_leader_gone_elects_at_once(void **state)
 	assert_int_equal(fx_state.n[b].c->leader, lead);
 	fx_peer_gone(b, (unsigned)lead);
 	fx_run(50, up);
-	/* The dead leader's state still says leader; look at the others. */
-	next = fx_state.n[a].c->role == RAFT_LEADER   ? (int)a
-	       : fx_state.n[b].c->role == RAFT_LEADER ? (int)b
-						      : -1;
+	next = fx_leader_of(a, b);
 	assert_true(next >= 0);
 	assert_true(fx_state.n[next].c->term > term);
 	assert_true(prepl_is_leader(fx_state.n[next].pp[0]));
@@ -311,14 +331,9 @@ test_leader_gone_with_crossed_logs(void **state)
 	unsigned a, b;
 
 	(void)state;
-	fx_init(3, 3, 2);
-	fx_run(600, ALL);
-	lead = fx_leader();
-	assert_true(lead >= 0);
+	lead = fx_elect3(2, &a, &b);
 	term = fx_state.n[lead].c->term;
 	up = (uint8_t)(ALL & ~(1u << lead));
-	a = lead == 0 ? 1 : 0;
-	b = lead == 2 ? 1 : 2;
 	fx_put(a, 0, term);
 	fx_put(b, 1, term);
 	fx_settle(a);
@@ -326,9 +341,7 @@ test_leader_gone_with_crossed_logs(void **state)
 	fx_peer_gone(a, (unsigned)lead);
 	fx_peer_gone(b, (unsigned)lead);
 	fx_run(75, up);
-	next = fx_state.n[a].c->role == RAFT_LEADER   ? (int)a
-	       : fx_state.n[b].c->role == RAFT_LEADER ? (int)b
-						      : -1;
+	next = fx_leader_of(a, b);
 	assert_true(next >= 0);
 	assert_true(fx_state.n[next].c->term > term);
 	/* The winner pulled the entry only the other held. */
@@ -354,12 +367,7 @@ test_prevote_needs_no_fresh_report(void **state)
 	unsigned a, b;
 
 	(void)state;
-	fx_init(3, 3, 2);
-	fx_run(600, ALL);
-	lead = fx_leader();
-	assert_true(lead >= 0);
-	a = lead == 0 ? 1 : 0;
-	b = lead == 2 ? 1 : 2;
+	lead = fx_elect3(2, &a, &b);
 	fx_peer_gone(b, (unsigned)lead);
 	/* b's new view is queued to its workers, not applied: no report. */
 	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
@@ -381,13 +389,8 @@ test_peer_gone_of_a_follower_changes_nothing(void **state)
 	uint64_t term;
 
 	(void)state;
-	fx_init(3, 3, 1);
-	fx_run(600, ALL);
-	lead = fx_leader();
-	assert_true(lead >= 0);
+	lead = fx_elect3(1, &a, &b);
 	term = fx_state.n[lead].c->term;
-	a = lead == 0 ? 1 : 0;
-	b = lead == 2 ? 1 : 2;
 	fx_peer_gone(a, b);
 	fx_peer_gone((unsigned)lead, b);
 	fx_deliver_all(ALL);
