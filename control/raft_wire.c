@@ -95,7 +95,8 @@ static const struct wf snapshot_rows[] = {
 	M(4, u.snapshot.total),
 	M(2, u.snapshot.len),
 	M(1, u.snapshot.done),
-	RSV_ROW(1),
+	M(1, u.snapshot.flags),
+	M(8, u.snapshot.incarnation),
 	ARR(WF_DATA, u.snapshot.data, u.snapshot.len, RAFT_SNAPSHOT_MAX),
 };
 
@@ -107,10 +108,15 @@ static const struct wf snapshot_reply_rows[] = {
 	RSV_ROW(1),
 };
 
+/* The puller's position, then its progress in the source's snapshot. */
 static const struct wf pull_rows[] = {
 	M(8, u.pull.last.term),
 	M(8, u.pull.last.index),
 	M(8, u.pull.commit),
+	M(8, u.pull.snap.term), /* progress: docs/raft.md, "Pulling ..." */
+	M(8, u.pull.snap.index),
+	M(8, u.pull.snap_incarnation),
+	M(4, u.pull.snap_have),
 };
 
 /* One entry: RAFT_WIRE_ENTRY_FIXED_LEN bytes, then the key's bytes. */
@@ -188,8 +194,10 @@ _Static_assert(RAFT_WIRE_ENTRY_FIXED_LEN ==
 		       1 + 1 + 2 + 4 + 4 + 5 * 8 + sizeof(struct lock_addr) + 2,
 	       "entry_rows and RAFT_WIRE_ENTRY_FIXED_LEN agree");
 _Static_assert(LATCH_KEY_MAX <= UINT16_MAX, "key length fits 16 bits");
-_Static_assert(RAFT_WIRE_SNAPSHOT_FIXED_LEN == 8 + 8 + 4 + 4 + 2 + 1 + 1,
+_Static_assert(RAFT_WIRE_SNAPSHOT_FIXED_LEN == 8 + 8 + 4 + 4 + 2 + 1 + 1 + 8,
 	       "snapshot_rows and RAFT_WIRE_SNAPSHOT_FIXED_LEN agree");
+_Static_assert(RAFT_WIRE_PULL_LEN == 3 * 8 + 3 * 8 + 4,
+	       "pull_rows and RAFT_WIRE_PULL_LEN agree");
 _Static_assert(RAFT_SNAPSHOT_MAX <= UINT16_MAX, "a chunk's len fits 16 bits");
 
 static uint64_t

@@ -29,8 +29,11 @@
 #include "control/raft/raft_msg.h"
 
 /* "LR": latch Raft. The lock protocol uses 0x4c54 ("LT"). */
-#define RAFT_WIRE_MAGIC   0x4c52
-#define RAFT_WIRE_VERSION 2 /* 2: SNAPSHOT in chunks, SNAPSHOT_REPLY */
+#define RAFT_WIRE_MAGIC 0x4c52
+/* 2: SNAPSHOT in chunks, SNAPSHOT_REPLY. 3: a PULL names how far the
+ * puller got in the source's snapshot, and SNAPSHOT has flags (PULLED:
+ * a chunk answering a PULL) and the sender's incarnation. */
+#define RAFT_WIRE_VERSION 3
 /* magic 2, version 1, type 1, from 1, to 1, log 2, term 8, body_len 2,
  * reserved 2 (zero on send, ignored on receipt). */
 #define RAFT_WIRE_HEADER_LEN 20
@@ -43,7 +46,9 @@
 #define RAFT_WIRE_VOTE_MAX_LEN   (4 + RAFT_LOGS_MAX * RAFT_WIRE_POS_LEN)
 #define RAFT_WIRE_APPEND_MAX_LEN (34 + RAFT_BATCH_MAX * RAFT_WIRE_ENTRY_MAX_LEN)
 /* A SNAPSHOT chunk without its data: see raft_wire.c, snapshot_rows. */
-#define RAFT_WIRE_SNAPSHOT_FIXED_LEN 28
+#define RAFT_WIRE_SNAPSHOT_FIXED_LEN 36
+/* A PULL's body: see raft_wire.c, pull_rows. */
+#define RAFT_WIRE_PULL_LEN 52
 #define RAFT_WIRE_SNAPSHOT_MAX_LEN \
 	(RAFT_WIRE_SNAPSHOT_FIXED_LEN + RAFT_SNAPSHOT_MAX)
 #define RAFT_WIRE_MAX3(a, b, c) \

@@ -25,6 +25,7 @@ plog_touch(struct plog *pl, uint64_t index)
 static void
 plog_rx_forget(struct plog *pl)
 {
+	pl->rx_from = RAFT_NONE;
 	pl->rx_source = 0;
 	pl->rx_index = 0;
 	pl->rx_term = 0;
@@ -411,24 +412,28 @@ plog_install_snapshot(struct plog *pl, uint64_t index, uint64_t term,
 }
 
 /*
- * Follower: one chunk of a snapshot (Figure 13 with offset and done;
- * docs/raft.md, "Snapshots in chunks"). Chunks of one snapshot (source,
- * index, term) are taken in order into rx_buf: a chunk that starts where the
- * bytes held end is appended, a duplicate or one after a gap is ignored
- * (the leader resends from what the answer says is held). The first chunk
- * of another snapshot starts it over; a later chunk of another snapshot
- * is ignored. When the last byte arrives the buffers swap and the
- * snapshot is installed. A snapshot at or below commit changes nothing
- * and is answered as installed. A chunk that breaks the bounds (total
- * above snapshot_max, or inconsistent with the snapshot being received)
- * is input error: PLOG_CHUNK_BAD, nothing changes.
+ * One chunk of a snapshot (Figure 13 with offset and done; docs/raft.md,
+ * "Snapshots in chunks"), from a leader (@from RAFT_NONE, @source its
+ * term) or answering a pull (@from the source node, @source its
+ * incarnation). Chunks of one snapshot (from, source, index, term) are
+ * taken in order into rx_buf: a chunk that starts where the bytes held
+ * end is appended, a duplicate or one after a gap is ignored (the sender
+ * resends from what the answer says is held). The first chunk of another
+ * snapshot starts it over; a later chunk of another snapshot is ignored.
+ * When the last byte arrives the buffers swap and the snapshot is
+ * installed. A snapshot at or below commit changes nothing and is
+ * answered as installed: a log never goes back to an older snapshot. A
+ * chunk that breaks the bounds (total above snapshot_max, or inconsistent
+ * with the snapshot being received) is input error: PLOG_CHUNK_BAD,
+ * nothing changes.
  */
-enum plog_chunk
-plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
-		   uint64_t source, uint64_t *index, uint32_t *have)
+static enum plog_chunk
+plog_chunk_take(struct plog *pl, const struct raft_msg_snapshot *s,
+		uint8_t from, uint64_t source, uint64_t *index, uint32_t *have)
 {
 	bool same = s->index == pl->rx_index && s->term == pl->rx_term &&
-		    source == pl->rx_source && pl->rx_index != 0;
+		    from == pl->rx_from && source == pl->rx_source &&
+		    pl->rx_index != 0;
 
 	*index = s->index;
 	*have = 0;
@@ -444,6 +449,7 @@ plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
 	if (!same) {
 		if (s->offset != 0)
 			return PLOG_CHUNK_MORE; /* holds none of it */
+		pl->rx_from = from;
 		pl->rx_source = source;
 		pl->rx_index = s->index;
 		pl->rx_term = s->term;
@@ -464,6 +470,52 @@ plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
 }
 
 /*
+ * Follower: a leader's chunk. @source is the leader's term: one leader
+ * per term, and its snapshot of an index never changes.
+ */
+enum plog_chunk
+plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
+		   uint64_t source, uint64_t *index, uint32_t *have)
+{
+	return plog_chunk_take(pl, s, RAFT_NONE, source, index, have);
+}
+
+/*
+ * Puller: a chunk of node @from's snapshot (docs/raft.md, "Pulling a
+ * snapshot"). Its bytes are named by @from and its dataplane incarnation:
+ * within one incarnation a node's snapshot index only grows (compaction
+ * past it, or installing one above commit), so (from, incarnation,
+ * index) names one byte string; a restarted node may hold other bytes
+ * of the same index. Installing is safe because the source's snapshot
+ * holds only committed state (see plog_pull_snapshot_fill()).
+ */
+enum plog_chunk
+plog_pull_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
+		uint8_t from, uint64_t *index, uint32_t *have)
+{
+	LATCH_ASSERT(from < RAFT_NODES_MAX);
+	return plog_chunk_take(pl, s, from, s->incarnation, index, have);
+}
+
+/* Puller: how far it got in @from's snapshot, for its next PULL. */
+void
+plog_pull_progress(const struct plog *pl, uint8_t from,
+		   struct raft_msg_pull *req)
+{
+	req->snap.index = 0;
+	req->snap.term = 0;
+	req->snap_incarnation = 0;
+	req->snap_have = 0;
+	req->pad = 0;
+	if (pl->rx_index == 0 || pl->rx_from != from)
+		return;
+	req->snap.index = pl->rx_index;
+	req->snap.term = pl->rx_term;
+	req->snap_incarnation = pl->rx_source;
+	req->snap_have = pl->rx_have;
+}
+
+/*
  * Source of a PULL (docs/raft.md, "pull"): send the entries after the
  * puller's last entry if it matches ours, else after its commit index
  * (committed entries match everywhere, §5.4.3), with our commit index.
@@ -471,6 +523,8 @@ plog_install_chunk(struct plog *pl, const struct raft_msg_snapshot *s,
  * index gets an empty reply: without it, a node that pulled a tail could
  * keep a ring full of entries it does not know are committed, and could
  * not append its no-op once elected (docs/raft.md, "ring sizing").
+ * A puller whose entries were compacted here gets nothing from this
+ * function: it is sent the snapshot (plog_pull_snapshot_fill()).
  */
 bool
 plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
@@ -484,7 +538,8 @@ plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
 	else if (commit >= pl->snap_index && commit <= pl->last)
 		start = commit;
 	else
-		return false; /* the puller needs a snapshot: left to a leader */
+		return false; /* a snapshot, or nothing: see
+			       * plog_pull_needs_snapshot() */
 	n = pl->last - start;
 	if (n > pl->cfg.batch_max)
 		n = pl->cfg.batch_max;
@@ -499,6 +554,72 @@ plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
 	out->n = (uint32_t)n;
 	for (i = 0; i < n; i++)
 		out->entries[i] = pl->ring[(start + 1 + i) & pl->mask];
+	return true;
+}
+
+/*
+ * Source of a PULL: the puller needs our snapshot when it cannot be sent
+ * entries (its last entry is not one we hold at or after our snapshot,
+ * and its commit index is below our snapshot, so the entries after what
+ * it knows matches were compacted here; see plog_pull_fill()).
+ */
+bool
+plog_pull_needs_snapshot(const struct plog *pl, struct raft_pos last,
+			 uint64_t commit)
+{
+	uint64_t t;
+
+	if (last.index >= pl->snap_index && plog_term_at(pl, last.index, &t) &&
+	    t == last.term)
+		return false;
+	return commit < pl->snap_index;
+}
+
+/*
+ * Source of a PULL whose puller needs our snapshot (docs/raft.md,
+ * "Pulling a snapshot"): chunk @k of up to @window chunks, resuming where
+ * the puller's bytes of this very snapshot end (same index, term and
+ * incarnation: the bytes it holds are ours), else from the first byte,
+ * so a snapshot changed by a compaction here, or a puller that started
+ * over, restarts cleanly. The last chunk of the window, unless it ends
+ * the snapshot, asks the puller for the next ones (RAFT_SNAPSHOT_F_ASK).
+ * The snapshot holds committed state only: it was saved at the applied
+ * index (at most commit), or installed from a leader or a pull, each
+ * committed.
+ */
+bool
+plog_pull_snapshot_fill(const struct plog *pl, const struct raft_msg_pull *req,
+			uint64_t incarnation, uint32_t k, uint32_t window,
+			struct raft_msg_snapshot *out)
+{
+	uint32_t c = pl->cfg.chunk_max;
+	uint64_t off = 0;
+
+	LATCH_ASSERT(k < window);
+	if (pl->snap_index == 0)
+		return false;
+	if (req->snap.index == pl->snap_index &&
+	    req->snap.term == pl->snap_term &&
+	    req->snap_incarnation == incarnation &&
+	    req->snap_have < pl->snap_len)
+		off = req->snap_have;
+	off += (uint64_t)k * c;
+	if (off >= pl->snap_len && !(off == 0 && pl->snap_len == 0))
+		return false;
+	out->index = pl->snap_index;
+	out->term = pl->snap_term;
+	out->offset = (uint32_t)off;
+	out->total = pl->snap_len;
+	out->len =
+		pl->snap_len - out->offset < c ? pl->snap_len - out->offset : c;
+	out->done = out->offset + out->len == pl->snap_len;
+	out->flags = RAFT_SNAPSHOT_F_PULLED;
+	if (k + 1 == window && !out->done)
+		out->flags |= RAFT_SNAPSHOT_F_ASK;
+	out->pad[0] = 0;
+	out->pad[1] = 0;
+	out->incarnation = incarnation;
+	memcpy(out->data, pl->snap_buf + out->offset, out->len);
 	return true;
 }
 
@@ -646,6 +767,10 @@ plog_snap_fill(const struct plog *pl, uint32_t k, struct raft_msg *out)
 	sn->len = pl->snap_len - off < pl->cfg.chunk_max ? pl->snap_len - off
 							 : pl->cfg.chunk_max;
 	sn->done = off + sn->len == pl->snap_len;
+	sn->flags = 0;
+	sn->pad[0] = 0;
+	sn->pad[1] = 0;
+	sn->incarnation = 0; /* the caller's to fill: plog does not know */
 	memcpy(sn->data, pl->snap_buf + off, sn->len);
 }
 

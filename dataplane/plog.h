@@ -103,7 +103,10 @@ struct plog {
 	 * saves into rx_buf too (and then swaps it with snap_buf), so a
 	 * failed save never damages the snapshot held. */
 	uint8_t *rx_buf;
-	uint64_t rx_source; /* whose bytes: see plog_install_chunk() */
+	uint8_t rx_from;    /* RAFT_NONE: a leader's chunks; else the node
+			     * whose chunks answered this node's PULLs */
+	uint64_t rx_source; /* whose bytes: see plog_install_chunk() and
+			     * plog_pull_chunk() */
 	uint64_t rx_index;
 	uint64_t rx_term;
 	uint32_t rx_total;
@@ -171,6 +174,22 @@ enum plog_chunk plog_install_chunk(struct plog *pl,
 				   const struct raft_msg_snapshot *s,
 				   uint64_t source, uint64_t *index,
 				   uint32_t *have);
+/*
+ * Puller side of a snapshot pulled in chunks (docs/raft.md, "Pulling a
+ * snapshot"): a chunk flagged RAFT_SNAPSHOT_F_PULLED from node @from.
+ * Taken as plog_install_chunk() takes a leader's, but its bytes are
+ * named by (@from, s->incarnation, index, term), never mixed with a
+ * leader's or another node's. A snapshot at or below commit changes
+ * nothing (PLOG_CHUNK_DONE). The caller checks that it may pull (not
+ * leading, not amnesic).
+ */
+enum plog_chunk plog_pull_chunk(struct plog *pl,
+				const struct raft_msg_snapshot *s, uint8_t from,
+				uint64_t *index, uint32_t *have);
+/* Puller: fill @req's snapshot progress for a PULL to @from (how far it
+ * got in @from's snapshot; zero if it holds none of it). */
+void plog_pull_progress(const struct plog *pl, uint8_t from,
+			struct raft_msg_pull *req);
 /* Extend (or repair) this log from a more up-to-date peer's tail; see
  * docs/raft.md, "pull". Returns how many entries were taken; *matched is
  * the last index now known equal to the source's (0 if none). */
@@ -179,6 +198,20 @@ uint32_t plog_pull_apply(struct plog *pl, const struct raft_msg_append *a,
 /* Fill a PULL_REPLY for a puller whose log ends at @last with @commit. */
 bool plog_pull_fill(const struct plog *pl, struct raft_pos last,
 		    uint64_t commit, struct raft_msg_append *out);
+/* Source: must a puller whose log ends at @last with @commit be sent the
+ * snapshot (the entries it needs are compacted here)? */
+bool plog_pull_needs_snapshot(const struct plog *pl, struct raft_pos last,
+			      uint64_t commit);
+/*
+ * Source: fill @out with chunk @k (0 .. @window - 1) of the answer to
+ * PULL @req: chunks of the snapshot held, from where @req says the
+ * puller's bytes of it end (if @req names this snapshot and this
+ * @incarnation), else from its first byte. False once past the end.
+ */
+bool plog_pull_snapshot_fill(const struct plog *pl,
+			     const struct raft_msg_pull *req,
+			     uint64_t incarnation, uint32_t k, uint32_t window,
+			     struct raft_msg_snapshot *out);
 
 /* Leader: reset progress of every peer on election (§5.3). */
 void plog_leader_start(struct plog *pl);

@@ -81,6 +81,14 @@ struct prepl {
 	uint64_t report_due;
 	uint64_t seen_term;
 	uint8_t seen_from;
+	/* Puller: a snapshot pulled from pull_from (RAFT_NONE: none) is
+	 * being received; without a chunk by pull_due the PULL is resent,
+	 * pull_tries times at most in a row (docs/raft.md, "Pulling a
+	 * snapshot"). pull_have: bytes held at the last chunk taken. */
+	uint8_t pull_from;
+	uint32_t pull_tries;
+	uint32_t pull_have;
+	uint64_t pull_due;
 	struct prepl_peer peers[RAFT_NODES_MAX];
 	struct raft_msg scratch;
 	struct raft_chan_report rep;

@@ -15,6 +15,7 @@
 #ifndef LATCH_RAFT_MSG_H
 #define LATCH_RAFT_MSG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <latch/proto.h>
@@ -116,6 +117,13 @@ struct raft_msg_append_reply {
  * len - 1 of a snapshot of total bytes; done is set exactly on the chunk
  * that ends it (offset + len == total). A snapshot that fits one message
  * is one chunk: offset 0, len == total, done.
+ *
+ * flags: RAFT_SNAPSHOT_F_PULLED marks a chunk that answers a PULL
+ * (docs/raft.md, "Pulling a snapshot"): it comes from a peer that need
+ * not lead, carries no term obligation and is never acknowledged; with
+ * it, RAFT_SNAPSHOT_F_ASK marks the last chunk of that answer (the
+ * puller then PULLs the next ones). incarnation: the sender's dataplane
+ * incarnation; with from, it names whose bytes a pulled chunk holds.
  */
 struct raft_msg_snapshot {
 	uint64_t index;
@@ -124,9 +132,14 @@ struct raft_msg_snapshot {
 	uint32_t total;
 	uint32_t len;
 	uint8_t done;
-	uint8_t pad[3];
+	uint8_t flags;
+	uint8_t pad[2];
+	uint64_t incarnation;
 	uint8_t data[RAFT_SNAPSHOT_MAX];
 };
+
+#define RAFT_SNAPSHOT_F_PULLED 0x01
+#define RAFT_SNAPSHOT_F_ASK    0x02
 
 /*
  * SNAPSHOT_REPLY: a follower that does not yet hold the whole snapshot
@@ -143,10 +156,21 @@ struct raft_msg_snapshot_reply {
 	uint8_t pad[3];
 };
 
-/* PULL: the puller's last position and its commit index. */
+/*
+ * PULL: the puller's last position and its commit index, and how far it
+ * got in a snapshot it pulls from the node it sends this to (docs/raft.md,
+ * "Pulling a snapshot"): snap (index and term of that snapshot's last
+ * entry), snap_incarnation (the source's dataplane incarnation its chunks
+ * named) and snap_have (bytes held, from the first). All zero: none; the
+ * source answers with its snapshot from the first byte if it has to.
+ */
 struct raft_msg_pull {
 	struct raft_pos last;
 	uint64_t commit;
+	struct raft_pos snap;
+	uint64_t snap_incarnation;
+	uint32_t snap_have;
+	uint32_t pad;
 };
 
 struct raft_msg {
@@ -174,5 +198,6 @@ _Static_assert(RAFT_LOGS_MAX <= UINT16_MAX, "log id fits its field");
 _Static_assert(sizeof(struct raft_msg_append_reply) == 24, "fixed size");
 _Static_assert(sizeof(struct raft_msg_snapshot_reply) == 24, "fixed size");
 _Static_assert(sizeof(struct raft_pos) == 16, "fixed size");
+_Static_assert(offsetof(struct raft_msg_snapshot, data) == 40, "fixed size");
 
 #endif /* LATCH_RAFT_MSG_H */

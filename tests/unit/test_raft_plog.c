@@ -912,6 +912,250 @@ test_snapshot_chunk_receiver(void **state)
 	plog_destroy(fl);
 }
 
+/*
+ * Pull a snapshot in chunks (docs/raft.md, "Pulling a snapshot"): node
+ * 0 (source, incarnation 7) holds a table of LT_KEYS locks and has
+ * compacted its ring; the puller holds its first entries and commit 0,
+ * so the entries it needs exist only in the source's snapshot and a
+ * PULL is answered with chunks, a window at a time, through a network
+ * that drops, duplicates and reorders. Halfway the source compacts again:
+ * the puller's next PULL names the old snapshot, so the source restarts
+ * at the first byte of the new one and the puller starts over with it.
+ * The puller installs the source's state (digest) once, then pulls the
+ * entries after the snapshot and ends with the source's commit index;
+ * from there a PULL is answered with entries, as before.
+ */
+static void
+lt_pull_transfer(uint32_t chunk_max, uint64_t seed)
+{
+	struct lt_node src, dst;
+	struct lt_net net = {.rng = seed};
+	struct raft_msg m, req;
+	struct raft_msg_append ap;
+	unsigned steps = 0, chunks = 0, asks = 0, k, i;
+	uint64_t first_snap, idx, matched;
+	uint32_t have, window = 3;
+	bool changed = false, restarted = false;
+
+	lt_node_init(&src, 64, 256 * 1024, chunk_max);
+	lt_node_init(&dst, 64, 256 * 1024, chunk_max);
+	plog_leader_start(src.pl);
+	assert_int_equal(lt_fill(&src), LT_KEYS);
+	first_snap = src.pl->snap_index;
+	assert_true(first_snap > 0);
+	assert_true(src.pl->snap_len > 8 * chunk_max);
+	/* The puller lagged: it holds the first 3 entries, none known
+	 * committed. */
+	for (i = 0; i < 3; i++) {
+		struct lock_entry e = lt_acquire(i, 1);
+
+		assert_int_equal(plog_append(dst.pl, &e), i + 1);
+	}
+	/* Entries cannot reach it: the source compacted them. */
+	assert_false(plog_pull_fill(src.pl, plog_last_pos(dst.pl),
+				    dst.pl->commit, &ap));
+	assert_true(plog_pull_needs_snapshot(src.pl, plog_last_pos(dst.pl),
+					     dst.pl->commit));
+
+	memset(&req, 0, sizeof(req));
+	req.type = RAFT_MSG_PULL;
+	req.to = 0;
+	req.u.pull.last = plog_last_pos(dst.pl);
+	req.u.pull.commit = dst.pl->commit;
+	plog_pull_progress(dst.pl, 0, &req.u.pull);
+	assert_int_equal(req.u.pull.snap_have, 0);
+	lt_net_send(&net, &req);
+	while (dst.pl->commit < src.pl->snap_index && steps++ < 200000) {
+		if (!lt_net_take(&net, &m)) {
+			/* Quiet: the puller resends its PULL (prepl_tick). */
+			req.u.pull.last = plog_last_pos(dst.pl);
+			req.u.pull.commit = dst.pl->commit;
+			plog_pull_progress(dst.pl, 0, &req.u.pull);
+			lt_net_send(&net, &req);
+			continue;
+		}
+		if (m.to == 0) { /* a PULL at the source */
+			for (k = 0; k < window; k++) {
+				struct raft_msg c;
+
+				memset(&c, 0, sizeof(c));
+				if (!plog_pull_snapshot_fill(src.pl, &m.u.pull,
+							     7, k, window,
+							     &c.u.snapshot))
+					break;
+				c.type = RAFT_MSG_SNAPSHOT;
+				c.from = 0;
+				c.to = 1;
+				lt_net_send(&net, &c);
+			}
+			continue;
+		}
+		chunks++;
+		assert_true(m.u.snapshot.flags & RAFT_SNAPSHOT_F_PULLED);
+		assert_int_equal(m.u.snapshot.incarnation, 7);
+		if (m.u.snapshot.index != first_snap && dst.pl->rx_index != 0 &&
+		    dst.pl->rx_index != m.u.snapshot.index &&
+		    m.u.snapshot.offset == 0)
+			restarted = true;
+		switch (plog_pull_chunk(dst.pl, &m.u.snapshot, 0, &idx,
+					&have)) {
+		case PLOG_CHUNK_MORE:
+			if (m.u.snapshot.flags & RAFT_SNAPSHOT_F_ASK) {
+				asks++;
+				req.u.pull.last = plog_last_pos(dst.pl);
+				req.u.pull.commit = dst.pl->commit;
+				plog_pull_progress(dst.pl, 0, &req.u.pull);
+				lt_net_send(&net, &req);
+			}
+			break;
+		case PLOG_CHUNK_DONE:
+			break;
+		default:
+			fail();
+		}
+		/* Halfway, the source's snapshot changes: it compacts. */
+		if (!changed && dst.pl->rx_have > src.pl->snap_len / 2) {
+			changed = true;
+			for (i = 0; i < 40; i++) {
+				struct lock_entry e =
+					lt_acquire(LT_KEYS + 10 + i, 1);
+
+				e.key.bytes[0] = 'X'; /* other keys */
+				assert_true(plog_append(src.pl, &e) > 0);
+				src.pl->commit = src.pl->last;
+				plog_apply(src.pl);
+			}
+			assert_true(src.pl->snap_index > first_snap);
+		}
+	}
+	assert_true(steps < 200000); /* converged, not cut off */
+	assert_true(changed);
+	assert_true(restarted);
+	assert_true(net.dropped > 0);
+	assert_true(net.duplicated > 0);
+	assert_true(asks > 0);
+	assert_true(chunks > src.pl->snap_len / chunk_max);
+	/* The new snapshot, installed once, the stale tail replaced. */
+	assert_int_equal(dst.loads, 1);
+	assert_int_equal(dst.pl->snap_index, src.pl->snap_index);
+	assert_int_equal(dst.pl->commit, src.pl->snap_index);
+	assert_int_equal(dst.pl->last, src.pl->snap_index);
+	assert_int_equal(lock_table_digest(dst.lt), src.saved_digest);
+	/* Past the snapshot: entries, as before, and the commit index. */
+	assert_false(plog_pull_needs_snapshot(src.pl, plog_last_pos(dst.pl),
+					      dst.pl->commit));
+	while (plog_pull_fill(src.pl, plog_last_pos(dst.pl), dst.pl->commit,
+			      &ap)) {
+		assert_int_equal(ap.prev_index, plog_last_pos(dst.pl).index);
+		plog_pull_apply(dst.pl, &ap, &matched);
+		assert_int_equal(matched, ap.prev_index + ap.n);
+	}
+	assert_int_equal(dst.pl->last, src.pl->last);
+	assert_int_equal(dst.pl->commit, src.pl->commit);
+	assert_int_equal(dst.pl->applied, src.pl->applied);
+	assert_int_equal(lock_table_digest(dst.lt), lock_table_digest(src.lt));
+	/* A stale or duplicated chunk of either snapshot changes nothing. */
+	memset(&m, 0, sizeof(m));
+	assert_true(plog_pull_snapshot_fill(src.pl, &req.u.pull, 7, 0, 1,
+					    &m.u.snapshot));
+	assert_int_equal(plog_pull_chunk(dst.pl, &m.u.snapshot, 0, &idx, &have),
+			 PLOG_CHUNK_DONE);
+	assert_int_equal(dst.loads, 1);
+	lt_node_fini(&dst);
+	lt_node_fini(&src);
+}
+
+static void
+test_pull_snapshot_chunked(void **state)
+{
+	(void)state;
+	lt_pull_transfer(1000, 3);
+	lt_pull_transfer(333, 11); /* chunks split records anywhere */
+	lt_pull_transfer(RAFT_SNAPSHOT_MAX, 21);
+}
+
+/*
+ * The source's side alone: a PULL resumes only in the very snapshot
+ * (index, term) and incarnation it names, else restarts at the first
+ * byte; a window is cut in chunk_max pieces, its last chunk asks for
+ * more unless it ends the snapshot. The puller's progress names only
+ * the node its bytes came from, and never mixes a leader's bytes or
+ * another node's with them.
+ */
+static void
+test_pull_snapshot_resume(void **state)
+{
+	struct lt_node src, dst;
+	struct raft_msg_pull req;
+	struct raft_msg_snapshot c;
+	uint64_t idx;
+	uint32_t have, len;
+
+	(void)state;
+	lt_node_init(&src, 64, 256 * 1024, 100);
+	lt_node_init(&dst, 64, 256 * 1024, 100);
+	plog_leader_start(src.pl);
+	assert_int_equal(lt_fill(&src), LT_KEYS);
+	len = src.pl->snap_len;
+	assert_true(len > 1000);
+	memset(&req, 0, sizeof(req));
+	/* From nothing: chunks 0, 1, 2 of the window, the last asks. */
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 3, &c));
+	assert_int_equal(c.offset, 0);
+	assert_int_equal(c.len, 100);
+	assert_int_equal(c.flags, RAFT_SNAPSHOT_F_PULLED);
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 2, 3, &c));
+	assert_int_equal(c.offset, 200);
+	assert_int_equal(c.flags, RAFT_SNAPSHOT_F_PULLED | RAFT_SNAPSHOT_F_ASK);
+	/* Take chunk 0 from node 0; the progress names node 0 only. */
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 1, &c));
+	assert_int_equal(plog_pull_chunk(dst.pl, &c, 0, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 100);
+	plog_pull_progress(dst.pl, 2, &req);
+	assert_int_equal(req.snap_have, 0);
+	plog_pull_progress(dst.pl, 0, &req);
+	assert_int_equal(req.snap.index, src.pl->snap_index);
+	assert_int_equal(req.snap.term, src.pl->snap_term);
+	assert_int_equal(req.snap_incarnation, 7);
+	assert_int_equal(req.snap_have, 100);
+	/* Resumed at byte 100 ... */
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 1, &c));
+	assert_int_equal(c.offset, 100);
+	/* ... but not by a restarted source (incarnation 8), nor for
+	 * another snapshot than the one held. */
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 8, 0, 1, &c));
+	assert_int_equal(c.offset, 0);
+	req.snap.index--;
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 1, &c));
+	assert_int_equal(c.offset, 0);
+	req.snap.index++;
+	/* The same bytes from another node, or a leader's, do not continue
+	 * node 0's: a later chunk is ignored, a first one starts over. */
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 1, &c));
+	assert_int_equal(plog_pull_chunk(dst.pl, &c, 3, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 0);
+	assert_int_equal(plog_install_chunk(dst.pl, &c, 7, &idx, &have),
+			 PLOG_CHUNK_MORE);
+	assert_int_equal(have, 0);
+	assert_int_equal(dst.pl->rx_from, 0);
+	assert_int_equal(dst.pl->rx_have, 100);
+	/* The last chunk ends the snapshot and does not ask. */
+	req.snap_have = len - 1;
+	assert_true(plog_pull_snapshot_fill(src.pl, &req, 7, 0, 3, &c));
+	assert_int_equal(c.offset, len - 1);
+	assert_int_equal(c.len, 1);
+	assert_true(c.done);
+	assert_int_equal(c.flags, RAFT_SNAPSHOT_F_PULLED);
+	assert_false(plog_pull_snapshot_fill(src.pl, &req, 7, 1, 3, &c));
+	/* Nothing installed: the puller's log is untouched. */
+	assert_int_equal(dst.pl->commit, 0);
+	assert_int_equal(dst.loads, 0);
+	lt_node_fini(&dst);
+	lt_node_fini(&src);
+}
+
 int
 main(void)
 {
@@ -929,6 +1173,8 @@ main(void)
 		cmocka_unit_test(test_pull),
 		cmocka_unit_test(test_pull_stale_source),
 		cmocka_unit_test(test_pull_learns_commit),
+		cmocka_unit_test(test_pull_snapshot_resume),
+		cmocka_unit_test(test_pull_snapshot_chunked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -557,6 +557,373 @@ test_snapshot_in_chunks(void **state)
 	prepl_destroy(fl);
 }
 
+/* ---- a snapshot pulled in chunks ---- */
+
+#define PN_QUEUE 512
+
+/* A bag of messages: one in five lost, one in eight duplicated, taken in
+ * random order (xorshift64, seeded per run). During phase 1 only the
+ * first chunk the leader sends to node 1 reaches it. */
+static struct {
+	struct raft_msg q[PN_QUEUE];
+	unsigned n, dropped, duplicated, pulled_chunks, pulls, pull_replies;
+	uint64_t rng;
+	bool phase1;
+	bool leader_chunk_given;
+} pn_net;
+
+static uint64_t
+pn_rand(void)
+{
+	pn_net.rng ^= pn_net.rng << 13;
+	pn_net.rng ^= pn_net.rng >> 7;
+	pn_net.rng ^= pn_net.rng << 17;
+	return pn_net.rng;
+}
+
+static void
+pn_put(const struct raft_msg *m)
+{
+	if (pn_net.n < PN_QUEUE)
+		pn_net.q[pn_net.n++] = *m;
+}
+
+static void
+pn_send(void *ctx, const struct raft_msg *m)
+{
+	unsigned r;
+
+	(void)ctx;
+	if (pn_net.phase1) {
+		/* Node 2 hears everything; node 1 one leader chunk. */
+		if (m->to == 2 || m->from == 2)
+			pn_put(m);
+		else if (m->to == 1 && m->type == RAFT_MSG_SNAPSHOT &&
+			 m->u.snapshot.offset == 0 &&
+			 !pn_net.leader_chunk_given) {
+			pn_net.leader_chunk_given = true;
+			pn_put(m);
+		}
+		return;
+	}
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		assert_true(m->u.snapshot.flags & RAFT_SNAPSHOT_F_PULLED);
+		pn_net.pulled_chunks++;
+	}
+	pn_net.pulls += m->type == RAFT_MSG_PULL;
+	pn_net.pull_replies += m->type == RAFT_MSG_PULL_REPLY;
+	r = (unsigned)(pn_rand() % 40);
+	if (r < 8) {
+		pn_net.dropped++;
+		return;
+	}
+	pn_put(m);
+	if (r >= 35) {
+		pn_net.duplicated++;
+		pn_put(m);
+	}
+}
+
+static bool
+pn_take(struct raft_msg *out)
+{
+	unsigned i;
+
+	if (pn_net.n == 0)
+		return false;
+	i = (unsigned)(pn_rand() % pn_net.n);
+	*out = pn_net.q[i];
+	pn_net.q[i] = pn_net.q[--pn_net.n];
+	return true;
+}
+
+static const struct prepl_ops pn_ops = {pn_send, ch_report, ch_apply,
+					ch_save, ch_load,   t_takeover};
+
+static void
+pn_view(struct prepl *pp, uint64_t seq, uint64_t term, uint8_t role,
+	uint8_t leader, uint8_t voters, uint8_t learners, uint64_t now)
+{
+	struct raft_chan_down d;
+
+	memset(&d, 0, sizeof(d));
+	d.type = RAFT_CHAN_VIEW;
+	d.partition = RAFT_CHAN_ALL;
+	d.u.view.ctl_incarnation = 1;
+	d.u.view.seq = seq;
+	d.u.view.dp_incarnation = 1;
+	d.u.view.term = term;
+	d.u.view.caught_up_incarnation = 1;
+	d.u.view.role = role;
+	d.u.view.leader = leader;
+	d.u.view.voters = voters;
+	d.u.view.counted = voters;
+	d.u.view.learners = learners;
+	prepl_chan(pp, &d, now);
+}
+
+/* The control plane of node 1 asks its worker to pull from node 2. */
+static void
+pn_chan_pull(struct prepl *pp, uint64_t now)
+{
+	struct raft_chan_down d;
+
+	memset(&d, 0, sizeof(d));
+	d.type = RAFT_CHAN_PULL;
+	d.partition = 0;
+	d.u.pull.from = 2;
+	prepl_chan(pp, &d, now);
+}
+
+/* Leader 2 (term 5, alone) proposes until its ring compacts again. */
+static void
+pn_compact_again(struct prepl *c, uint64_t *now)
+{
+	uint64_t before = c->log->snap_index;
+	struct lock_entry e;
+	unsigned i;
+
+	memset(&e, 0, sizeof(e));
+	e.op = LOCK_E_ACQUIRE;
+	for (i = 0; i < 40 && c->log->snap_index == before; i++) {
+		(void)prepl_propose(c, &e, *now);
+		*now += 1;
+		(void)prepl_tick(c, *now);
+	}
+	assert_true(c->log->snap_index > before);
+}
+
+/*
+ * Seed 8064 of the simulator (docs/raft.md, "Pulling a snapshot"): node
+ * 1 lost its leader (node 0) after the first chunk of the leader's
+ * snapshot; node 2 holds the leader's committed state in its own
+ * snapshot. Node 1's control plane, refused by node 2, has its worker
+ * pull from node 2: the PULL is answered with node 2's snapshot in
+ * chunks, a window at a time, through a network that loses, duplicates
+ * and reorders; lost ones cost a heartbeat (the puller resends its PULL
+ * with the bytes it holds). Midway node 2 compacts again (it leads term
+ * 5 alone): the transfer restarts with the new snapshot. Node 1 installs
+ * it once, never acknowledges anything, pulls the entries after it and
+ * ends with node 2's state and commit index; then a PULL from a puller
+ * past the snapshot is answered with entries, as before.
+ */
+static void
+run_pull_snapshot(uint64_t seed)
+{
+	struct prepl_config cfg = {.partition = 0,
+				   .heartbeat_ms = 20,
+				   .log = {.entries_max = 8,
+					   .batch_max = 2,
+					   .inflight_max = 2,
+					   .snapshot_max = 64,
+					   .chunk_max = 8}};
+	struct ch_node a = {0}, b = {0}, c = {0};
+	struct prepl *ld, *pu, *src;
+	struct lock_entry e;
+	struct raft_msg m;
+	uint64_t now = 100;
+	unsigned i, steps = 0, rounds = 0;
+	bool changed = false;
+
+	memset(&pn_net, 0, sizeof(pn_net));
+	pn_net.rng = seed;
+	pn_net.phase1 = true;
+	cfg.id = 0;
+	ld = prepl_create(&cfg, &pn_ops, &a, 1);
+	cfg.id = 1;
+	pu = prepl_create(&cfg, &pn_ops, &b, 1);
+	cfg.id = 2;
+	src = prepl_create(&cfg, &pn_ops, &c, 1);
+	assert_non_null(ld);
+	assert_non_null(pu);
+	assert_non_null(src);
+
+	/* Phase 1: leader 0 of term 3 commits alone and compacts; node 2
+	 * follows it completely, node 1 gets one chunk of its snapshot. */
+	pn_view(ld, 1, 3, RAFT_VIEW_LEADER, 0, 0x01, 0x06, now);
+	pn_view(pu, 1, 3, RAFT_VIEW_FOLLOWER, 0, 0x01, 0x06, now);
+	pn_view(src, 1, 3, RAFT_VIEW_FOLLOWER, 0, 0x01, 0x06, now);
+	memset(&e, 0, sizeof(e));
+	e.op = LOCK_E_ACQUIRE;
+	for (i = 0; i < 20; i++) {
+		assert_true(prepl_propose(ld, &e, now) > 0);
+		(void)prepl_tick(ld, now);
+	}
+	pn_net.n = 0;
+	pn_net.leader_chunk_given = false;
+	assert_true(ld->log->snap_index > 1);
+	while (src->log->commit < ld->log->commit && steps++ < 1000) {
+		if (!pn_take(&m)) {
+			now += 20;
+			(void)prepl_tick(ld, now);
+			continue;
+		}
+		prepl_recv(m.to == 0 ? ld : m.to == 1 ? pu : src, &m, now);
+	}
+	assert_int_equal(src->log->commit, ld->log->commit);
+	assert_true(src->log->snap_index > 0);
+	assert_int_equal(pu->log->rx_have, 8); /* one chunk of 8 */
+	assert_int_equal(pu->log->rx_from, RAFT_NONE);
+	assert_int_equal(pu->log->commit, 0);
+
+	/* Phase 2: node 0 is dead; nodes 1 and 2 know no leader. */
+	pn_net.phase1 = false;
+	pn_net.n = 0;
+	pn_view(pu, 2, 4, RAFT_VIEW_NONE, RAFT_NONE, 0x07, 0, now);
+	pn_view(src, 2, 4, RAFT_VIEW_NONE, RAFT_NONE, 0x07, 0, now);
+	pn_chan_pull(pu, now);
+	steps = 0;
+	while (pu->log->commit < src->log->commit && steps++ < 20000) {
+		if (!pn_take(&m)) {
+			now += 20; /* a heartbeat: the puller resends */
+			(void)prepl_tick(pu, now);
+			(void)prepl_tick(src, now);
+			if (pn_net.n == 0 && pu->pull_from == RAFT_NONE) {
+				/* Its resends gave up: the next refused
+				 * pre-vote pulls again. */
+				rounds++;
+				pn_chan_pull(pu, now);
+			}
+			continue;
+		}
+		/* Pulled state is never acknowledged to anyone. */
+		assert_true(m.type == RAFT_MSG_PULL ||
+			    m.type == RAFT_MSG_PULL_REPLY ||
+			    m.type == RAFT_MSG_SNAPSHOT);
+		prepl_recv(m.to == 1 ? pu : src, &m, now);
+		if (!changed && pu->log->rx_from == 2 &&
+		    pu->log->rx_have >= 16) {
+			/* Node 2 wins term 5 alone and compacts again. */
+			changed = true;
+			pn_view(src, 3, 5, RAFT_VIEW_LEADER, 2, 0x04, 0, now);
+			assert_true(prepl_is_leader(src));
+			pn_compact_again(src, &now);
+		}
+	}
+	assert_true(steps < 20000); /* converged, not cut off */
+	assert_true(changed);
+	assert_int_equal(pu->log->commit, src->log->commit);
+	assert_int_equal(b.loads, 1);
+	assert_int_equal(b.applied, c.applied);
+	assert_true(pn_net.pulled_chunks > 64 / 8);
+	assert_true(pn_net.dropped > 0);
+	assert_true(pn_net.duplicated > 0);
+	assert_false(prepl_is_leader(pu));
+	assert_int_equal(t_out.takeovers, 2); /* nodes 0 and 2, never 1 */
+
+	/* Past the snapshot: a new entry at node 2 comes as entries. */
+	pn_net.n = 0;
+	pn_net.pulled_chunks = 0;
+	pn_net.pull_replies = 0;
+	while (pn_net.rng % 40 < 8 || pn_net.rng % 40 >= 35)
+		(void)pn_rand(); /* the next send is neither lost nor doubled */
+	assert_true(prepl_propose(src, &e, now) > 0);
+	(void)prepl_tick(src, now + 1);
+	now += 2;
+	pn_chan_pull(pu, now);
+	for (steps = 0; steps < 100 && pu->log->commit < src->log->commit;
+	     steps++) {
+		if (!pn_take(&m)) {
+			now += 20;
+			pn_chan_pull(pu, now);
+			continue;
+		}
+		prepl_recv(m.to == 1 ? pu : src, &m, now);
+	}
+	assert_int_equal(pu->log->commit, src->log->commit);
+	assert_int_equal(pn_net.pulled_chunks, 0);
+	assert_true(pn_net.pull_replies > 0);
+	assert_int_equal(b.loads, 1);
+	(void)rounds;
+	prepl_destroy(ld);
+	prepl_destroy(pu);
+	prepl_destroy(src);
+}
+
+static void
+test_pull_snapshot_in_chunks(void **state)
+{
+	uint64_t seed;
+
+	(void)state;
+	for (seed = 1; seed <= 20; seed++) {
+		memset(&t_out, 0, sizeof(t_out));
+		run_pull_snapshot(seed * 0x9e3779b97f4a7c15ull);
+	}
+}
+
+/*
+ * The rules of pulling still hold for snapshots: a leader, or a worker
+ * with amnesia, takes no pulled chunk; nor does a follower of a leader
+ * (that leader's transfer owns the receive buffer).
+ */
+static void
+test_pull_snapshot_rules(void **state)
+{
+	struct prepl *pp = t_prepl(1);
+	struct raft_msg m;
+	struct raft_chan_down d;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_SNAPSHOT;
+	m.from = 2;
+	m.to = 1;
+	m.term = 9;
+	m.u.snapshot.index = 5;
+	m.u.snapshot.term = 2;
+	m.u.snapshot.total = 1;
+	m.u.snapshot.len = 1;
+	m.u.snapshot.done = 1;
+	m.u.snapshot.flags = RAFT_SNAPSHOT_F_PULLED;
+	m.u.snapshot.incarnation = 4;
+	/* Leading: not taken. */
+	t_view(pp, 1, 1, 3, RAFT_VIEW_LEADER, 1);
+	assert_true(prepl_is_leader(pp));
+	prepl_recv(pp, &m, 100);
+	assert_int_equal(pp->log->last, 1); /* its no-op only */
+	assert_int_equal(pp->log->snap_index, 0);
+	/* Amnesic (restarted, not yet caught up): not taken, not served. */
+	prepl_restart(pp, 110, 2);
+	memset(&d, 0, sizeof(d));
+	d.type = RAFT_CHAN_VIEW;
+	d.partition = RAFT_CHAN_ALL;
+	d.u.view.ctl_incarnation = 1;
+	d.u.view.seq = 2;
+	d.u.view.dp_incarnation = 2;
+	d.u.view.term = 3;
+	d.u.view.caught_up_incarnation = 1;
+	d.u.view.role = RAFT_VIEW_NONE;
+	d.u.view.leader = RAFT_NONE;
+	d.u.view.voters = 0x07;
+	prepl_chan(pp, &d, 110);
+	assert_true(prepl_is_amnesic(pp));
+	prepl_recv(pp, &m, 110);
+	assert_int_equal(pp->log->snap_index, 0);
+	/* Caught up, following leader 0: its leader's transfer has the
+	 * receive buffer; a pulled chunk is not taken. */
+	d.u.view.seq = 3;
+	d.u.view.caught_up_incarnation = 2;
+	d.u.view.role = RAFT_VIEW_FOLLOWER;
+	d.u.view.leader = 0;
+	prepl_chan(pp, &d, 120);
+	assert_false(prepl_is_amnesic(pp));
+	prepl_recv(pp, &m, 120);
+	assert_int_equal(pp->log->snap_index, 0);
+	/* No leader known (a pre-candidate's view): taken, above its commit,
+	 * and the higher term of the chunk is not reported as a leader's. */
+	d.u.view.seq = 4;
+	d.u.view.role = RAFT_VIEW_NONE;
+	d.u.view.leader = RAFT_NONE;
+	prepl_chan(pp, &d, 120);
+	t_out.rep.seen_term = 0;
+	prepl_recv(pp, &m, 120);
+	assert_int_equal(pp->log->snap_index, 5);
+	assert_int_equal(pp->log->commit, 5);
+	assert_int_equal(t_out.rep.seen_term, 0);
+	prepl_destroy(pp);
+}
+
 int
 main(void)
 {
@@ -567,6 +934,8 @@ main(void)
 		cmocka_unit_test(test_leader_commit_rules),
 		cmocka_unit_test(test_new_leader_probes_silent_followers),
 		cmocka_unit_test(test_lead_failed_learns_commit),
+		cmocka_unit_test(test_pull_snapshot_in_chunks),
+		cmocka_unit_test(test_pull_snapshot_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@
 
 /* Header of a golden message: type, from, to, log, term, body_len. */
 #define HDR(type, from, to, log, term, blen)                              \
-	0x4c, 0x52, 0x02, type, from, to, 0x00, log, 0, 0, 0, 0, 0, 0, 0, \
+	0x4c, 0x52, 0x03, type, from, to, 0x00, log, 0, 0, 0, 0, 0, 0, 0, \
 		term, 0x00, blen, 0x00, 0x00
 
 static const uint8_t golden_timeout_now[] = {HDR(8, 1, 2, 0, 7, 0)};
@@ -356,6 +356,8 @@ test_round_trip_every_type(void **state)
 			m.u.snapshot.offset = 70000 - RAFT_SNAPSHOT_MAX;
 			m.u.snapshot.len = RAFT_SNAPSHOT_MAX;
 			m.u.snapshot.done = 1;
+			m.u.snapshot.flags = RAFT_SNAPSHOT_F_PULLED;
+			m.u.snapshot.incarnation = (uint64_t)1 << 60;
 			for (i = 0; i < RAFT_SNAPSHOT_MAX; i++)
 				m.u.snapshot.data[i] = (uint8_t)(i * 7);
 			break;
@@ -369,6 +371,10 @@ test_round_trip_every_type(void **state)
 			m.u.pull.last.term = 3;
 			m.u.pull.last.index = 30;
 			m.u.pull.commit = 29;
+			m.u.pull.snap.term = 2;
+			m.u.pull.snap.index = (uint64_t)1 << 50;
+			m.u.pull.snap_incarnation = UINT64_MAX;
+			m.u.pull.snap_have = 0xfffffff0;
 			break;
 		default:
 			break;
@@ -379,10 +385,11 @@ test_round_trip_every_type(void **state)
 
 /*
  * A middle chunk of a snapshot: index 9, term 2, offset 1024 of total
- * 70000, 3 data bytes, not done. Body 28 + 3.
+ * 70000, 3 data bytes, not done, pulled (flags 1), from incarnation 5.
+ * Body 36 + 3.
  */
 static const uint8_t golden_chunk[] = {
-	HDR(7, 0, 2, 1, 2, 31),
+	HDR(7, 0, 2, 1, 2, 39),
 	0,
 	0,
 	0,
@@ -410,10 +417,78 @@ static const uint8_t golden_chunk[] = {
 	0x00,
 	0x03, /* len */
 	0x00, /* done */
-	0x00, /* reserved */
+	0x01, /* flags: PULLED */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	5, /* incarnation */
 	0xaa,
 	0xbb,
 	0xcc, /* data */
+};
+
+/*
+ * A PULL: last (term 3, index 30), commit 29, and 2048 bytes held of the
+ * source's snapshot (term 2, index 9) of its incarnation 5. Body 52.
+ */
+static const uint8_t golden_pull[] = {
+	HDR(9, 2, 0, 1, 4, 52),
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	3, /* last term */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	30, /* last index */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	29, /* commit */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	2, /* snapshot term */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	9, /* snapshot index */
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	0,
+	5, /* source incarnation */
+	0,
+	0,
+	0x08,
+	0x00, /* bytes held 2048 */
 };
 
 /* The follower holds 2048 bytes of snapshot 9. Body 22. */
@@ -460,6 +535,8 @@ golden_chunk_msg(struct raft_msg *m)
 	m->u.snapshot.offset = 1024;
 	m->u.snapshot.total = 70000;
 	m->u.snapshot.len = 3;
+	m->u.snapshot.flags = RAFT_SNAPSHOT_F_PULLED;
+	m->u.snapshot.incarnation = 5;
 	m->u.snapshot.data[0] = 0xaa;
 	m->u.snapshot.data[1] = 0xbb;
 	m->u.snapshot.data[2] = 0xcc;
@@ -510,6 +587,35 @@ test_snapshot_chunks(void **state)
 					  sizeof(golden_snapshot_reply), &got),
 			 RAFT_WIRE_V_OK);
 	assert_memory_equal(&got, &m, sizeof(got));
+
+	/* A PULL names how far the puller got in the source's snapshot. */
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_PULL;
+	m.from = 2;
+	m.to = 0;
+	m.log = 1;
+	m.term = 4;
+	m.u.pull.last.term = 3;
+	m.u.pull.last.index = 30;
+	m.u.pull.commit = 29;
+	m.u.pull.snap.term = 2;
+	m.u.pull.snap.index = 9;
+	m.u.pull.snap_incarnation = 5;
+	m.u.pull.snap_have = 2048;
+	len = raft_wire_encode(&m, buf, sizeof(buf));
+	assert_int_equal(len, sizeof(golden_pull));
+	assert_int_equal(len, RAFT_WIRE_HEADER_LEN + RAFT_WIRE_PULL_LEN);
+	assert_memory_equal(buf, golden_pull, (size_t)len);
+	assert_int_equal(
+		raft_wire_decode(golden_pull, sizeof(golden_pull), &got),
+		RAFT_WIRE_V_OK);
+	assert_memory_equal(&got, &m, sizeof(got));
+	for (n = RAFT_WIRE_HEADER_LEN; n < sizeof(golden_pull); n++) {
+		memcpy(buf, golden_pull, n);
+		buf[17] = (uint8_t)(n - RAFT_WIRE_HEADER_LEN);
+		assert_int_equal(raft_wire_decode(buf, n, &got),
+				 RAFT_WIRE_V_TRUNCATED);
+	}
 
 	/* done set on a chunk that does not end the snapshot. */
 	expect_verdict(golden_chunk, sizeof(golden_chunk), 46, 1,
@@ -586,10 +692,14 @@ test_malformed_verdicts(void **state)
 	/* The lock protocol's magic is not ours. */
 	expect_verdict(golden_vote, sizeof(golden_vote), 1, 0x54,
 		       RAFT_WIRE_V_BAD_MAGIC);
-	/* Version 1 had SNAPSHOT whole: its bodies would be misread. */
+	/* Version 1 had SNAPSHOT whole, version 2 PULL without a snapshot's
+	 * progress and SNAPSHOT without flags: their bodies would be
+	 * misread. */
 	expect_verdict(golden_vote, sizeof(golden_vote), 2, 1,
 		       RAFT_WIRE_V_BAD_VERSION);
-	expect_verdict(golden_vote, sizeof(golden_vote), 2, 3,
+	expect_verdict(golden_vote, sizeof(golden_vote), 2, 2,
+		       RAFT_WIRE_V_BAD_VERSION);
+	expect_verdict(golden_vote, sizeof(golden_vote), 2, 4,
 		       RAFT_WIRE_V_BAD_VERSION);
 	expect_verdict(golden_vote, sizeof(golden_vote), 3, 0,
 		       RAFT_WIRE_V_BAD_TYPE);
