@@ -303,7 +303,9 @@ raft_pull_meta(struct raft_ctl *r, uint8_t voter, struct raft_pos from)
 {
 	struct raft_msg *m = &r->scratch;
 
-	memset(m, 0, offsetof(struct raft_msg, u));
+	/* The whole body: the snapshot fields stay 0 (a meta log is not
+	 * pulled as a snapshot; docs/raft.md). */
+	memset(m, 0, sizeof(*m) - sizeof(m->u) + sizeof(m->u.pull));
 	m->type = RAFT_MSG_PULL;
 	m->log = raft_meta(r);
 	m->term = r->term;

@@ -280,6 +280,46 @@ test_pipelining(void **state)
 	plog_destroy(pl);
 }
 
+/*
+ * A retransmission resends from the lowest index the follower is known
+ * to lack: at a leadership's start (nothing heard) the probe again, not
+ * the whole log; after a refusal, its hint; after a success, match + 1.
+ */
+static void
+test_retransmit_from_what_is_known(void **state)
+{
+	struct applied a;
+	struct plog *pl = t_log(&a, 64);
+	uint64_t terms[12];
+	struct raft_msg m;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 12; i++)
+		terms[i] = 1;
+	t_fill(pl, terms, 12);
+	plog_leader_start(pl);
+	/* The probe (prev = last), unanswered, then resent as it was. */
+	assert_int_equal(plog_leader_send(pl, 1, true, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 12);
+	plog_leader_retransmit(pl, 1);
+	assert_int_equal(plog_leader_send(pl, 1, true, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 12);
+	/* Refused: the follower's log ends at 5. */
+	plog_leader_reply(pl, 1, false, 5);
+	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 5);
+	plog_leader_retransmit(pl, 1);
+	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 5);
+	/* Acked through 9: resent from 10. */
+	plog_leader_reply(pl, 1, true, 9);
+	plog_leader_retransmit(pl, 1);
+	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 9);
+	plog_destroy(pl);
+}
+
 /* A full ring compacts through a snapshot; a lagging peer gets it. */
 static void
 test_snapshot(void **state)
@@ -1166,6 +1206,7 @@ main(void)
 		cmocka_unit_test(test_figure8_commit_rule),
 		cmocka_unit_test(test_commit_ignores_uncounted),
 		cmocka_unit_test(test_pipelining),
+		cmocka_unit_test(test_retransmit_from_what_is_known),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_snapshot_too_big_not_compacted),
 		cmocka_unit_test(test_snapshot_chunked_lossy),
