@@ -733,7 +733,8 @@ plog_leader_reset_peer(struct plog *pl, unsigned peer)
 
 	p->next = pl->last + 1;
 	p->match = 0;
-	p->floor = p->next;
+	p->probe = p->next;
+	p->heard = false;
 	p->inflight = 0;
 	p->snap_next = 0;
 	p->snap_acked = 0;
@@ -857,10 +858,10 @@ plog_leader_reply(struct plog *pl, unsigned peer, bool success, uint64_t index)
 	LATCH_ASSERT(peer < RAFT_NODES_MAX);
 	if (index > pl->last)
 		return; /* not an answer to anything this leader sent */
+	p->heard = true;
 	if (success) {
 		if (index > p->match)
 			p->match = index;
-		p->floor = p->match + 1;
 		if (p->next < index + 1)
 			p->next = index + 1;
 		if (p->inflight > 0)
@@ -870,7 +871,6 @@ plog_leader_reply(struct plog *pl, unsigned peer, bool success, uint64_t index)
 	if (index < p->match)
 		return;
 	p->next = index + 1;
-	p->floor = p->next;
 	p->inflight = 0;
 }
 
@@ -894,6 +894,7 @@ plog_leader_snapshot_reply(struct plog *pl, unsigned peer, uint64_t index,
 	if (p->next > pl->snap_index || index != pl->snap_index ||
 	    index != p->snap_index || have > pl->snap_len)
 		return;
+	p->heard = true;
 	k = have / pl->cfg.chunk_max;
 	if (k < p->snap_acked)
 		p->snap_next = k;
@@ -903,21 +904,22 @@ plog_leader_snapshot_reply(struct plog *pl, unsigned peer, uint64_t index,
 }
 
 /*
- * Leader: assume what is unanswered was lost, and resend from the lowest
- * index the follower is known to lack (or, during a snapshot transfer,
- * from the first chunk not acknowledged). Not from match + 1 when match
- * is not known: a follower not heard from yet in this leadership may
- * hold the whole log, and resending it costs a round trip per batch (a
- * new leader whose first APPEND found a follower not yet told of the
- * term resent ~150 entries, 8 at a time, before its first commit).
+ * Leader: assume what is unanswered was lost, and resend from match + 1
+ * (or, during a snapshot transfer, from the first chunk not
+ * acknowledged). Before any reply in this leadership, match says nothing
+ * (it is 0): the probe is resent instead, not the whole log from index 1
+ * (a new leader whose first APPEND found a follower not yet told of the
+ * term resent ~150 entries, 8 at a time, before its first commit). A
+ * follower that lacks more refuses the probe and says where to start.
  */
 void
 plog_leader_retransmit(struct plog *pl, unsigned peer)
 {
 	struct plog_progress *p = &pl->peers[peer];
+	uint64_t from = p->heard ? p->match + 1 : p->probe;
 
-	if (p->next > p->floor) {
-		p->next = p->floor;
+	if (p->next > from) {
+		p->next = from;
 		p->inflight = 0;
 	}
 	p->snap_next = p->snap_acked;

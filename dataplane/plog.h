@@ -77,11 +77,11 @@ struct plog_ops {
 struct plog_progress {
 	uint64_t next;
 	uint64_t match;
-	/* The lowest index the follower is known to lack: match + 1 after
-	 * a success, its hint + 1 after a refusal, and at a leadership's
-	 * start the leader's last + 1 (nothing is known: the probe). What a
-	 * retransmission resends from. */
-	uint64_t floor;
+	/* Where this leadership's first APPEND to the follower started
+	 * (the leader's last + 1), and whether any reply came since: until
+	 * one does, a retransmission resends that probe, not the log. */
+	uint64_t probe;
+	bool heard;
 	uint32_t inflight; /* APPENDs sent since the last reply or reset */
 	uint32_t snap_next;
 	uint32_t snap_acked;

@@ -281,9 +281,9 @@ test_pipelining(void **state)
 }
 
 /*
- * A retransmission resends from the lowest index the follower is known
- * to lack: at a leadership's start (nothing heard) the probe again, not
- * the whole log; after a refusal, its hint; after a success, match + 1.
+ * A retransmission before any reply in a leadership resends the probe
+ * (prev = the leader's last at its start), not the whole log from index
+ * 1; once the follower answered, from match + 1 as ever.
  */
 static void
 test_retransmit_from_what_is_known(void **state)
@@ -305,13 +305,14 @@ test_retransmit_from_what_is_known(void **state)
 	plog_leader_retransmit(pl, 1);
 	assert_int_equal(plog_leader_send(pl, 1, true, &m), PLOG_SEND_APPEND);
 	assert_int_equal(m.u.append.prev_index, 12);
-	/* Refused: the follower's log ends at 5. */
+	/* Refused: the follower's log ends at 5; sent from there. */
 	plog_leader_reply(pl, 1, false, 5);
 	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
 	assert_int_equal(m.u.append.prev_index, 5);
+	/* Heard, nothing acked: a retransmission starts from 1 again. */
 	plog_leader_retransmit(pl, 1);
 	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
-	assert_int_equal(m.u.append.prev_index, 5);
+	assert_int_equal(m.u.append.prev_index, 0);
 	/* Acked through 9: resent from 10. */
 	plog_leader_reply(pl, 1, true, 9);
 	plog_leader_retransmit(pl, 1);
