@@ -188,7 +188,8 @@ struct worker {
 	uint16_t ports_count;
 	uint16_t burst;
 	uint16_t port_base;
-	uint64_t tsc_per_ms;
+	/* 2^64 / (TSC ticks per ms): now_ms = tsc * ms_mult >> 64. */
+	uint64_t ms_mult;
 	struct lock_table *table;
 	struct conntrack *ct;   /* flows of 5-tuple routes; NULL: off */
 	struct key_index *keys; /* the table's key -> slot index */
@@ -1551,6 +1552,20 @@ worker_rx_port(struct worker *w, uint8_t slot)
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/*
+ * The worker's clock in ms, read once a pass. A multiplication by the
+ * reciprocal instead of a 64-bit division: the division was 8-12 % of a
+ * routing worker's samples (perf), a pass often carrying a frame or two.
+ * At most 1 ms behind tsc / (ticks per ms), and as monotonic.
+ */
+static inline uint64_t
+worker_clock_ms(const struct worker *w)
+{
+	return (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() *
+			   w->ms_mult) >>
+			  64);
+}
+
 int
 worker_main(void *arg)
 {
@@ -1572,7 +1587,7 @@ worker_main(void *arg)
 	}
 	while (!*sh->stop) {
 		work = 0;
-		w->now_ms = rte_get_tsc_cycles() / w->tsc_per_ms;
+		w->now_ms = worker_clock_ms(w);
 		/* Once per pass: the table stays valid until quiescent. */
 		w->rt = w->rcu_registered ? router_rcu_current(sh->router)
 					  : NULL;
@@ -1826,7 +1841,7 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 	w->burst = p->burst;
 	w->port_base = p->port_base;
 	tsc_hz = sh->tsc_hz != 0 ? sh->tsc_hz : rte_get_tsc_hz();
-	w->tsc_per_ms = tsc_hz / 1000 != 0 ? tsc_hz / 1000 : 1;
+	w->ms_mult = UINT64_MAX / (tsc_hz >= 1000 ? tsc_hz / 1000 : 1);
 	memset(w->port_slot, WORKER_PORT_NONE, sizeof(w->port_slot));
 	for (i = 0; i < sh->ports_count; i++)
 		w->port_slot[sh->ports[i].port_id] = (uint8_t)i;
