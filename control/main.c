@@ -426,8 +426,7 @@ on_ping(void *ctx, uint64_t now_ms)
 {
 	struct control *c = ctx;
 
-	(void)now_ms;
-	peer_ping_all(c->peers);
+	peer_ping_all(c->peers, now_ms, c->profile.control_heartbeat_ms);
 	loop_timer_arm_in(c->loop, c->ping_timer,
 			  control_beacon_ms(&c->profile));
 }

@@ -281,7 +281,7 @@ peer_send(struct peer_set *ps, const struct raft_msg *m)
 }
 
 void
-peer_ping_all(struct peer_set *ps)
+peer_ping_all(struct peer_set *ps, uint64_t now_ms, uint64_t slow_ms)
 {
 	struct raft_msg m;
 	unsigned i;
@@ -290,7 +290,15 @@ peer_ping_all(struct peer_set *ps)
 	m.type = RAFT_WIRE_TYPE_PING;
 	m.from = ps->self_id;
 	for (i = 0; i < ps->count; i++) {
-		m.to = ps->peers[i].id;
+		struct peer *pr = &ps->peers[i];
+		bool live = pr->last_contact_ms != 0 &&
+			    now_ms - pr->last_contact_ms <= slow_ms;
+
+		if (!live && pr->last_beacon_ms != 0 &&
+		    now_ms - pr->last_beacon_ms < slow_ms)
+			continue;
+		pr->last_beacon_ms = now_ms;
+		m.to = pr->id;
 		(void)peer_send(ps, &m); /* counted per peer */
 	}
 }

@@ -53,6 +53,7 @@ struct peer {
 	struct sockaddr_in mgmt;
 	uint32_t data_be;
 	uint64_t last_contact_ms; /* 0: never heard from */
+	uint64_t last_beacon_ms;  /* last beacon sent to it */
 	struct peer_stats stats;
 };
 
@@ -85,8 +86,16 @@ void peer_destroy(struct peer_set *ps);
  * -errno of sendto (also counted as a send error). */
 int peer_send(struct peer_set *ps, const struct raft_msg *m);
 
-/* Send the liveness beacon to every peer. */
-void peer_ping_all(struct peer_set *ps);
+/*
+ * Send the liveness beacon to every peer heard from within @slow_ms, and
+ * to the others once per @slow_ms. A host that is down answers no ARP:
+ * the kernel holds each datagram to it, charged to our socket's send
+ * buffer, until resolution fails (seconds). At a 2 ms beacon that filled
+ * the buffer in half a second and every send failed, to live peers too
+ * (a lab node partitioned away left the other two unable to keep a
+ * leader). A live peer beacons back every period, so it stays fast.
+ */
+void peer_ping_all(struct peer_set *ps, uint64_t now_ms, uint64_t slow_ms);
 
 unsigned peer_count(const struct peer_set *ps);
 const struct peer *peer_at(const struct peer_set *ps, unsigned i);
