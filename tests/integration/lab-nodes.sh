@@ -75,12 +75,21 @@ part_answers() {
 }
 wait_until 20 part_answers || fail "$part does not answer after heal"
 
+# running PID: alive and not a zombie (a killed latchd whose parent has
+# not reaped it yet holds nothing; tools/lab's pid_gone counts it gone).
+running() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
 victim=${others[1]}
 k=${victim#lab}
 say "kill follower $victim: dead; restart: running, the cluster serves on"
 "$LAB" kill "$victim"
 assert_eq "$(node_field "$victim" state)" dead "$victim state after kill"
-kill -0 "${pids[$((k - 1))]}" 2>/dev/null &&
+running "${pids[$((k - 1))]}" &&
 	fail "$victim's latchd (${pids[$((k - 1))]}) still runs"
 "$LAB" restart "$victim"
 assert_eq "$(node_field "$victim" state)" running "$victim state after restart"
@@ -110,7 +119,7 @@ for ns in latch-lab latch-lab-1 latch-lab-2 latch-lab-3; do
 done
 ip link show latchbr >/dev/null 2>&1 && fail "bridge latchbr left"
 for p in "${pids[@]}"; do
-	kill -0 "$p" 2>/dev/null && fail "latchd pid $p still runs"
+	running "$p" && fail "latchd pid $p still runs"
 done
 for d in /run/latch-lab /run/latch/lab1 /run/latch/lab2 /run/latch/lab3; do
 	[ ! -e "$d" ] || fail "$d left"
