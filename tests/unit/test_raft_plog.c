@@ -244,21 +244,31 @@ test_commit_ignores_uncounted(void **state)
 	plog_destroy(pl);
 }
 
+/* A leader's log of 12 entries of term 1, its followers' progress reset
+ * (the start of its leadership). */
+static struct plog *
+t_leader12(struct applied *a)
+{
+	struct plog *pl = t_log(a, 64);
+	uint64_t terms[12];
+	unsigned i;
+
+	for (i = 0; i < 12; i++)
+		terms[i] = 1;
+	t_fill(pl, terms, 12);
+	plog_leader_start(pl);
+	return pl;
+}
+
 /* Batching and pipelining: several APPENDs in flight, then a stop. */
 static void
 test_pipelining(void **state)
 {
 	struct applied a;
-	struct plog *pl = t_log(&a, 64);
-	uint64_t terms[12];
+	struct plog *pl = t_leader12(&a);
 	struct raft_msg m;
-	unsigned i;
 
 	(void)state;
-	for (i = 0; i < 12; i++)
-		terms[i] = 1;
-	t_fill(pl, terms, 12);
-	plog_leader_start(pl);
 	pl->peers[1].next = 1;
 	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
 	assert_int_equal(m.u.append.prev_index, 0);
@@ -289,16 +299,10 @@ static void
 test_retransmit_from_what_is_known(void **state)
 {
 	struct applied a;
-	struct plog *pl = t_log(&a, 64);
-	uint64_t terms[12];
+	struct plog *pl = t_leader12(&a);
 	struct raft_msg m;
-	unsigned i;
 
 	(void)state;
-	for (i = 0; i < 12; i++)
-		terms[i] = 1;
-	t_fill(pl, terms, 12);
-	plog_leader_start(pl);
 	/* The probe (prev = last), unanswered, then resent as it was. */
 	assert_int_equal(plog_leader_send(pl, 1, true, &m), PLOG_SEND_APPEND);
 	assert_int_equal(m.u.append.prev_index, 12);

@@ -98,9 +98,11 @@ t_prepl(uint8_t id)
 	return pp;
 }
 
+/* A view from control incarnation 1 that says dataplane incarnation
+ * @caught_up is caught up. */
 static void
-t_view(struct prepl *pp, uint64_t seq, uint64_t inc, uint64_t term,
-       uint8_t role, uint8_t leader)
+t_view_caught(struct prepl *pp, uint64_t seq, uint64_t inc, uint64_t term,
+	      uint8_t role, uint8_t leader, uint64_t caught_up)
 {
 	struct raft_chan_down d;
 
@@ -111,12 +113,19 @@ t_view(struct prepl *pp, uint64_t seq, uint64_t inc, uint64_t term,
 	d.u.view.seq = seq;
 	d.u.view.dp_incarnation = inc;
 	d.u.view.term = term;
-	d.u.view.caught_up_incarnation = 1;
+	d.u.view.caught_up_incarnation = caught_up;
 	d.u.view.role = role;
 	d.u.view.leader = leader;
 	d.u.view.voters = 0x07;
 	d.u.view.counted = 0x07;
 	prepl_chan(pp, &d, pp->now > 100 ? pp->now : 100);
+}
+
+static void
+t_view(struct prepl *pp, uint64_t seq, uint64_t inc, uint64_t term,
+       uint8_t role, uint8_t leader)
+{
+	t_view_caught(pp, seq, inc, term, role, leader, 1);
 }
 
 static struct raft_msg
@@ -862,7 +871,6 @@ test_pull_snapshot_rules(void **state)
 {
 	struct prepl *pp = t_prepl(1);
 	struct raft_msg m;
-	struct raft_chan_down d;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -885,37 +893,19 @@ test_pull_snapshot_rules(void **state)
 	assert_int_equal(pp->log->snap_index, 0);
 	/* Amnesic (restarted, not yet caught up): not taken, not served. */
 	prepl_restart(pp, 110, 2);
-	memset(&d, 0, sizeof(d));
-	d.type = RAFT_CHAN_VIEW;
-	d.partition = RAFT_CHAN_ALL;
-	d.u.view.ctl_incarnation = 1;
-	d.u.view.seq = 2;
-	d.u.view.dp_incarnation = 2;
-	d.u.view.term = 3;
-	d.u.view.caught_up_incarnation = 1;
-	d.u.view.role = RAFT_VIEW_NONE;
-	d.u.view.leader = RAFT_NONE;
-	d.u.view.voters = 0x07;
-	prepl_chan(pp, &d, 110);
+	t_view(pp, 2, 2, 3, RAFT_VIEW_NONE, RAFT_NONE);
 	assert_true(prepl_is_amnesic(pp));
 	prepl_recv(pp, &m, 110);
 	assert_int_equal(pp->log->snap_index, 0);
 	/* Caught up, following leader 0: its leader's transfer has the
 	 * receive buffer; a pulled chunk is not taken. */
-	d.u.view.seq = 3;
-	d.u.view.caught_up_incarnation = 2;
-	d.u.view.role = RAFT_VIEW_FOLLOWER;
-	d.u.view.leader = 0;
-	prepl_chan(pp, &d, 120);
+	t_view_caught(pp, 3, 2, 3, RAFT_VIEW_FOLLOWER, 0, 2);
 	assert_false(prepl_is_amnesic(pp));
 	prepl_recv(pp, &m, 120);
 	assert_int_equal(pp->log->snap_index, 0);
 	/* No leader known (a pre-candidate's view): taken, above its commit,
 	 * and the higher term of the chunk is not reported as a leader's. */
-	d.u.view.seq = 4;
-	d.u.view.role = RAFT_VIEW_NONE;
-	d.u.view.leader = RAFT_NONE;
-	prepl_chan(pp, &d, 120);
+	t_view_caught(pp, 4, 2, 3, RAFT_VIEW_NONE, RAFT_NONE, 2);
 	t_out.rep.seen_term = 0;
 	prepl_recv(pp, &m, 120);
 	assert_int_equal(pp->log->snap_index, 5);
