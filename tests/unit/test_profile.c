@@ -21,15 +21,31 @@
 #error "PROFILE_DIR must point at firmware-cfg/"
 #endif
 
-/* Write @text to a temporary file; return its path (static buffer). */
+/* The last file write_profile() made, removed by the next call and at the
+ * end of the run, so the tests leave nothing in /tmp. */
+static char profile_path[64];
+
+static int
+remove_profile(void **state)
+{
+	(void)state;
+	if (profile_path[0] != '\0')
+		unlink(profile_path);
+	profile_path[0] = '\0';
+	return 0;
+}
+
+/* Write @text to a temporary file; return its path (static buffer, valid
+ * until the next call). */
 static const char *
 write_profile(const char *text)
 {
-	static char path[64];
+	char *path = profile_path;
 	FILE *f;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/latch-profile-XXXXXX");
+	remove_profile(NULL);
+	snprintf(path, sizeof(profile_path), "/tmp/latch-profile-XXXXXX");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
@@ -630,5 +646,5 @@ main(void)
 		cmocka_unit_test(test_control_overrides_and_parser),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, remove_profile);
 }
