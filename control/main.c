@@ -569,11 +569,13 @@ control_start(struct control *c)
 		return -1;
 	}
 	s = store_state(c->store);
-	main_log("state %s: term %llu, vote %u, meta log %llu..%llu%s%s.",
+	main_log("state %s: term %llu, vote %u, meta log %llu..%llu%s%s%s.",
 		 c->state_dir, (unsigned long long)s->term, s->voted_for,
 		 (unsigned long long)store_meta_first(c->store),
 		 (unsigned long long)store_meta_last(c->store),
 		 rep.tmp_removed ? ", an unfinished state.tmp ignored" : "",
+		 rep.torn_state_slot ? ", a state save torn by a crash ignored"
+				     : "",
 		 rep.torn_bytes ? ", a torn meta log tail cut" : "");
 	if (control_core_start(c) != 0)
 		return -1;

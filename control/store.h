@@ -3,11 +3,16 @@
  * latch-control's durable state (docs/raft.md, "the diskless rule";
  * docs/operations.md, "latch-control"), in one directory:
  *
- * - `state`: term, vote and caught_up_incarnation in one checksummed
- *   record, replaced whole: written to `state.tmp`, fsynced, renamed over
- *   `state`, and the directory fsynced, so a crash leaves either the old
- *   or the new record, never a mix. A `state.tmp` found at open is a crash
- *   between write and rename: it is ignored and removed.
+ * - `state`: term, vote and caught_up_incarnation in a checksummed
+ *   record with a sequence number, in two 4 KiB slots. A save
+ *   overwrites the slot that does not hold the newest record and
+ *   fdatasyncs (one flush: an election persists three times on its
+ *   critical path), so a crash leaves the newest durable record intact
+ *   whatever it tore; at open the valid slot with the higher sequence
+ *   wins. The file is made whole at creation (temp file, fsync, rename,
+ *   fsync of the directory), as a version 1 file (one 36-byte record,
+ *   replaced whole by each save) is rewritten; a `state.tmp` found at
+ *   open is a crash before such a rename: ignored and removed.
  * - `meta.log`: the meta log, append-only, one fixed-size record per
  *   entry (STORE_RECORD_LEN bytes: magic, index, length, the entry in
  *   raft_wire's encoding, CRC-32C). At open, a record that is short, has
@@ -51,9 +56,10 @@ struct store_state {
 
 /* What store_open() found, for the log and operators. */
 struct store_report {
-	bool state_found;    /* false: a fresh node (term 0, no vote) */
-	bool tmp_removed;    /* a state.tmp of a crash was ignored */
-	uint64_t torn_bytes; /* bytes cut off the end of meta.log */
+	bool state_found;     /* false: a fresh node (term 0, no vote) */
+	bool tmp_removed;     /* a state.tmp of a crash was ignored */
+	bool torn_state_slot; /* a save a crash cut short was ignored */
+	uint64_t torn_bytes;  /* bytes cut off the end of meta.log */
 };
 
 struct store;
@@ -70,7 +76,8 @@ void store_close(struct store *st);
 /* The state as loaded or last saved. */
 const struct store_state *store_state(const struct store *st);
 
-/* Replace the state (temp file, fsync, rename, fsync dir). 0 or -errno. */
+/* Save the state durably (the other slot, fdatasync). 0 or -errno; on
+ * error the state in force is the one before. */
 int store_save_state(struct store *st, const struct store_state *s);
 
 /* Meta log bounds: first and last index held; both 0 when empty. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * latch-control's durable state (control/store.c): state and meta log
- * survive a reopen, a torn tail is cut, truncation works, and a crash
- * between the temp file and its rename leaves the old state in force.
+ * survive a reopen, a torn tail is cut, truncation works, a crash
+ * between the temp file and its rename leaves the old state in force, a
+ * save torn by a crash leaves the one before it, and a version 1 state
+ * file is upgraded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -322,26 +324,144 @@ test_crash_before_rename(void **state)
 	store_close(st);
 }
 
+/* Flip one byte of file @name in @dir at @off. */
+static void
+file_flip(const char *dir, const char *name, off_t off)
+{
+	char path[128];
+	uint8_t byte;
+	int fd;
+
+	file_path(path, sizeof(path), dir, name);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, off), 1);
+	byte ^= 1;
+	assert_int_equal(pwrite(fd, &byte, 1, off), 1);
+	close(fd);
+}
+
+/* Slot size of `state` version 2 (control/store.c). */
+#define SLOT 4096
+
 /* A corrupt state record is an error, never a silent reset to term 0. */
 static void
 test_corrupt_state_refused(void **state)
 {
 	struct store_state s = {.term = 9, .voted_for = 2};
-	char path[128];
 	struct store *st;
-	uint8_t byte;
-	int fd;
 
 	st = store_open(*state, NULL);
 	assert_non_null(st);
 	assert_int_equal(store_save_state(st, &s), 0);
 	store_close(st);
+	/* Both slots damaged: no record to trust. */
+	file_flip(*state, "state", 15);
+	file_flip(*state, "state", SLOT + 15);
+	errno = 0;
+	assert_null(store_open(*state, NULL));
+	assert_int_equal(errno, EIO);
+}
+
+/*
+ * Saves alternate between the slots, so a crash that tears the one being
+ * written leaves the record before it: torn newest slot, older state.
+ */
+static void
+test_torn_save_keeps_the_one_before(void **state)
+{
+	struct store_state s = {.voted_for = 1};
+	struct store_report rep;
+	struct store *st;
+	uint64_t t;
+
+	st = store_open(*state, NULL);
+	assert_non_null(st);
+	for (t = 1; t <= 5; t++) {
+		s.term = t;
+		assert_int_equal(store_save_state(st, &s), 0);
+		store_close(st);
+		st = store_open(*state, &rep);
+		assert_non_null(st);
+		assert_true(rep.state_found);
+		assert_false(rep.torn_state_slot);
+		assert_int_equal(store_state(st)->term, t);
+	}
+	store_close(st);
+	/* Term 5 is the 6th record (seq 6, the file's own is seq 1): it is
+	 * in the slot the 1st, 3rd and 5th saves went to, slot 1. Tear it. */
+	file_flip(*state, "state", SLOT + 20);
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_true(rep.torn_state_slot);
+	assert_int_equal(store_state(st)->term, 4);
+	/* The next save goes over the torn slot, not the good one. */
+	s.term = 7;
+	assert_int_equal(store_save_state(st, &s), 0);
+	store_close(st);
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_false(rep.torn_state_slot);
+	assert_int_equal(store_state(st)->term, 7);
+	store_close(st);
+}
+
+/* A version 1 `state` (one 36-byte record) is read and rewritten as
+ * version 2, with nothing lost. */
+static void
+test_state_version_1_upgraded(void **state)
+{
+	static const uint8_t v1[36] = {
+		0x4c, 0x54, 0x43, 0x53, 0, 0, 0,    1,    /* magic, version 1 */
+		0,    0,    0,    0,    0, 0, 0,    42,   /* term */
+		0,    0,    0,    3,    0, 0, 0,    0,    /* vote, reserved */
+		0,    0,    0,    0,    0, 0, 0x12, 0x34, /* caught_up */
+	};
+	uint8_t rec[36];
+	struct store_state s;
+	struct store_report rep;
+	char path[128];
+	struct stat sb;
+	struct store *st;
+	int fd;
+
+	memcpy(rec, v1, sizeof(rec));
+	{
+		uint32_t crc = store_crc32c(0, rec, 32);
+
+		rec[32] = (uint8_t)(crc >> 24);
+		rec[33] = (uint8_t)(crc >> 16);
+		rec[34] = (uint8_t)(crc >> 8);
+		rec[35] = (uint8_t)crc;
+	}
 	file_path(path, sizeof(path), *state, "state");
-	fd = open(path, O_RDWR);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, 15), 1);
-	byte ^= 1;
-	assert_int_equal(pwrite(fd, &byte, 1, 15), 1);
+	assert_int_equal(write(fd, rec, sizeof(rec)), (ssize_t)sizeof(rec));
+	close(fd);
+
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_true(rep.state_found);
+	assert_int_equal(store_state(st)->term, 42);
+	assert_int_equal(store_state(st)->voted_for, 3);
+	assert_int_equal(store_state(st)->caught_up_incarnation, 0x1234);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 2 * SLOT);
+	s = *store_state(st);
+	s.term = 43;
+	assert_int_equal(store_save_state(st, &s), 0);
+	store_close(st);
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_int_equal(store_state(st)->term, 43);
+	assert_int_equal(store_state(st)->voted_for, 3);
+	store_close(st);
+	/* A damaged version 1 record is refused like any other. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	rec[10] ^= 1;
+	assert_int_equal(write(fd, rec, sizeof(rec)), (ssize_t)sizeof(rec));
 	close(fd);
 	errno = 0;
 	assert_null(store_open(*state, NULL));
@@ -371,6 +491,8 @@ main(void)
 		DIR_TEST(test_truncate_from),
 		DIR_TEST(test_crash_before_rename),
 		DIR_TEST(test_corrupt_state_refused),
+		DIR_TEST(test_torn_save_keeps_the_one_before),
+		DIR_TEST(test_state_version_1_upgraded),
 		cmocka_unit_test(test_crc32c_known_value),
 	};
 
