@@ -872,6 +872,9 @@ struct latchd {
 	bool pid_written;
 	struct control_sock *control;
 	struct repl_chan *repl; /* replicated mode only */
+	/* Workers' wake words under the sleep idle policy (wake.h). */
+	struct wake wake[LATCH_PARTITIONS_MAX];
+	uint16_t wakes_ready;
 	bool telemetry;
 	struct latchd_view view;
 	/* Routing: the operator's routes, the tables' RCU, shard groups. */
@@ -1032,7 +1035,8 @@ main_create(struct latchd *l)
 	}
 	for (i = 0; i < p->ports_count; i++) {
 		ret = port_init(&l->ports[i], &p->ports[i], p->workers,
-				p->mbufs, p->burst);
+				p->mbufs, p->burst,
+				p->idle == PROFILE_IDLE_SLEEP);
 		if (ret < 0)
 			return EXIT_RUNTIME;
 		l->ports_ready = i + 1u;
@@ -1050,6 +1054,22 @@ main_create(struct latchd *l)
 		wp->addr_be = p->ports[i].addr_be;
 		wp->mac = l->ports[i].mac;
 		wp->pool = l->ports[i].pool;
+		for (w = 0; w < LATCH_PARTITIONS_MAX; w++)
+			wp->rx_intr_fd[w] = port_rx_intr_fd(&l->ports[i], w);
+	}
+	/* A sleeping worker is woken by whoever gives it work (wake.h). */
+	if (p->idle == PROFILE_IDLE_SLEEP) {
+		for (w = 0; w < p->workers; w++) {
+			ret = wake_init(&l->wake[w]);
+			if (ret < 0) {
+				main_log("cannot create worker %u's wake-up "
+					 "eventfd: %s.",
+					 w, strerror(-ret));
+				return EXIT_RUNTIME;
+			}
+			l->wakes_ready = w + 1u;
+		}
+		l->shared.wake = l->wake;
 	}
 	l->shared.tsc_hz = rte_get_tsc_hz();
 	l->shared.epoch = l->epoch;
@@ -1130,6 +1150,8 @@ main_destroy(struct latchd *l)
 			worker_destroy(l->workers[w]);
 	if (l->shared_ready)
 		worker_shared_fini(&l->shared);
+	for (w = 0; w < l->wakes_ready; w++)
+		wake_fini(&l->wake[w]);
 	for (i = 0; i < l->ports_ready; i++)
 		port_stop_close(&l->ports[i]);
 }
@@ -1324,7 +1346,8 @@ main(int argc, char **argv)
 		snprintf(repl_path, sizeof(repl_path), "%s/repl.sock",
 			 p->run_dir);
 		l.repl = repl_chan_create(repl_path, l.shared.chan_down,
-					  l.shared.chan_up, p->workers);
+					  l.shared.chan_up, l.shared.wake,
+					  p->workers);
 		if (l.repl == NULL) {
 			main_log("cannot serve the replication channel %s: "
 				 "%s.",

@@ -31,13 +31,14 @@ struct repl_chan {
 	uint16_t workers;
 	struct rte_ring *down[LATCH_PARTITIONS_MAX];
 	struct rte_ring *up[LATCH_PARTITIONS_MAX];
+	struct wake *wake; /* the workers', or NULL */
 	struct repl_chan_counters c;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 struct repl_chan *
 repl_chan_create(const char *path, struct rte_ring **down, struct rte_ring **up,
-		 uint16_t workers)
+		 struct wake *wake, uint16_t workers)
 {
 	struct sockaddr_un sa;
 	struct repl_chan *c;
@@ -54,6 +55,7 @@ repl_chan_create(const char *path, struct rte_ring **down, struct rte_ring **up,
 		return NULL;
 	c->client_fd = -1;
 	c->workers = workers;
+	c->wake = wake;
 	for (w = 0; w < workers; w++) {
 		c->down[w] = down[w];
 		c->up[w] = up[w];
@@ -155,10 +157,15 @@ static void
 repl_chan_enqueue(struct repl_chan *c, uint16_t w,
 		  const struct raft_chan_down *d)
 {
-	if (rte_ring_sp_enqueue_elem(c->down[w], (void *)d, sizeof(*d)) != 0)
+	if (rte_ring_sp_enqueue_elem(c->down[w], (void *)d, sizeof(*d)) != 0) {
 		c->c.down_full++;
-	else
-		c->c.down_relayed++;
+		return;
+	}
+	c->c.down_relayed++;
+	/* A view or pull waits for no sleeping worker: a vote waits for the
+	 * workers' reports of it (docs/cluster.md). */
+	if (c->wake != NULL)
+		wake_kick(&c->wake[w]);
 }
 
 /* One datagram from latch-control: check it, give it to its worker(s). */

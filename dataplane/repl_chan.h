@@ -25,6 +25,8 @@
 
 #include <rte_ring.h>
 
+#include "dataplane/wake.h"
+
 /* Descriptors repl_chan_pollfds() may fill: wake-up, listener, client. */
 #define REPL_CHAN_POLLFDS_MAX 3
 
@@ -42,11 +44,13 @@ struct repl_chan;
 /*
  * Serve @path (an old socket file there is replaced). @down[w] and @up[w]
  * for w < @workers: the rings of rte_ring_create_elem() with elements of
- * struct raft_chan_down and struct raft_chan_report. NULL and errno.
- * Main lcore, start-up.
+ * struct raft_chan_down and struct raft_chan_report. @wake: the workers'
+ * wake words (wake.h), kicked after a message is queued for a worker, or
+ * NULL when workers are not woken. NULL and errno. Main lcore, start-up.
  */
 struct repl_chan *repl_chan_create(const char *path, struct rte_ring **down,
-				   struct rte_ring **up, uint16_t workers);
+				   struct rte_ring **up, struct wake *wake,
+				   uint16_t workers);
 void repl_chan_destroy(struct repl_chan *c);
 
 /* The eventfd a worker writes (8 bytes, any value) after queueing a

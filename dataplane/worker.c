@@ -18,10 +18,13 @@
  * (GRANTED, LOST) are the only packets a worker allocates, from the pool
  * of the port the client wrote to.
  *
- * Nothing here takes a lock, makes a system call (but the idle sleep) or
- * allocates memory after worker_create().
+ * Nothing here takes a lock, makes a system call (but the idle sleep, the
+ * eventfd write that wakes a sleeping worker we handed frames to, and the
+ * report's wake-up of the main lcore) or allocates memory after
+ * worker_create().
  */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +51,7 @@
 #include "dataplane/repl_pkt.h"
 #include "dataplane/route_conf.h"
 #include "dataplane/worker.h"
+#include "drivers/port.h"
 
 /* Largest rx burst: the profile's limit on workers.burst. */
 #define WORKER_BURST_MAX 256
@@ -202,6 +206,13 @@ struct worker {
 	bool timers_more;    /* the last run hit its budget */
 	uint32_t idle_polls; /* empty passes in a row */
 	uint32_t sleep_us;   /* current idle sleep; grows to the cap */
+	/* Idle sleep (wake.h): our wake word (NULL: plain sleeps), the Rx
+	 * interrupt fds of our queues, and the workers this pass handed
+	 * frames to (bit d: worker d), kicked at the end of the pass. */
+	struct wake *wake;
+	struct pollfd sleep_fds[PROFILE_PORTS_MAX];
+	unsigned sleep_fds_count;
+	uint64_t kick_mask;
 	/* Route table of this pass (router_rcu_current), NULL: no routes.
 	 * Dead after the pass's router_rcu_quiescent(). */
 	const struct route_table *rt;
@@ -1013,6 +1024,24 @@ static const struct prepl_ops worker_repl_ops = {
 };
 
 /*
+ * Give @m, which came in on port @slot, to worker @dst through our SPSC
+ * ring to it; the end of the pass wakes @dst if it sleeps (kick_mask).
+ */
+static void
+worker_handoff(struct worker *w, struct rte_mbuf *m, uint16_t dst, uint8_t slot)
+{
+	struct rte_ring *ring = w->sh->handoff[w->index][dst];
+
+	m->port = w->sh->ports[slot].port_id;
+	if (ring == NULL || rte_ring_sp_enqueue(ring, m) != 0) {
+		worker_drop(w, m, WORKER_DROP_handoff_full);
+		return;
+	}
+	w->c.handoff_out++;
+	w->kick_mask |= UINT64_C(1) << dst;
+}
+
+/*
  * A datagram to a replication port: partition p's raft_msg from worker p
  * of a peer. Handed to worker p if RSS put it elsewhere.
  */
@@ -1022,16 +1051,9 @@ worker_handle_repl(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 {
 	uint16_t p = (uint16_t)(info->dst_port - w->sh->repl_port_base);
 	struct raft_msg *msg = &w->rmsg;
-	struct rte_ring *ring;
 
 	if (p != w->index) {
-		ring = w->sh->handoff[w->index][p];
-		m->port = w->sh->ports[slot].port_id;
-		if (ring == NULL || rte_ring_sp_enqueue(ring, m) != 0) {
-			worker_drop(w, m, WORKER_DROP_handoff_full);
-			return;
-		}
-		w->c.handoff_out++;
+		worker_handoff(w, m, p, slot);
 		return;
 	}
 	if (raft_wire_decode(frame + info->payload_off, info->payload_len,
@@ -1160,7 +1182,6 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 {
 	struct latch_wire_msg msg;
 	enum latch_wire_verdict v;
-	struct rte_ring *ring;
 
 	v = latch_wire_decode(frame + info->payload_off, info->payload_len,
 			      w->workers, &msg);
@@ -1190,13 +1211,7 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 
 	if (unlikely(msg.partition != w->index)) {
 		/* RSS put it on our queue: hand it to the owner (SPSC). */
-		ring = w->sh->handoff[w->index][msg.partition];
-		m->port = w->sh->ports[slot].port_id;
-		if (ring == NULL || rte_ring_sp_enqueue(ring, m) != 0) {
-			worker_drop(w, m, WORKER_DROP_handoff_full);
-			return;
-		}
-		w->c.handoff_out++;
+		worker_handoff(w, m, msg.partition, slot);
 		return;
 	}
 
@@ -1471,11 +1486,74 @@ worker_run_timers(struct worker *w)
 	return n + sent;
 }
 
+/* Wake the workers this pass handed frames to, if they sleep. */
+static void
+worker_kick_handoffs(struct worker *w)
+{
+	uint64_t mask = w->kick_mask;
+
+	w->kick_mask = 0;
+	if (w->sh->wake == NULL)
+		return;
+	while (mask != 0) {
+		wake_kick(&w->sh->wake[__builtin_ctzll(mask)]);
+		mask &= mask - 1;
+	}
+}
+
+/* Work queued for us in a ring: the channel from the main lcore, or a
+ * handoff from another worker. */
+static bool
+worker_rings_pending(const struct worker *w)
+{
+	const struct worker_shared *sh = w->sh;
+	uint16_t src;
+
+	if (sh->chan_down[w->index] != NULL &&
+	    !rte_ring_empty(sh->chan_down[w->index]))
+		return true;
+	for (src = 0; src < w->workers; src++)
+		if (sh->handoff[src][w->index] != NULL &&
+		    !rte_ring_empty(sh->handoff[src][w->index]))
+			return true;
+	return false;
+}
+
+/*
+ * Sleep up to @us, or until woken (wake.h): by a kick from whoever queues
+ * work in our rings, or by a frame on a port queue with an Rx interrupt
+ * fd. Without a wake word, a plain nanosleep.
+ */
+static void
+worker_sleep(struct worker *w, uint32_t us)
+{
+	if (w->wake == NULL) {
+		rte_delay_us_sleep(us); /* nanosleep: yields the CPU */
+		return;
+	}
+	wake_announce(w->wake);
+	if (worker_rings_pending(w)) {
+		wake_cancel(w->wake);
+		return;
+	}
+	switch (wake_sleep(w->wake, w->sleep_fds, w->sleep_fds_count, us)) {
+	case WAKE_KICKED:
+		w->c.idle_kicked++;
+		break;
+	case WAKE_FD:
+		w->c.idle_rx_woken++;
+		break;
+	default:
+		break;
+	}
+}
+
 /*
  * After an empty pass: pause after idle_pause_polls of them, and with the
  * SLEEP policy sleep after idle_sleep_polls, doubling the sleep up to
  * idle_sleep_us (and never above WORKER_SLEEP_CAP_US, so timers run about
- * every ms). Any work resets it (l3fwd-power's scheme).
+ * every ms). Any work resets it (l3fwd-power's scheme). A sleep ends
+ * early when work is given to us (worker_sleep).
  */
 static void
 worker_idle(struct worker *w, unsigned work)
@@ -1502,7 +1580,7 @@ worker_idle(struct worker *w, unsigned work)
 		 * us; the pass's table was already given up (quiescent). */
 		if (w->rcu_registered)
 			router_rcu_offline(w->sh->router, w->index);
-		rte_delay_us_sleep(w->sleep_us); /* nanosleep: yields the CPU */
+		worker_sleep(w, w->sleep_us);
 		if (w->rcu_registered)
 			router_rcu_online(w->sh->router, w->index);
 	} else if (w->idle_polls >= p->idle_pause_polls) {
@@ -1585,6 +1663,14 @@ worker_main(void *arg)
 		}
 		w->rcu_registered = true;
 	}
+	for (p = 0; p < w->sleep_fds_count; p++) {
+		ret = port_rx_intr_own(w->sleep_fds[p].fd);
+		if (ret < 0)
+			RTE_LOG(WARNING, USER1,
+				"worker %u: cannot own an Rx interrupt fd's "
+				"SIGIO: %s\n",
+				w->index, strerror(-ret));
+	}
 	while (!*sh->stop) {
 		work = 0;
 		w->now_ms = worker_clock_ms(w);
@@ -1614,6 +1700,8 @@ worker_main(void *arg)
 			work += worker_run_timers(w);
 		/* Answers waiting for room keep the worker awake. */
 		work += worker_tx_flush_all(w);
+		if (w->kick_mask != 0)
+			worker_kick_handoffs(w);
 		/* Last use of w->rt in this pass: routed frames are with the
 		 * NIC, so a swap that returns has no packet of the old table
 		 * still to send (docs/routing.md). */
@@ -1845,6 +1933,18 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 	memset(w->port_slot, WORKER_PORT_NONE, sizeof(w->port_slot));
 	for (i = 0; i < sh->ports_count; i++)
 		w->port_slot[sh->ports[i].port_id] = (uint8_t)i;
+	if (sh->wake != NULL) {
+		w->wake = &sh->wake[index];
+		for (i = 0; i < sh->ports_count; i++) {
+			int fd = sh->ports[i].rx_intr_fd[index];
+
+			if (fd < 0)
+				continue;
+			w->sleep_fds[w->sleep_fds_count].fd = fd;
+			w->sleep_fds[w->sleep_fds_count].events = POLLIN;
+			w->sleep_fds_count++;
+		}
+	}
 
 	/*
 	 * Our own index rather than rte_hash: it hands out the slot freed

@@ -29,6 +29,7 @@
 #include "dataplane/router.h"
 #include "dataplane/router_rcu.h"
 #include "dataplane/shard_map.h"
+#include "dataplane/wake.h"
 
 /* Counter slots of routes and backends (route_conf.h assigns them). */
 #define WORKER_ROUTES_MAX   ROUTER_ROUTES_MAX
@@ -53,6 +54,10 @@ struct worker_port {
 	uint32_t addr_be; /* IPv4 address latchd answers on */
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool; /* for packets a worker originates */
+	/* rx_intr_fd[q]: readable while RX queue q holds a frame, or -1
+	 * (drivers/port.h, port_rx_intr_fd): a sleeping worker w waits on
+	 * its queue's. */
+	int rx_intr_fd[LATCH_PARTITIONS_MAX];
 };
 
 /*
@@ -98,6 +103,13 @@ struct worker_shared {
 	struct rte_ring *chan_down[LATCH_PARTITIONS_MAX];
 	struct rte_ring *chan_up[LATCH_PARTITIONS_MAX];
 	int chan_up_wake; /* eventfd written after a report; -1: none */
+	/*
+	 * wake[w]: worker w's wake word and eventfd (dataplane/wake.h),
+	 * kicked by whoever queues work for it (handoff rings, chan_down);
+	 * NULL: workers sleep without being woken. The one mutable thing
+	 * here, reached through a pointer that is not.
+	 */
+	struct wake *wake;
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
@@ -153,6 +165,8 @@ enum worker_drop {
 	X(notify_gave_up)       \
 	X(notify_full)          \
 	X(idle_sleeps)          \
+	X(idle_kicked)          \
+	X(idle_rx_woken)        \
 	X(shed_busy)            \
 	X(routed)               \
 	X(shard_forwarded)      \

@@ -6,9 +6,13 @@
  * device may refuse is checked against rte_eth_dev_info first, so the log
  * says which limit was hit instead of a bare -EINVAL from the PMD.
  */
+#define _GNU_SOURCE /* F_SETOWN_EX */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -25,6 +29,9 @@
 
 /* RSS hash types we ask for: requests differ by UDP port and address. */
 #define PORT_RSS_HF (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP)
+/* dev_info.driver_name of the TAP PMD (net_tap), whose queue fds serve
+ * as Rx interrupts (port_rx_intr_fd). */
+#define PORT_TAP_DRIVER "net_tap"
 
 #define PORT_LOG(cfg, fmt, ...)                                    \
 	fprintf(stderr, "latchd: port %s: " fmt "\n", (cfg)->name, \
@@ -97,7 +104,7 @@ port_find(struct port *port, const struct profile_port *cfg)
  */
 static int
 port_conf_fill(struct port *port, const struct rte_eth_dev_info *info,
-	       struct rte_eth_conf *conf)
+	       struct rte_eth_conf *conf, bool rx_intr)
 {
 	const struct profile_port *cfg = port->cfg;
 	uint64_t rss_hf = info->flow_type_rss_offloads & PORT_RSS_HF;
@@ -119,6 +126,10 @@ port_conf_fill(struct port *port, const struct rte_eth_dev_info *info,
 		return -EINVAL;
 	}
 	conf->rxmode.mtu = cfg->mtu;
+	/* TAP's Rx "interrupt" is its queue fd itself (port_rx_intr_fd). */
+	if (rx_intr && info->driver_name != NULL &&
+	    strcmp(info->driver_name, PORT_TAP_DRIVER) == 0)
+		conf->intr_conf.rxq = 1;
 	if (port->queues > 1 && rss_hf != 0) {
 		conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf->rx_adv_conf.rss_conf.rss_key = NULL; /* PMD's default */
@@ -196,7 +207,7 @@ port_pool_check(const struct port *port, uint32_t mbufs, uint16_t burst,
 
 int
 port_init(struct port *port, const struct profile_port *cfg, uint16_t queues,
-	  uint32_t mbufs, uint16_t burst)
+	  uint32_t mbufs, uint16_t burst, bool rx_intr)
 {
 	char pool_name[RTE_MEMPOOL_NAMESIZE];
 	struct rte_eth_dev_info info;
@@ -223,7 +234,7 @@ port_init(struct port *port, const struct profile_port *cfg, uint16_t queues,
 		PORT_LOG(cfg, "cannot read device info: %s", strerror(-ret));
 		goto err_forget;
 	}
-	ret = port_conf_fill(port, &info, &conf);
+	ret = port_conf_fill(port, &info, &conf, rx_intr);
 	if (ret < 0)
 		goto err_forget;
 	ret = rte_eth_dev_configure(port->port_id, queues, queues, &conf);
@@ -265,6 +276,18 @@ port_init(struct port *port, const struct profile_port *cfg, uint16_t queues,
 		goto err_close;
 	}
 	port->started = true;
+	if (conf.intr_conf.rxq != 0) {
+		uint16_t q;
+
+		port->rx_intr = true;
+		for (q = 0; q < queues; q++)
+			if (rte_eth_dev_rx_intr_ctl_q_get_fd(port->port_id, q) <
+			    0)
+				port->rx_intr = false;
+		if (!port->rx_intr)
+			PORT_LOG(cfg, "no Rx-queue interrupt fds: a sleeping "
+				      "worker polls this port at its pace");
+	}
 
 	/*
 	 * latchd answers only frames addressed to it; a PMD that cannot turn
@@ -295,6 +318,25 @@ err_close:
 err_forget:
 	port->cfg = NULL; /* port_stop_close() has nothing to undo */
 	return ret;
+}
+
+int
+port_rx_intr_fd(const struct port *port, uint16_t q)
+{
+	if (!port->rx_intr || q >= port->queues)
+		return -1;
+	return rte_eth_dev_rx_intr_ctl_q_get_fd(port->port_id, q);
+}
+
+int
+port_rx_intr_own(int fd)
+{
+	struct f_owner_ex owner = {
+		.type = F_OWNER_TID,
+		.pid = (pid_t)syscall(SYS_gettid),
+	};
+
+	return fcntl(fd, F_SETOWN_EX, &owner) < 0 ? -errno : 0;
 }
 
 void

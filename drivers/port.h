@@ -30,6 +30,9 @@ struct port {
 	uint16_t rx_desc; /* after rte_eth_dev_adjust_nb_rx_tx_desc */
 	uint16_t tx_desc;
 	bool rss; /* RSS spreads packets over the RX queues */
+	/* Each RX queue has an fd that is readable while the queue holds a
+	 * frame (port_rx_intr_fd): a sleeping worker wakes on it. */
+	bool rx_intr;
 	bool started;
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool;
@@ -47,12 +50,37 @@ int port_dev_name(const char *devargs, char *name, size_t size);
  * Find the ethdev of @cfg (EAL must have probed it from --vdev or -a),
  * create its mempool of @mbufs mbufs, configure @queues RX and TX queues,
  * start it and read its MAC into @port. @burst is the workers' burst size,
- * used to check that the pool can fill every queue. Returns 0 or -errno,
+ * used to check that the pool can fill every queue. @rx_intr asks for
+ * Rx-queue interrupts where the device's queue fd can serve as one (TAP:
+ * see port_rx_intr_fd); others are polled. Returns 0 or -errno,
  * having logged once with the port's name; on error nothing is left
  * configured. Main lcore, after rte_eal_init().
  */
 int port_init(struct port *port, const struct profile_port *cfg,
-	      uint16_t queues, uint32_t mbufs, uint16_t burst);
+	      uint16_t queues, uint32_t mbufs, uint16_t burst, bool rx_intr);
+
+/*
+ * The fd of RX queue @q that poll(2) finds readable while the queue holds
+ * a frame, or -1 (no Rx interrupts on this port). Only TAP ports have
+ * one: their queue fd is the kernel's tap queue, level-triggered and
+ * never read but by rx_burst. A NIC's interrupt eventfd (VFIO) would
+ * need reading and re-arming around each sleep, which a worker does not
+ * do, so NIC ports are polled at the sleep's pace (docs/design.md, "idle
+ * policy"). Any thread, after port_init().
+ */
+int port_rx_intr_fd(const struct port *port, uint16_t q);
+
+/*
+ * Make the thread that calls this the owner of @fd's SIGIO (a
+ * port_rx_intr_fd). The TAP PMD reads its queues only after its SIGIO
+ * handler ran (a frame arrived somewhere): by default the kernel runs it
+ * on latchd's main thread, so a worker woken by a frame found nothing to
+ * read until the main thread got a CPU, and every frame woke that thread
+ * on another CPU. Owned by the worker that polls the queue, the signal
+ * runs on the thread the frame wakes anyway. Returns 0 or -errno. The
+ * queue's worker, at start.
+ */
+int port_rx_intr_own(int fd);
 
 /*
  * Stop and close the port and free its mempool. Safe on a port that

@@ -7,6 +7,8 @@
 # status --json` agree; a follower refuses a leader transfer naming the
 # leader; kill the leader's latch-control and latchd: the two others elect
 # a new leader in a higher term; restart it: it follows the new leader.
+# On the way: every node's sleeping workers were woken early, by a kick
+# and by a replication frame.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +40,18 @@ assert sorted(m["name"] for m in o["members"]) == ["lab1", "lab2", "lab3"], o
 assert all(m["role"] == "voter" for m in o["members"]), o
 assert o["role"] == ("leader" if sys.argv[2] == sys.argv[4] else "follower"), o
 ' "$js" "$leader" "$term" "$n" || fail "cluster status on $n: $js"
+done
+
+say "sleeping workers are woken by the channel and by replication frames"
+# Lab profile: idle = sleep. Views from latch-control kick a sleeping
+# worker (dataplane/wake.h); heartbeats and their acks arrive on TAP
+# queues whose fds end a sleep (drivers/port.h, port_rx_intr_fd).
+for n in lab1 lab2 lab3; do
+	js=$(ctl_node "$n" --control "/run/latch/$n/latchd.sock" stats) ||
+		fail "latchctl stats on $n"
+	assert_gt "$(counter idle_kicked "$js")" 0 "$n: workers kicked awake"
+	assert_gt "$(counter idle_rx_woken "$js")" 0 \
+		"$n: workers woken by a frame"
 done
 
 say "a follower refuses a transfer, naming the leader"
