@@ -497,7 +497,17 @@ prepl_msg_is_valid(const struct prepl *pp, const struct raft_msg *m)
 	}
 }
 
-/* APPEND/SNAPSHOT: only at exactly the view's term, from its leader. */
+/*
+ * APPEND/SNAPSHOT: only at exactly the view's term, from its leader, or
+ * from any node while the view names none (§5.2: one leader per term, so
+ * whoever sends an APPEND of the view's term is its leader; §5.1: a
+ * candidate that hears from it steps down anyway). A voter's view names
+ * the new leader only once its control plane heard of it, a round of the
+ * meta log after the vote; until then the leader's first APPENDs were
+ * dropped and waited for a resend, milliseconds of every failover. Votes
+ * stay safe: a vote waits for reports of a view of its own, higher term,
+ * and that view refuses every APPEND of a lower one (docs/raft.md).
+ */
 static void
 prepl_recv_append(struct prepl *pp, const struct raft_msg *m)
 {
@@ -511,7 +521,7 @@ prepl_recv_append(struct prepl *pp, const struct raft_msg *m)
 	}
 	/* Two leaders in one term would be a broken election. */
 	LATCH_ASSERT(pp->view.role != RAFT_VIEW_LEADER);
-	if (pp->view.role != RAFT_VIEW_FOLLOWER || m->from != pp->view.leader) {
+	if (pp->view.role == RAFT_VIEW_FOLLOWER && m->from != pp->view.leader) {
 		prepl_saw(pp, m->term, m->from);
 		return;
 	}

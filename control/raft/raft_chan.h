@@ -33,7 +33,7 @@
 
 /* What the view lets the dataplane do. */
 enum raft_view_role {
-	RAFT_VIEW_NONE = 0,     /* accept no APPEND (no leader known) */
+	RAFT_VIEW_NONE = 0,     /* no leader known: APPEND from any node */
 	RAFT_VIEW_FOLLOWER = 1, /* accept APPEND/SNAPSHOT from leader only */
 	RAFT_VIEW_LEADER = 2,   /* lead every partition in term */
 };
