@@ -15,9 +15,13 @@
  *   open is a crash before such a rename: ignored and removed.
  * - `meta.log`: the meta log, append-only, one fixed-size record per
  *   entry (STORE_RECORD_LEN bytes: magic, index, length, the entry in
- *   raft_wire's encoding, CRC-32C). At open, a record that is short, has
- *   a bad checksum or an index out of sequence ends the log: it and what
- *   follows are a torn write and are cut off (ftruncate + fsync).
+ *   raft_wire's encoding, CRC-32C), followed by zeros: the file grows
+ *   256 records of zeros at a time, so an append overwrites blocks it
+ *   has and store_sync() is one fdatasync, no journal commit (the new
+ *   leader's no-op is on every failover's critical path). At open, a
+ *   record that is short, has a bad checksum or an index out of sequence
+ *   ends the log; if anything but zeros follows, it and the rest are a
+ *   torn write and are cut off (ftruncate + fsync).
  * - `starts`: how many times latch-control started here (the control
  *   half's ctl_incarnation), replaced whole like `state`.
  *

@@ -158,16 +158,19 @@ append_n(const char *dir, uint64_t n)
 	store_close(st);
 }
 
+/* Write @len bytes where record @n + 1 would go: a torn append, over the
+ * zero padding that follows the records. */
 static void
-append_bytes(const char *dir, const void *bytes, size_t len)
+write_after_records(const char *dir, uint64_t n, const void *bytes, size_t len)
 {
 	char path[128];
 	int fd;
 
 	file_path(path, sizeof(path), dir, "meta.log");
-	fd = open(path, O_WRONLY | O_APPEND);
+	fd = open(path, O_WRONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	assert_int_equal(pwrite(fd, bytes, len, (off_t)(n * STORE_RECORD_LEN)),
+			 (ssize_t)len);
 	close(fd);
 }
 
@@ -190,12 +193,16 @@ test_torn_tail_garbage(void **state)
 	struct lock_entry e, got;
 	struct store *st;
 
+	off_t size;
+
 	append_n(*state, 5);
 	memset(junk, 0xa5, sizeof(junk));
-	append_bytes(*state, junk, sizeof(junk));
+	write_after_records(*state, 5, junk, sizeof(junk));
+	size = file_size(*state, "meta.log");
 	st = store_open(*state, &rep);
 	assert_non_null(st);
-	assert_int_equal(rep.torn_bytes, sizeof(junk));
+	/* The torn record and the padding after it go. */
+	assert_int_equal(rep.torn_bytes, size - 5 * STORE_RECORD_LEN);
 	assert_int_equal(store_meta_last(st), 5);
 	assert_int_equal(file_size(*state, "meta.log"), 5 * STORE_RECORD_LEN);
 	/* The log goes on where the good prefix ended. */
@@ -217,9 +224,12 @@ test_torn_tail_bad_checksum(void **state)
 	uint8_t byte;
 	int fd;
 
+	off_t size;
+
 	append_n(*state, 4);
-	memset(junk, 0, sizeof(junk));
-	append_bytes(*state, junk, sizeof(junk));
+	memset(junk, 0xa5, sizeof(junk));
+	write_after_records(*state, 4, junk, sizeof(junk));
+	size = file_size(*state, "meta.log");
 	/* Flip one payload bit of record 3 (index 3): 3 and 4 go too. */
 	file_path(path, sizeof(path), *state, "meta.log");
 	fd = open(path, O_RDWR);
@@ -231,7 +241,43 @@ test_torn_tail_bad_checksum(void **state)
 	st = store_open(*state, &rep);
 	assert_non_null(st);
 	assert_int_equal(store_meta_last(st), 2);
-	assert_int_equal(rep.torn_bytes, 3 * STORE_RECORD_LEN);
+	assert_int_equal(rep.torn_bytes, size - 2 * STORE_RECORD_LEN);
+	store_close(st);
+}
+
+/*
+ * meta.log grows by zero padding ahead of the records (so a sync is a
+ * data flush): the padding is no torn tail, and appends cross its end.
+ */
+static void
+test_padding_is_not_torn(void **state)
+{
+	struct store_report rep;
+	struct lock_entry e, got;
+	struct store *st;
+	uint64_t i;
+
+	append_n(*state, 3);
+	assert_true(file_size(*state, "meta.log") > 3 * STORE_RECORD_LEN);
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_int_equal(rep.torn_bytes, 0);
+	assert_int_equal(store_meta_last(st), 3);
+	for (i = 4; i <= 600; i++) {
+		entry_make(&e, i);
+		assert_int_equal(store_meta_append(st, i, &e), 0);
+	}
+	assert_int_equal(store_sync(st), 0);
+	store_close(st);
+	st = store_open(*state, &rep);
+	assert_non_null(st);
+	assert_int_equal(rep.torn_bytes, 0);
+	assert_int_equal(store_meta_last(st), 600);
+	for (i = 1; i <= 600; i += 37) {
+		entry_make(&e, i);
+		assert_int_equal(store_meta_read(st, i, &got), 0);
+		assert_memory_equal(&got, &e, sizeof(e));
+	}
 	store_close(st);
 }
 
@@ -239,6 +285,7 @@ static void
 test_truncate_from(void **state)
 {
 	struct lock_entry e, got;
+	struct store_report rep;
 	struct store *st;
 
 	append_n(*state, 10);
@@ -255,12 +302,12 @@ test_truncate_from(void **state)
 	assert_int_equal(store_meta_append(st, 7, &e), 0);
 	assert_int_equal(store_sync(st), 0);
 	store_close(st);
-	st = store_open(*state, NULL);
+	st = store_open(*state, &rep);
 	assert_non_null(st);
+	assert_int_equal(rep.torn_bytes, 0);
 	assert_int_equal(store_meta_last(st), 7);
 	assert_int_equal(store_meta_read(st, 7, &got), 0);
 	assert_memory_equal(&got, &e, sizeof(e));
-	assert_int_equal(file_size(*state, "meta.log"), 7 * STORE_RECORD_LEN);
 	/* Everything. */
 	assert_int_equal(store_meta_truncate_from(st, 1), 0);
 	assert_int_equal(store_meta_first(st), 0);
@@ -489,6 +536,7 @@ main(void)
 		DIR_TEST(test_torn_tail_garbage),
 		DIR_TEST(test_torn_tail_bad_checksum),
 		DIR_TEST(test_truncate_from),
+		DIR_TEST(test_padding_is_not_torn),
 		DIR_TEST(test_crash_before_rename),
 		DIR_TEST(test_corrupt_state_refused),
 		DIR_TEST(test_torn_save_keeps_the_one_before),
