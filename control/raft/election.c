@@ -409,9 +409,40 @@ raft_recv_vote(struct raft_ctl *r, const struct raft_msg *m)
 	q->term = m->term;
 	q->at_ms = r->now;
 	memcpy(q->pos, m->u.vote.pos, sizeof(q->pos[0]) * r->logs);
+	q->sticky = q->type == RAFT_MSG_PREVOTE && q->term > r->term &&
+		    raft_leader_is_recent(r) && r->role == RAFT_FOLLOWER;
 	if (!raft_vote_may_grant(r, m->from, q) || raft_is_amnesic(r) ||
 	    raft_reports_suffice(r, q->type))
 		raft_vote_decide(r, m->from, q);
+}
+
+/*
+ * Our leader was reported gone (raft_ctl_peer_gone) and forgotten. A
+ * PREVOTE we refused for it within the last beacon period came from a
+ * node that learnt it first: decide it again now, as if it had just been
+ * sent, instead of leaving that node to its retry 1 to beacon + 1 ms
+ * later (traced: the usual second step of a failover). A pre-vote grant
+ * binds nothing (§9.6); the pre-candidate counts it only if it still
+ * asks for that term.
+ */
+void
+raft_election_leader_gone(struct raft_ctl *r)
+{
+	uint8_t i;
+
+	for (i = 0; i < RAFT_NODES_MAX; i++) {
+		struct raft_vote_req *q = &r->pending[i];
+
+		if (!q->sticky)
+			continue;
+		q->sticky = false;
+		if (q->valid || r->now > q->at_ms + raft_beacon_ms(r) + 1)
+			continue;
+		q->valid = true;
+		if (!raft_vote_may_grant(r, i, q) || raft_is_amnesic(r) ||
+		    raft_reports_suffice(r, q->type))
+			raft_vote_decide(r, i, q);
+	}
 }
 
 /* After a report: the candidate's VOTEs, and requests waiting. */

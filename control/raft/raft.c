@@ -297,6 +297,7 @@ raft_ctl_peer_gone(struct raft_ctl *r, uint8_t node, uint64_t now,
 	    node != r->cfg.id) {
 		r->leader = RAFT_NONE;
 		r->quick_rounds = RAFT_QUICK_ROUNDS;
+		raft_election_leader_gone(r);
 		raft_election_quick(r, 0);
 		raft_election_tick(r);
 	}

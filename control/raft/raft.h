@@ -108,6 +108,10 @@ struct raft_peer {
 /* A PREVOTE or VOTE waiting for fresh reports of every partition. */
 struct raft_vote_req {
 	bool valid;
+	/* A PREVOTE refused only because its leader was still heard: asked
+	 * again if that leader is reported gone soon after (the quick path,
+	 * raft_election_leader_gone). */
+	bool sticky;
 	uint8_t type; /* RAFT_MSG_PREVOTE or RAFT_MSG_VOTE */
 	uint64_t term;
 	uint64_t at_ms;
@@ -261,6 +265,7 @@ void raft_election_start(struct raft_ctl *r, bool pre);
 void raft_election_quick(struct raft_ctl *r, uint64_t after_ms);
 void raft_election_recv(struct raft_ctl *r, const struct raft_msg *m);
 void raft_election_reports(struct raft_ctl *r);
+void raft_election_leader_gone(struct raft_ctl *r);
 bool raft_reports_are_fresh(const struct raft_ctl *r);
 void raft_send(struct raft_ctl *r, uint8_t to, struct raft_msg *m);
 void raft_replication_tick(struct raft_ctl *r);

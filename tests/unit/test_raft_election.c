@@ -379,6 +379,60 @@ test_prevote_needs_no_fresh_report(void **state)
 	fx_fini();
 }
 
+/* @b refuses @a's pre-vote for the next term: its leader is still heard. */
+static struct raft_msg
+fx_sticky_refusal(unsigned a, unsigned b)
+{
+	const struct raft_msg *rep;
+	struct raft_msg m;
+
+	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
+	fx_state.out_n = 0;
+	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
+	raft_ctl_recv(fx_state.n[b].c, &m, fx_state.now, &fx_state.eff);
+	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
+	assert_non_null(rep);
+	assert_false(rep->u.vote_reply.granted);
+	fx_state.out_n = 0;
+	return m;
+}
+
+/*
+ * A pre-vote refused only because the leader was still heard is decided
+ * again the moment that leader is reported gone, within a beacon period
+ * of the refusal: the pre-candidate, which learnt of the death first, is
+ * granted without asking again (and waiting for its retry).
+ */
+static void
+test_sticky_prevote_granted_when_leader_gone(void **state)
+{
+	const struct raft_msg *rep;
+	struct raft_msg m;
+	int lead;
+	unsigned a, b;
+
+	(void)state;
+	lead = fx_elect3(2, &a, &b);
+	m = fx_sticky_refusal(a, b);
+	fx_state.now += 1;
+	fx_peer_gone(b, (unsigned)lead);
+	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
+	assert_non_null(rep);
+	assert_true(rep->u.vote_reply.granted);
+	assert_int_equal(rep->to, a);
+	assert_int_equal(rep->term, m.term);
+	fx_fini();
+
+	/* Older than a beacon period: the pre-candidate asked again or gave
+	 * up meanwhile; nothing is sent. */
+	lead = fx_elect3(2, &a, &b);
+	(void)fx_sticky_refusal(a, b);
+	fx_state.now += raft_beacon_ms(fx_state.n[b].c) + 2;
+	fx_peer_gone(b, (unsigned)lead);
+	assert_null(fx_find(RAFT_MSG_PREVOTE_REPLY, b));
+	fx_fini();
+}
+
 /* Only the followed leader's death counts: a follower told of another
  * follower, or a leader told of a follower, changes nothing. */
 static void
@@ -619,6 +673,7 @@ main(void)
 		cmocka_unit_test(test_leader_gone_with_crossed_logs),
 		cmocka_unit_test(test_prevote_needs_no_fresh_report),
 		cmocka_unit_test(test_peer_gone_of_a_follower_changes_nothing),
+		cmocka_unit_test(test_sticky_prevote_granted_when_leader_gone),
 		cmocka_unit_test(test_learner_never_votes),
 		cmocka_unit_test(test_amnesia_rule),
 		cmocka_unit_test(test_figure8_new_leader),
