@@ -98,7 +98,8 @@ Environment: BUILD (build dir, default build-release: configured here as
 latch-bench, default 0), BENCH_LAB_LCORES (latchd eal.lcores, default
 $LAB_LCORES), BENCH_LAB1_LCORES and BENCH_LAB1_IDLE (the one-worker runs,
 default $LAB1_LCORES and $LAB1_IDLE), BENCH_KEY_LEN (default 16),
-BENCH_SAT_OUTSTANDING (default 32), BENCH_SWEEP_KEYS (keys of the
+BENCH_SAT_OUTSTANDING (default 32), BENCH_REPL_SLEEP_POLLS (the 3-node
+run's workers.idle_sleep_polls, default 64), BENCH_SWEEP_KEYS (keys of the
 open-loop sweep, default 1000000).
 Run as root (hugepages, the lab's namespace).
 USAGE
@@ -321,9 +322,19 @@ done
 # CPU 1, their main lcores and the latch-controls sleep on CPU 0); the
 # leader answers a request once its entry is committed (a majority, i.e.
 # one follower, has appended it: docs/cluster.md).
+# Workers spin REPL_SLEEP_POLLS empty passes, not the lab's 1024, before
+# they sleep: six workers share CPU 1 here, and one that spins for a
+# millisecond after sending an APPEND holds the CPU the follower's worker
+# needs to answer it. A sleeping worker wakes when the answer arrives
+# (docs/design.md, "idle policy"). Measured: p50 at 1 outstanding 0.75 ms
+# with 1024, 0.25 ms with 64 (docs/benchmarks.md, "Replicated cluster").
+REPL_SLEEP_POLLS=${BENCH_REPL_SLEEP_POLLS:-64}
+REPL_PAUSE_POLLS=$((REPL_SLEEP_POLLS < 16 ? REPL_SLEEP_POLLS : 16))
 LAB_UP=1
 LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --nodes 3 \
-	--set "eal.lcores=$LAB_LCORES" >&2
+	--set "eal.lcores=$LAB_LCORES" \
+	--set "workers.idle_sleep_polls=$REPL_SLEEP_POLLS" \
+	--set "workers.idle_pause_polls=$REPL_PAUSE_POLLS" >&2
 leader=
 for _ in $(seq 200); do
 	leader=$(LATCH_BUILD=$BUILD "$ROOT/tools/lab" leader 2>/dev/null) && break
@@ -345,7 +356,7 @@ LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
 
 # ---- 5. latest.json and the plots ----------------------------------------
-python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
+REPL_SLEEP_POLLS=$REPL_SLEEP_POLLS python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
 	"$LAB1_LCORES" "$LAB1_IDLE" "$BUILD_TYPE" "$BUILD_NDEBUG" \
 	"${sweep_files[@]}" <<'PY'
 import json, os, platform, sys, time
@@ -499,8 +510,11 @@ res = {
         "latchd_routes": route_list.get("routes", [])},
     "replicated": {
         "what": "3-node lab cluster (tools/lab up --nodes 3, every node "
-                "eal.lcores=%s), latch-bench --mode lock over the leader's "
-                "net_memif; a request is answered once committed" % lab_lcores,
+                "eal.lcores=%s, workers.idle_sleep_polls=%s), latch-bench "
+                "--mode lock over the leader's net_memif; a request is "
+                "answered once committed"
+                % (lab_lcores, os.environ.get("REPL_SLEEP_POLLS", "?")),
+        "idle_sleep_polls": int(os.environ.get("REPL_SLEEP_POLLS", "0")),
         "leader": repl_leader,
         "one_outstanding": figures(rp_o1),
         "saturation": figures(rp_sat),
