@@ -8,9 +8,6 @@
 
 #include "dataplane/wake.h"
 
-/* The eventfd first, then the caller's fds. */
-#define WAKE_FDS_MAX 16
-
 int
 wake_init(struct wake *wk)
 {
@@ -23,7 +20,7 @@ wake_init(struct wake *wk)
 void
 wake_fini(struct wake *wk)
 {
-	if (wk->fd > 0)
+	if (wk->fd >= 0)
 		close(wk->fd);
 	wk->fd = -1;
 }
@@ -31,32 +28,28 @@ wake_fini(struct wake *wk)
 int
 wake_sleep(struct wake *wk, struct pollfd *fds, unsigned n, uint32_t us)
 {
-	struct pollfd all[WAKE_FDS_MAX];
+	struct pollfd all[1 + WAKE_FDS_MAX];
 	struct timespec ts = {
 		.tv_sec = us / 1000000u,
 		.tv_nsec = (long)(us % 1000000u) * 1000,
 	};
 	uint64_t count;
-	unsigned i, k = 0;
+	unsigned i;
 	int ret;
 
-	if (wk->fd >= 0) {
-		all[k].fd = wk->fd;
-		all[k].events = POLLIN;
-		all[k].revents = 0;
-		k++;
+	/* The eventfd first, then the caller's fds. */
+	if (n > WAKE_FDS_MAX)
+		n = WAKE_FDS_MAX;
+	for (i = 0; i <= n; i++) {
+		all[i].fd = i == 0 ? wk->fd : fds[i - 1].fd;
+		all[i].events = POLLIN;
+		all[i].revents = 0;
 	}
-	for (i = 0; i < n && k < WAKE_FDS_MAX; i++) {
-		all[k].fd = fds[i].fd;
-		all[k].events = POLLIN;
-		all[k].revents = 0;
-		k++;
-	}
-	ret = ppoll(all, k, &ts, NULL);
+	ret = ppoll(all, n + 1, &ts, NULL);
 	__atomic_store_n(&wk->asleep, 0, __ATOMIC_RELAXED);
 	if (ret <= 0)
 		return WAKE_TIMEOUT;
-	if (wk->fd >= 0 && (all[0].revents & POLLIN) != 0) {
+	if ((all[0].revents & POLLIN) != 0) {
 		(void)!read(wk->fd, &count, sizeof(count));
 		return WAKE_KICKED;
 	}
@@ -68,8 +61,6 @@ wake_kick_slow(struct wake *wk)
 {
 	const uint64_t one = 1;
 
-	if (wk->fd < 0)
-		return;
 	__atomic_fetch_add(&wk->kicks, 1, __ATOMIC_RELAXED);
 	(void)!write(wk->fd, &one, sizeof(one));
 }

@@ -37,6 +37,9 @@
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
 
+/* Most caller fds a sleep waits on besides the eventfd. */
+#define WAKE_FDS_MAX 15
+
 struct wake {
 	int fd;          /* eventfd, non-blocking; -1 before wake_init */
 	uint32_t asleep; /* 1 from wake_announce() to the end of a sleep */
@@ -46,8 +49,7 @@ struct wake {
 /* Create @wk's eventfd. Returns 0 or -errno. */
 int wake_init(struct wake *wk);
 
-/* Close it; safe on a zeroed or failed @wk (fd 0 is never ours: see
- * wake_init, which leaves fd -1 on failure). */
+/* Close it; safe on a @wk whose wake_init() failed (fd -1). */
 void wake_fini(struct wake *wk);
 
 /* Worker: from now on, givers write the eventfd. Check the inputs after
@@ -74,8 +76,9 @@ enum wake_reason {
 };
 
 /*
- * Worker, after wake_announce(): sleep until the eventfd or one of @fds
- * (@n of them, events POLLIN; revents are not kept) is readable, or @us
+ * Worker, after wake_announce() on a @wk that wake_init() opened: sleep
+ * until the eventfd or one of @fds (@n <= WAKE_FDS_MAX of them, events
+ * POLLIN; revents are not kept) is readable, or @us
  * microseconds passed. Drains the eventfd, clears the wake word. Returns
  * an enum wake_reason.
  */

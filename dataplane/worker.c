@@ -103,6 +103,8 @@
 #define WORKER_PORT_NONE UINT8_MAX
 
 _Static_assert(PROFILE_PORTS_MAX < WORKER_PORT_NONE, "port slots fit");
+_Static_assert(PROFILE_PORTS_MAX <= WAKE_FDS_MAX,
+	       "a sleep waits on every port");
 _Static_assert(WORKER_PENDING_MAX >= 2 * WORKER_BURST_MAX &&
 		       (WORKER_PENDING_MAX & (WORKER_PENDING_MAX - 1)) == 0,
 	       "a pass's proposals fit the pending table");
