@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crc32c.h"
 #include "control/store.h"
 
 /*
@@ -59,23 +60,6 @@ struct store {
  * lab's disk). Zeros after the last record are padding, not a torn tail.
  */
 #define STORE_PAD_RECORDS 256
-
-uint32_t
-store_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	unsigned k;
-
-	/* Bitwise, reflected polynomial 0x82F63B78 (RFC 3720, B.4): the
-	 * records are small and written a few at a time. */
-	crc = ~crc;
-	while (len-- > 0) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
-	}
-	return ~crc;
-}
 
 static void
 put_be(uint8_t *p, unsigned width, uint64_t v)
@@ -151,7 +135,7 @@ state_encode(const struct store_state *s, uint64_t seq,
 	put_be(buf + 16, 8, s->term);
 	put_be(buf + 24, 4, s->voted_for);
 	put_be(buf + 32, 8, s->caught_up_incarnation);
-	put_be(buf + 40, 4, store_crc32c(0, buf, 40));
+	put_be(buf + 40, 4, crc32c(0, buf, 40));
 }
 
 /* One slot: 0 and @s, @seq filled if valid, -ENOENT if all zero (never
@@ -164,7 +148,7 @@ state_decode(const uint8_t buf[STATE_SLOT_LEN], struct store_state *s,
 
 	if (get_be(buf, 4) != STORE_STATE_MAGIC ||
 	    get_be(buf + 4, 4) != STATE_VERSION ||
-	    get_be(buf + 40, 4) != store_crc32c(0, buf, 40)) {
+	    get_be(buf + 40, 4) != crc32c(0, buf, 40)) {
 		for (i = 0; i < STATE_SLOT_LEN; i++)
 			if (buf[i] != 0)
 				return -EIO;
@@ -183,7 +167,7 @@ state_decode_v1(const uint8_t buf[STATE_V1_LEN], struct store_state *s)
 {
 	if (get_be(buf, 4) != STORE_STATE_MAGIC ||
 	    get_be(buf + 4, 4) != STATE_V1_VERSION ||
-	    get_be(buf + 32, 4) != store_crc32c(0, buf, 32))
+	    get_be(buf + 32, 4) != crc32c(0, buf, 32))
 		return -EIO;
 	s->term = get_be(buf + 8, 8);
 	s->voted_for = (uint32_t)get_be(buf + 16, 4);
@@ -334,7 +318,7 @@ record_encode(uint64_t index, const struct lock_entry *e,
 	put_be(buf + 4, 8, index);
 	put_be(buf + 12, 2, (uint64_t)len);
 	put_be(buf + STORE_RECORD_LEN - 4, 4,
-	       store_crc32c(0, buf, STORE_RECORD_LEN - 4));
+	       crc32c(0, buf, STORE_RECORD_LEN - 4));
 	return 0;
 }
 
@@ -344,7 +328,7 @@ record_check(const uint8_t buf[STORE_RECORD_LEN], uint64_t *index)
 {
 	if (get_be(buf, 4) != STORE_META_MAGIC ||
 	    get_be(buf + STORE_RECORD_LEN - 4, 4) !=
-		    store_crc32c(0, buf, STORE_RECORD_LEN - 4) ||
+		    crc32c(0, buf, STORE_RECORD_LEN - 4) ||
 	    get_be(buf + 12, 2) > STORE_PAYLOAD_MAX)
 		return -EIO;
 	*index = get_be(buf + 4, 8);
@@ -620,7 +604,7 @@ store_start_count(struct store *st, uint64_t *count)
 		got = pread_all(fd, buf, sizeof(buf), 0);
 		close(fd);
 		if (got != STARTS_LEN || get_be(buf, 4) != STARTS_MAGIC ||
-		    get_be(buf + 12, 4) != store_crc32c(0, buf, 12))
+		    get_be(buf + 12, 4) != crc32c(0, buf, 12))
 			return -EIO;
 		n = get_be(buf + 4, 8);
 	} else if (errno != ENOENT) {
@@ -629,7 +613,7 @@ store_start_count(struct store *st, uint64_t *count)
 	n++;
 	put_be(buf, 4, STARTS_MAGIC);
 	put_be(buf + 4, 8, n);
-	put_be(buf + 12, 4, store_crc32c(0, buf, 12));
+	put_be(buf + 12, 4, crc32c(0, buf, 12));
 	rc = store_replace_file(st, "starts", buf, sizeof(buf));
 	if (rc != 0)
 		return rc;

@@ -120,7 +120,4 @@ int store_start_count(struct store *st, uint64_t *count);
 /* fsync the meta log. 0 or -errno. */
 int store_sync(struct store *st);
 
-/* CRC-32C (Castagnoli) of @len bytes, continuing from @crc (start at 0). */
-uint32_t store_crc32c(uint32_t crc, const void *buf, size_t len);
-
 #endif /* LATCH_CONTROL_STORE_H */

@@ -319,7 +319,7 @@ uint64_t lock_table_digest(const struct lock_table *lt);
  */
 
 /* Format version written; a load accepts only this one. */
-#define LOCK_SNAPSHOT_VERSION 1
+#define LOCK_SNAPSHOT_VERSION 2
 
 /*
  * Bytes of the longest record, the staging area of a cursor: a lock
@@ -334,7 +334,7 @@ uint64_t lock_table_digest(const struct lock_table *lt);
  */
 struct lock_snapshot_cursor {
 	uint64_t generation; /* of the table when the save began */
-	uint64_t sum;        /* checksum of the bytes made so far */
+	uint32_t sum;        /* CRC-32C of the bytes made so far */
 	uint32_t phase;
 	uint32_t pos;  /* lock slot, session or dedup position */
 	uint32_t req;  /* next request of the current list */

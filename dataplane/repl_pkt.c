@@ -58,14 +58,14 @@ repl_pkt_headers(uint8_t *frame, const uint8_t dst_mac[6],
 	return len;
 }
 
-/* Record sizes of snapshot format version 1 (docs/snapshot.md, "Format"). */
-#define REPL_SNAP_FIXED   (60 + 8) /* header and trailer */
+/* Record sizes of snapshot format version 2 (docs/snapshot.md, "Format"). */
+#define REPL_SNAP_FIXED   (60 + 4) /* header and trailer */
 #define REPL_SNAP_LOCK    (2 + LATCH_KEY_MAX + 9)
 #define REPL_SNAP_REQUEST 58
 #define REPL_SNAP_SESSION 24
 #define REPL_SNAP_BOUND   8
 #define REPL_SNAP_ANSWER  41
-_Static_assert(LOCK_SNAPSHOT_VERSION == 1, "record sizes of version 1");
+_Static_assert(LOCK_SNAPSHOT_VERSION == 2, "record sizes of version 2");
 
 uint64_t
 repl_snapshot_max(const struct lock_table_config *cfg)

@@ -4,7 +4,11 @@
  * lock_table_apply() on one core, over a uniform and a Zipf(0.99) key
  * stream, and, as the reference measured in the same run, the key_index
  * lookup+add+del cycle alone over the uniform stream (the least work any
- * lock grant must do). Prints one JSON object.
+ * lock grant must do). Then the snapshot save of the table the uniform
+ * stream left (a full dedup window: what a replicated partition writes
+ * at every compaction, docs/raft.md), in MB/s, against a memcpy of the
+ * same bytes measured in the same run (the least work any save must do).
+ * Prints one JSON object.
  *
  * The state machine is pure; only this harness reads the clock.
  */
@@ -12,6 +16,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,15 @@
 #define BENCH_OPS_DEFAULT  2000000
 /* Zipf exponent of the skewed stream (YCSB's default skew). */
 #define BENCH_ZIPF_S 0.99
+
+/* Saves timed per measurement: a few ms each at a few hundred MB/s. */
+#define BENCH_SAVES 20
+
+struct bench_save {
+	uint64_t bytes;
+	double mb_per_s;     /* lock_table_save() */
+	double ref_mb_per_s; /* memcpy of the same bytes */
+};
 
 struct bench_sink {
 	uint64_t token;
@@ -112,10 +126,47 @@ bench_zipf_seq(uint32_t *seq, uint64_t n, uint32_t keys, double s)
 	return 0;
 }
 
-/* Pairs per second of acquire+release over @seq. */
+/*
+ * Save @lt BENCH_SAVES times and copy its snapshot as often; false if a
+ * save fails or differs from the first.
+ */
+static bool
+bench_save(const struct lock_table *lt, struct bench_save *out)
+{
+	int64_t len = (int64_t)lock_table_save_size(lt);
+	uint8_t *a = malloc((size_t)len), *b = malloc((size_t)len);
+	double t0 = 0, t1, t2;
+	bool ok = a != NULL && b != NULL;
+	int k;
+
+	for (k = 0; ok && k < BENCH_SAVES + 1; k++) {
+		if (k == 1)
+			t0 = bench_now_s(); /* the first one warms the buffer */
+		ok = lock_table_save(lt, k == 0 ? a : b, (uint64_t)len) == len;
+	}
+	t1 = bench_now_s();
+	for (k = 0; ok && k < BENCH_SAVES; k++) {
+		memcpy(b, a, (size_t)len);
+		b[k] ^= 1; /* a store the copy cannot skip */
+	}
+	t2 = bench_now_s();
+	if (ok) {
+		out->bytes = (uint64_t)len;
+		out->mb_per_s = (double)len * BENCH_SAVES / (t1 - t0) / 1e6;
+		out->ref_mb_per_s = (double)len * BENCH_SAVES / (t2 - t1) / 1e6;
+	}
+	free(a);
+	free(b);
+	return ok;
+}
+
+/*
+ * Pairs per second of acquire+release over @seq; with @save, the table
+ * left behind is saved too (bench_save()).
+ */
 static double
 bench_pairs(const struct lock_key *keys, uint32_t nkeys, const uint32_t *seq,
-	    uint64_t n, uint64_t *granted)
+	    uint64_t n, uint64_t *granted, struct bench_save *save)
 {
 	struct lock_table_config cfg = {
 		.locks_max = nkeys,
@@ -171,9 +222,11 @@ bench_pairs(const struct lock_key *keys, uint32_t nkeys, const uint32_t *seq,
 		}
 	}
 	t1 = bench_now_s();
+	if (save != NULL && !bench_save(lt, save))
+		t1 = t0; /* reported as a failure */
 	lock_table_destroy(lt);
 	key_index_destroy(ki);
-	return (double)n / (t1 - t0);
+	return t1 > t0 ? (double)n / (t1 - t0) : -1;
 }
 
 /* Reference: key_index lookup+add+del cycles per second over @seq. */
@@ -223,7 +276,7 @@ bench_one(const char *stream, const struct lock_key *keys, uint32_t nkeys,
 	} else {
 		rate = bench_pairs(keys, nkeys,
 				   strcmp(stream, "zipf") == 0 ? seq_z : seq_u,
-				   n, &got);
+				   n, &got, NULL);
 	}
 	if (rate <= 0 || got != n) {
 		fprintf(stderr, "lock_table_bench: %s stream failed\n", stream);
@@ -250,6 +303,7 @@ main(int argc, char **argv)
 	struct lock_key *keys;
 	uint32_t *seq_u, *seq_z;
 	const char *stream = "all";
+	struct bench_save save = {0};
 	double pu, pz, ref;
 	uint64_t i;
 	int c;
@@ -323,10 +377,10 @@ main(int argc, char **argv)
 	if (strcmp(stream, "all") != 0)
 		return bench_one(stream, keys, nkeys, seq_u, seq_z, ops);
 	/* Warm caches and page tables once, untimed. */
-	bench_pairs(keys, nkeys, seq_u, ops / 10 + 1, &granted_u);
+	bench_pairs(keys, nkeys, seq_u, ops / 10 + 1, &granted_u, NULL);
 	ref = bench_index(keys, nkeys, seq_u, ops, &check);
-	pu = bench_pairs(keys, nkeys, seq_u, ops, &granted_u);
-	pz = bench_pairs(keys, nkeys, seq_z, ops, &granted_z);
+	pu = bench_pairs(keys, nkeys, seq_u, ops, &granted_u, &save);
+	pz = bench_pairs(keys, nkeys, seq_z, ops, &granted_z, NULL);
 	if (ref <= 0 || pu <= 0 || pz <= 0) {
 		fprintf(stderr, "lock_table_bench: set-up failed\n");
 		return 1;
@@ -340,8 +394,11 @@ main(int argc, char **argv)
 	}
 	printf("{\"bench\":\"lock_table\",\"pairs_per_s_uniform\":%.0f,"
 	       "\"pairs_per_s_zipf\":%.0f,\"reference_index_ops_per_s\":%.0f,"
-	       "\"ratio_uniform\":%.4f}\n",
-	       pu, pz, ref, pu / ref);
+	       "\"ratio_uniform\":%.4f,\"snapshot_bytes\":%" PRIu64
+	       ",\"save_mb_per_s\":%.0f,\"reference_memcpy_mb_per_s\":%.0f,"
+	       "\"save_ratio\":%.4f}\n",
+	       pu, pz, ref, pu / ref, save.bytes, save.mb_per_s,
+	       save.ref_mb_per_s, save.mb_per_s / save.ref_mb_per_s);
 	free(seq_z);
 	free(seq_u);
 	free(keys);

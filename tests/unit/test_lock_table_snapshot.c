@@ -356,7 +356,7 @@ assert_empty(const struct fix *f, uint64_t empty_digest)
 	assert_int_equal(lock_table_token_last(f->lt), 0);
 	assert_int_equal(lock_table_digest(f->lt), empty_digest);
 	assert_int_equal(lock_table_save_size(f->lt),
-			 60 + 8); /* header and trailer: docs/snapshot.md */
+			 60 + 4); /* header and trailer: docs/snapshot.md */
 }
 
 static uint64_t
@@ -372,21 +372,25 @@ digest_of_empty(void)
 	return d;
 }
 
-/* FNV-1a 64 as docs/snapshot.md defines the trailer: an independent
- * implementation, so a test can forge a snapshot that passes the check. */
+/* CRC-32C as docs/snapshot.md defines the trailer: an independent
+ * implementation (bit by bit, RFC 3720), so a test can forge a snapshot
+ * that passes the check. */
 static void
 fix_checksum(uint8_t *buf, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t crc = 0xffffffffu;
 	size_t i;
+	unsigned k;
 
-	assert_true(len >= 8);
-	for (i = 0; i < len - 8; i++) {
-		h ^= buf[i];
-		h *= 0x100000001b3ull;
+	assert_true(len >= 4);
+	for (i = 0; i < len - 4; i++) {
+		crc ^= buf[i];
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
 	}
-	for (i = 0; i < 8; i++)
-		buf[len - 8 + i] = (uint8_t)(h >> (56 - 8 * i));
+	crc = ~crc;
+	for (i = 0; i < 4; i++)
+		buf[len - 4 + i] = (uint8_t)(crc >> (24 - 8 * i));
 }
 
 static void
@@ -436,7 +440,7 @@ test_empty_round_trip(void **state)
 	fix_init(&b, &c, c.locks_max);
 	n = lock_table_save(a.lt, buf, sizeof(buf));
 	assert_int_equal(n, (int64_t)lock_table_save_size(a.lt));
-	assert_int_equal(n, 68);
+	assert_int_equal(n, 64);
 	assert_int_equal(lock_table_load(b.lt, buf, (size_t)n), 0);
 	lock_table_check_invariants(b.lt);
 	assert_int_equal(lock_table_digest(a.lt), lock_table_digest(b.lt));
@@ -623,7 +627,7 @@ test_corrupted(void **state)
 		assert_true(err == -EINVAL || (err == -ENOSPC && pos < 60));
 		assert_empty(&b, empty);
 
-		if (pos >= len - 8)
+		if (pos >= len - 4)
 			continue;
 		fix_checksum(bad, len);
 		err = load_chunked(b.lt, bad, len, 1 + pos % 200);
@@ -667,8 +671,9 @@ test_bad_fields(void **state)
 		int err;
 	} cases[] = {
 		{0, 0x4c54534f, -EINVAL},  /* magic */
-		{4, 0x00020000, -EINVAL},  /* version 2 */
-		{4, 0x00010001, -EINVAL},  /* reserved bits */
+		{4, 0x00010000, -EINVAL},  /* version 1 (FNV trailer) */
+		{4, 0x00030000, -EINVAL},  /* version 3 */
+		{4, 0x00020001, -EINVAL},  /* reserved bits */
 		{12, 4001, -EINVAL},       /* lease_max_ms differs */
 		{28, 6001, -EINVAL},       /* session_max_ms differs */
 		{40, 0xffffffff, -ENOSPC}, /* locks */
