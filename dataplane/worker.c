@@ -1665,14 +1665,6 @@ worker_main(void *arg)
 		}
 		w->rcu_registered = true;
 	}
-	for (p = 0; p < w->sleep_fds_count; p++) {
-		ret = port_rx_intr_own(w->sleep_fds[p].fd);
-		if (ret < 0)
-			RTE_LOG(WARNING, USER1,
-				"worker %u: cannot own an Rx interrupt fd's "
-				"SIGIO: %s\n",
-				w->index, strerror(-ret));
-	}
 	while (!*sh->stop) {
 		work = 0;
 		w->now_ms = worker_clock_ms(w);

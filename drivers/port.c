@@ -6,13 +6,9 @@
  * device may refuse is checked against rte_eth_dev_info first, so the log
  * says which limit was hit instead of a bare -EINVAL from the PMD.
  */
-#define _GNU_SOURCE /* F_SETOWN_EX */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/syscall.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -326,17 +322,6 @@ port_rx_intr_fd(const struct port *port, uint16_t q)
 	if (!port->rx_intr || q >= port->queues)
 		return -1;
 	return rte_eth_dev_rx_intr_ctl_q_get_fd(port->port_id, q);
-}
-
-int
-port_rx_intr_own(int fd)
-{
-	struct f_owner_ex owner = {
-		.type = F_OWNER_TID,
-		.pid = (pid_t)syscall(SYS_gettid),
-	};
-
-	return fcntl(fd, F_SETOWN_EX, &owner) < 0 ? -errno : 0;
 }
 
 void

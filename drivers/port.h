@@ -71,18 +71,6 @@ int port_init(struct port *port, const struct profile_port *cfg,
 int port_rx_intr_fd(const struct port *port, uint16_t q);
 
 /*
- * Make the thread that calls this the owner of @fd's SIGIO (a
- * port_rx_intr_fd). The TAP PMD reads its queues only after its SIGIO
- * handler ran (a frame arrived somewhere): by default the kernel runs it
- * on latchd's main thread, so a worker woken by a frame found nothing to
- * read until the main thread got a CPU, and every frame woke that thread
- * on another CPU. Owned by the worker that polls the queue, the signal
- * runs on the thread the frame wakes anyway. Returns 0 or -errno. The
- * queue's worker, at start.
- */
-int port_rx_intr_own(int fd);
-
-/*
  * Stop and close the port and free its mempool. Safe on a port that
  * port_init() failed on or never saw (zeroed). Main lcore, after every
  * worker lcore has returned.
