@@ -931,35 +931,50 @@ plog_leader_retransmit(struct plog *pl, unsigned peer)
  * the commit index; entries of earlier terms commit only with it
  * (Figure 8). Acks of followers not in @counted (amnesic: docs/raft.md,
  * "the diskless rule") do not count.
+ *
+ * The highest N a majority holds is the need-th largest of the voters'
+ * match indexes (our own is last; one not counted holds nothing), found
+ * directly rather than by trying every N down from last: with hundreds
+ * of entries in flight that scan was 5 % of the 3-node lab's CPU. Terms
+ * never decrease along the log, so if entry N is of an earlier term, so
+ * is every entry below it, and nothing commits.
  */
 bool
 plog_leader_commit(struct plog *pl, uint64_t term, uint8_t voters,
 		   uint8_t counted, unsigned self)
 {
 	unsigned need = (unsigned)__builtin_popcount(voters) / 2 + 1;
-	uint64_t n, t;
+	uint64_t held[RAFT_NODES_MAX], n, t;
+	unsigned count = 0, i, j;
 
-	for (n = pl->last; n > pl->commit; n--) {
-		unsigned count = 0, i;
+	for (i = 0; i < RAFT_NODES_MAX; i++) {
+		uint64_t m;
 
-		LATCH_ASSERT(plog_term_at(pl, n, &t));
-		if (t < term)
-			break;
-		LATCH_ASSERT(t == term);
-		for (i = 0; i < RAFT_NODES_MAX; i++) {
-			if (!(voters & (1u << i)))
-				continue;
-			if (i == self)
-				count++;
-			else if ((counted & (1u << i)) &&
-				 pl->peers[i].match >= n)
-				count++;
-		}
-		if (count >= need) {
-			pl->commit = n;
-			plog_apply(pl);
-			return true;
-		}
+		if (!(voters & (1u << i)))
+			continue;
+		if (i == self)
+			m = pl->last;
+		else if (counted & (1u << i))
+			m = pl->peers[i].match < pl->last ? pl->peers[i].match
+							  : pl->last;
+		else
+			m = 0;
+		/* Insertion into descending order: at most 8 voters. */
+		for (j = count; j > 0 && held[j - 1] < m; j--)
+			held[j] = held[j - 1];
+		held[j] = m;
+		count++;
 	}
-	return false;
+	if (count < need)
+		return false;
+	n = held[need - 1];
+	if (n <= pl->commit)
+		return false;
+	LATCH_ASSERT(plog_term_at(pl, n, &t));
+	if (t < term)
+		return false;
+	LATCH_ASSERT(t == term);
+	pl->commit = n;
+	plog_apply(pl);
+	return true;
 }
