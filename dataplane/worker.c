@@ -82,6 +82,14 @@
  */
 #define WORKER_SLEEP_CAP_US 1000
 /*
+ * A port with an Rx interrupt fd (TAP) costs a readv on every poll
+ * (dataplane/main.c, main_signals_block()). A worker idle for
+ * idle_pause_polls passes polls it only every this many passes until it
+ * sleeps: a frame waits at most this many cheap passes, and the lab's
+ * 1024-pass spin makes 124 system calls, not 1024.
+ */
+#define WORKER_SYSCALL_PORT_STRIDE 16
+/*
  * Replicated mode (docs/cluster.md). Requests a leader's worker keeps
  * until their entries apply: a power of two, and above what one pass can
  * propose (two bursts), so it fills only when commits stall.
@@ -1637,6 +1645,21 @@ worker_rx_port(struct worker *w, uint8_t slot)
 	return depth;
 }
 
+/*
+ * Poll port @slot this pass? Always, unless its queue costs a system call
+ * (it has an Rx interrupt fd) and the worker is spinning idle: then every
+ * WORKER_SYSCALL_PORT_STRIDE passes. After a sleep (sleep_us set until
+ * work comes) every pass, since a frame on that fd may be what woke it.
+ */
+static inline bool
+worker_port_due(const struct worker *w, uint8_t slot)
+{
+	return w->sh->ports[slot].rx_intr_fd[w->index] < 0 ||
+	       w->idle_polls < w->profile->idle_pause_polls ||
+	       w->sleep_us != 0 ||
+	       (w->idle_polls & (WORKER_SYSCALL_PORT_STRIDE - 1)) == 0;
+}
+
 /* ---- the loop ---------------------------------------------------------- */
 
 /*
@@ -1680,7 +1703,8 @@ worker_main(void *arg)
 					  : NULL;
 
 		for (p = 0; p < w->ports_count; p++)
-			work += worker_rx_port(w, (uint8_t)p);
+			if (worker_port_due(w, (uint8_t)p))
+				work += worker_rx_port(w, (uint8_t)p);
 		for (src = 0; src < w->workers; src++) {
 			struct rte_ring *r = sh->handoff[src][w->index];
 
