@@ -96,6 +96,14 @@ struct plog {
 	struct lock_entry *ring;
 	uint64_t snap_index; /* last index covered by the snapshot */
 	uint64_t snap_term;
+	/*
+	 * The ring holds entries (base, last]; base <= snap_index. Entries
+	 * at or below the snapshot are kept while there is room, so a
+	 * follower a little behind is sent entries, not the whole snapshot
+	 * (docs/raft.md, "Ring sizing and snapshots").
+	 */
+	uint64_t base;
+	uint64_t base_term;
 	uint64_t last;
 	uint64_t commit;
 	uint64_t applied;
@@ -137,8 +145,8 @@ int plog_config_check(const struct plog_config *cfg);
 void plog_reset(struct plog *pl);
 
 struct raft_pos plog_last_pos(const struct plog *pl);
-/* Term of entry @index; false if it is compacted (below the snapshot) or
- * beyond the end. */
+/* Term of entry @index; false if it is compacted (below the ring and not
+ * the snapshot's last) or beyond the end. */
 bool plog_term_at(const struct plog *pl, uint64_t index, uint64_t *term);
 /* Entry @index or NULL when not in the ring. */
 const struct lock_entry *plog_entry(const struct plog *pl, uint64_t index);

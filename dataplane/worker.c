@@ -96,12 +96,12 @@
  */
 #define WORKER_PENDING_MAX 1024
 /*
- * Partition log ring: a power of two (plog.h). A leader accepts proposals
- * while at most half is used and compacts when half is, saving its whole
- * table (docs/raft.md, "ring sizing"): with the lab's full 65 536-answer
- * dedup window that is 2.7 MB, about 1 ms, so the ring's size sets the
- * save's cost per entry. 32 768 entries of 144 bytes (4.5 MiB per worker)
- * put it at 170 bytes per entry; 4096 put it at 1.3 KB, and saves took
+ * Partition log ring: a power of two (plog.h). A leader holds at most
+ * half of it and saves its whole table about once per that many entries
+ * (docs/raft.md, "ring sizing"): with the lab's full 65 536-answer dedup
+ * window that is 2.7 MB, about 1 ms, so the ring's size sets the save's
+ * cost per entry. 32 768 entries of 144 bytes (4.5 MiB per worker) put
+ * it near 190 bytes per entry; 4096 put it at 1.3 KB, and saves took
  * 11 % of the workers' CPU in the 3-node bench. Every node must use the
  * same size: a follower stores what its leader's ring holds.
  */

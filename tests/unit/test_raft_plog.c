@@ -25,6 +25,7 @@ struct applied {
 	unsigned n;
 	uint64_t last;
 	unsigned loads;
+	unsigned saves;
 };
 
 static void
@@ -41,8 +42,10 @@ t_apply(void *ctx, uint64_t index, const struct lock_entry *e)
 static uint32_t
 t_save(void *ctx, uint8_t *buf, uint32_t max)
 {
-	(void)ctx;
+	struct applied *a = ctx;
+
 	(void)max;
+	a->saves++;
 	buf[0] = 42;
 	return 1;
 }
@@ -360,6 +363,69 @@ test_snapshot(void **state)
 	assert_int_equal(m.u.append.prev_index, 4);
 	assert_true(plog_follower_append(fl, &m.u.append, &idx));
 	assert_int_equal(idx, 5);
+	plog_destroy(pl);
+	plog_destroy(fl);
+}
+
+/*
+ * Compaction keeps the entries before the snapshot while the ring has
+ * room: a follower just behind the snapshot is sent entries, one behind
+ * the ring's start the snapshot, and dropping more of the kept tail
+ * saves no new snapshot until the drop passes the one held.
+ */
+static void
+test_compaction_keeps_tail(void **state)
+{
+	struct applied a, b;
+	struct plog *pl = t_log(&a, 16);
+	struct plog *fl = t_log(&b, 16);
+	struct lock_entry e = t_entry(1, 1);
+	struct raft_msg m;
+	uint64_t idx, t;
+	unsigned i;
+
+	(void)state;
+	plog_leader_start(pl);
+	for (i = 0; i < 8; i++)
+		assert_true(plog_append(pl, &e) > 0);
+	pl->commit = 8;
+	plog_apply(pl);
+	assert_int_equal(a.saves, 0);
+	/* At the proposal limit (8): saved at 8, only 1..2 dropped. */
+	assert_int_equal(plog_append(pl, &e), 9);
+	assert_int_equal(a.saves, 1);
+	assert_int_equal(pl->snap_index, 8);
+	assert_int_equal(pl->base, 2);
+	assert_null(plog_entry(pl, 2));
+	assert_non_null(plog_entry(pl, 3));
+	assert_true(plog_term_at(pl, 2, &t));
+	assert_int_equal(t, 1);
+	assert_false(plog_term_at(pl, 1, &t));
+
+	/* A follower holding 1..2 gets 3.. as entries, below the snapshot. */
+	m.u.append = t_append(0, 0, 0, (const uint64_t[]){1, 1}, 2);
+	assert_true(plog_follower_append(fl, &m.u.append, &idx));
+	assert_int_equal(idx, 2);
+	pl->peers[1].next = 3;
+	assert_int_equal(plog_leader_send(pl, 1, false, &m), PLOG_SEND_APPEND);
+	assert_int_equal(m.u.append.prev_index, 2);
+	assert_int_equal(m.u.append.prev_term, 1);
+	assert_int_equal(m.u.append.n, 4);
+	assert_true(plog_follower_append(fl, &m.u.append, &idx));
+	assert_int_equal(idx, 6);
+	assert_int_equal(b.loads, 0);
+	/* One that needs entry 2 gets the snapshot. */
+	pl->peers[2].next = 2;
+	assert_int_equal(plog_leader_send(pl, 2, false, &m),
+			 PLOG_SEND_SNAPSHOT);
+	assert_int_equal(m.u.snapshot.index, 8);
+
+	/* Two more: the drop (to 4) stays below the snapshot: no save. */
+	assert_int_equal(plog_append(pl, &e), 10);
+	assert_int_equal(plog_append(pl, &e), 11);
+	assert_int_equal(a.saves, 1);
+	assert_int_equal(pl->base, 4);
+	assert_true(pl->last - pl->base < 8);
 	plog_destroy(pl);
 	plog_destroy(fl);
 }
@@ -1213,6 +1279,7 @@ main(void)
 		cmocka_unit_test(test_pipelining),
 		cmocka_unit_test(test_retransmit_from_what_is_known),
 		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_compaction_keeps_tail),
 		cmocka_unit_test(test_snapshot_too_big_not_compacted),
 		cmocka_unit_test(test_snapshot_chunked_lossy),
 		cmocka_unit_test(test_snapshot_chunk_receiver),
