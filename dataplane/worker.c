@@ -83,10 +83,10 @@
 #define WORKER_SLEEP_CAP_US 1000
 /*
  * A port with an Rx interrupt fd (TAP) costs a readv on every poll
- * (dataplane/main.c, main_signals_block()). A worker idle for
- * idle_pause_polls passes polls it only every this many passes until it
- * sleeps: a frame waits at most this many cheap passes, and the lab's
- * 1024-pass spin makes 124 system calls, not 1024.
+ * (dataplane/main.c, main_signals_block()). A worker spinning idle polls
+ * it only every this many passes until it sleeps: a frame waits at most
+ * this many cheap passes, and the lab's 1024-pass spin makes 64 system
+ * calls, not 1024.
  */
 #define WORKER_SYSCALL_PORT_STRIDE 16
 /*
@@ -1648,14 +1648,14 @@ worker_rx_port(struct worker *w, uint8_t slot)
 /*
  * Poll port @slot this pass? Always, unless its queue costs a system call
  * (it has an Rx interrupt fd) and the worker is spinning idle: then every
- * WORKER_SYSCALL_PORT_STRIDE passes. After a sleep (sleep_us set until
- * work comes) every pass, since a frame on that fd may be what woke it.
+ * WORKER_SYSCALL_PORT_STRIDE passes. While busy (idle_polls 0), and after
+ * a sleep (sleep_us set until work comes), every pass: a frame on that fd
+ * may be what woke it.
  */
 static inline bool
 worker_port_due(const struct worker *w, uint8_t slot)
 {
 	return w->sh->ports[slot].rx_intr_fd[w->index] < 0 ||
-	       w->idle_polls < w->profile->idle_pause_polls ||
 	       w->sleep_us != 0 ||
 	       (w->idle_polls & (WORKER_SYSCALL_PORT_STRIDE - 1)) == 0;
 }
