@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "control/core_raft.h"
+#include "control/raft_wire.h"
 #include "control/raft/raft.h"
 
 struct core_raft {
@@ -124,6 +125,9 @@ core_raft_create(const struct core_raft_config *cfg,
 		.beacon_ms = cfg->beacon_ms,
 		.meta = {.entries_max = CORE_RAFT_META_ENTRIES,
 			 .batch_max = RAFT_BATCH_MAX,
+			 /* Kernel UDP between management addresses: one
+			  * datagram within a 1500-byte MTU, unfragmented. */
+			 .bytes_max = RAFT_WIRE_APPEND_ENTRIES_IN(1500),
 			 .inflight_max = CORE_RAFT_META_INFLIGHT,
 			 .snapshot_max = RAFT_SNAPSHOT_MAX},
 		.seed = cfg->seed,

@@ -42,9 +42,18 @@
 /* One entry without its key bytes: see raft_wire.c, entry_fields. */
 #define RAFT_WIRE_ENTRY_FIXED_LEN 70
 #define RAFT_WIRE_ENTRY_MAX_LEN   (RAFT_WIRE_ENTRY_FIXED_LEN + LATCH_KEY_MAX)
+/* APPEND's and PULL_REPLY's fields before the entries. */
+#define RAFT_WIRE_APPEND_FIXED_LEN 34
 /* Largest body of each kind (the bounds of raft_msg.h). */
-#define RAFT_WIRE_VOTE_MAX_LEN   (4 + RAFT_LOGS_MAX * RAFT_WIRE_POS_LEN)
-#define RAFT_WIRE_APPEND_MAX_LEN (34 + RAFT_BATCH_MAX * RAFT_WIRE_ENTRY_MAX_LEN)
+#define RAFT_WIRE_VOTE_MAX_LEN (4 + RAFT_LOGS_MAX * RAFT_WIRE_POS_LEN)
+#define RAFT_WIRE_APPEND_MAX_LEN \
+	(RAFT_WIRE_APPEND_FIXED_LEN + RAFT_BATCH_MAX * RAFT_WIRE_ENTRY_MAX_LEN)
+/*
+ * The entries' bytes of an APPEND whose UDP/IPv4 datagram fits an MTU of
+ * @mtu bytes: a log's bytes_max (plog.h) for that path.
+ */
+#define RAFT_WIRE_APPEND_ENTRIES_IN(mtu) \
+	((mtu)-20 - 8 - RAFT_WIRE_HEADER_LEN - RAFT_WIRE_APPEND_FIXED_LEN)
 /* A SNAPSHOT chunk without its data: see raft_wire.c, snapshot_rows. */
 #define RAFT_WIRE_SNAPSHOT_FIXED_LEN 36
 /* A PULL's body: see raft_wire.c, pull_rows. */
@@ -121,6 +130,13 @@ enum raft_wire_verdict raft_wire_decode(const uint8_t *buf, size_t len,
  * length written or -EINVAL / -ENOSPC; decode returns the length read,
  * or -EINVAL (bad key length) / -EMSGSIZE (@len ends inside the entry).
  */
+/* Bytes raft_wire_entry_encode() writes for @e. */
+static inline size_t
+raft_wire_entry_len(const struct lock_entry *e)
+{
+	return RAFT_WIRE_ENTRY_FIXED_LEN + e->key.len;
+}
+
 int raft_wire_entry_encode(const struct lock_entry *e, uint8_t *buf,
 			   size_t cap);
 int raft_wire_entry_decode(const uint8_t *buf, size_t len,

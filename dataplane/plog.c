@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "control/raft_wire.h"
 #include "dataplane/plog.h"
 
 /* Mark @index and everything after it as changed (for checkers). */
@@ -40,6 +41,8 @@ plog_config_check(const struct plog_config *cfg)
 	if (cfg->entries_max < 4 || (cfg->entries_max & (cfg->entries_max - 1)))
 		return -EINVAL;
 	if (cfg->batch_max == 0 || cfg->batch_max > RAFT_BATCH_MAX)
+		return -EINVAL;
+	if (cfg->bytes_max != 0 && cfg->bytes_max < RAFT_WIRE_ENTRY_MAX_LEN)
 		return -EINVAL;
 	if (cfg->inflight_max == 0)
 		return -EINVAL;
@@ -550,6 +553,28 @@ plog_pull_progress(const struct plog *pl, uint8_t from,
 }
 
 /*
+ * How many of the @avail entries from @from go in one APPEND or
+ * PULL_REPLY: at most batch_max, and as many as bytes_max holds encoded
+ * (at least one). With keys of 16 bytes a 1500-byte frame holds 16
+ * entries, twice what a fixed worst-case count allowed.
+ */
+static uint64_t
+plog_batch(const struct plog *pl, uint64_t from, uint64_t avail)
+{
+	uint64_t n = avail < pl->cfg.batch_max ? avail : pl->cfg.batch_max;
+	uint64_t k, bytes = 0;
+
+	if (pl->cfg.bytes_max == 0)
+		return n;
+	for (k = 0; k < n; k++) {
+		bytes += raft_wire_entry_len(&pl->ring[(from + k) & pl->mask]);
+		if (bytes > pl->cfg.bytes_max)
+			return k > 0 ? k : 1;
+	}
+	return n;
+}
+
+/*
  * Source of a PULL (docs/raft.md, "pull"): send the entries after the
  * puller's last entry if it matches ours, else after its commit index
  * (committed entries match everywhere, §5.4.3), with our commit index.
@@ -574,9 +599,7 @@ plog_pull_fill(const struct plog *pl, struct raft_pos last, uint64_t commit,
 	else
 		return false; /* a snapshot, or nothing: see
 			       * plog_pull_needs_snapshot() */
-	n = pl->last - start;
-	if (n > pl->cfg.batch_max)
-		n = pl->cfg.batch_max;
+	n = plog_batch(pl, start + 1, pl->last - start);
 	if (n == 0 && pl->commit <= commit)
 		return false;
 	LATCH_ASSERT(plog_term_at(pl, start, &t));
@@ -852,11 +875,8 @@ plog_leader_send(struct plog *pl, unsigned peer, bool heartbeat,
 		return PLOG_SEND_SNAPSHOT;
 	}
 	LATCH_ASSERT(p->next <= pl->last + 1);
-	if (p->inflight < pl->cfg.inflight_max) {
-		n = pl->last + 1 - p->next;
-		if (n > pl->cfg.batch_max)
-			n = pl->cfg.batch_max;
-	}
+	if (p->inflight < pl->cfg.inflight_max)
+		n = plog_batch(pl, p->next, pl->last + 1 - p->next);
 	if (n == 0 && !heartbeat)
 		return PLOG_SEND_NONE;
 	prev = p->next - 1;

@@ -43,6 +43,9 @@
 struct plog_config {
 	uint32_t entries_max;  /* ring size, power of two */
 	uint32_t batch_max;    /* entries per APPEND, <= RAFT_BATCH_MAX */
+	uint32_t bytes_max;    /* and their encoded bytes (raft_wire.h) at
+				* most, but always one: 0 (no bound) or at
+				* least RAFT_WIRE_ENTRY_MAX_LEN */
 	uint32_t inflight_max; /* APPENDs (or snapshot chunks) in flight per
 				* follower (pipelining) */
 	uint32_t snapshot_max; /* bytes of the largest state the apply layer

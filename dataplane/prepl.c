@@ -539,8 +539,10 @@ prepl_recv_pull_reply(struct prepl *pp, const struct raft_msg *m)
 	if (!prepl_may_pull(pp))
 		return;
 	taken = plog_pull_apply(pp->log, a, &matched);
-	/* A full batch all taken or matching: ask for the next. */
-	if (a->n == pp->log->cfg.batch_max && matched == a->prev_index + a->n) {
+	/* A batch all taken or matching: ask for the next (a batch may be
+	 * short of batch_max by its bytes; after the last one the source
+	 * has nothing to send and does not answer). */
+	if (a->n > 0 && matched == a->prev_index + a->n) {
 		pos.index = matched;
 		LATCH_ASSERT(plog_term_at(pp->log, matched, &pos.term));
 		prepl_pull(pp, m->from, pos);

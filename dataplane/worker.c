@@ -106,6 +106,9 @@
  * same size: a follower stores what its leader's ring holds.
  */
 #define WORKER_REPL_ENTRIES 32768
+/* Peer frames stay within this MTU (the lab's TAP, a NIC's default):
+ * APPENDs carry as many entries as fit (plog_config.bytes_max). */
+#define WORKER_REPL_MTU 1500
 /* APPENDs in flight per follower: pipelining depth (docs/raft.md). */
 #define WORKER_REPL_INFLIGHT 4
 /* Channel messages a worker takes per pass: a view per heartbeat and a
@@ -1889,6 +1892,7 @@ worker_repl_create(struct worker *w, int socket_id)
 	cfg.heartbeat_ms = sh->repl_heartbeat_ms;
 	cfg.log.entries_max = WORKER_REPL_ENTRIES;
 	cfg.log.batch_max = RAFT_BATCH_MAX;
+	cfg.log.bytes_max = RAFT_WIRE_APPEND_ENTRIES_IN(WORKER_REPL_MTU);
 	cfg.log.inflight_max = WORKER_REPL_INFLIGHT;
 	/* Two buffers of a full table's snapshot per partition (plog.h),
 	 * allocated now and touched only as the state grows. */

@@ -475,8 +475,10 @@ raft_recv_pull_reply(struct raft_ctl *r, const struct raft_msg *m)
 		    r->fx->persist_meta_from > a->prev_index + 1)
 			r->fx->persist_meta_from = a->prev_index + 1;
 	}
-	/* A full batch all taken or matching: ask for the next. */
-	if (a->n == r->meta->cfg.batch_max && matched == a->prev_index + a->n) {
+	/* A batch all taken or matching: ask for the next (a batch may be
+	 * short of batch_max by its bytes; after the last one the source
+	 * has nothing to send and does not answer). */
+	if (a->n > 0 && matched == a->prev_index + a->n) {
 		pos.index = matched;
 		LATCH_ASSERT(plog_term_at(r->meta, matched, &pos.term));
 		raft_pull_meta(r, m->from, pos);

@@ -26,8 +26,12 @@
 #define RAFT_NODES_MAX 8
 /* Partition logs plus the meta log (log id == partitions). */
 #define RAFT_LOGS_MAX (LATCH_PARTITIONS_MAX + 1)
-/* Entries in one APPEND: keeps a message below 1.5 KB (one MTU frame). */
-#define RAFT_BATCH_MAX 8
+/*
+ * Entries in one APPEND or PULL_REPLY at most. A log's bytes_max
+ * (plog.h) bounds it too: 16 entries with keys of up to 16 bytes fit a
+ * 1500-byte frame, 10 of the longest keys.
+ */
+#define RAFT_BATCH_MAX 16
 /*
  * Snapshot bytes carried in one SNAPSHOT message: one chunk of a snapshot
  * of any size (docs/raft.md, "Snapshots in chunks"). 1024 keeps the

@@ -48,6 +48,7 @@
 #include "common/assert.h"
 #include "common/key_index.h"
 #include "control/raft/raft.h"
+#include "control/raft_wire.h"
 #include "dataplane/lock_table.h"
 #include "dataplane/prepl.h"
 
@@ -1745,7 +1746,7 @@ sim_is_live(void)
 static void
 sim_setup(unsigned nodes, unsigned parts)
 {
-	unsigned i, p, batch, inflight, ring;
+	unsigned i, p, batch, inflight, ring, bytes;
 
 	S->nodes = nodes;
 	S->parts = parts;
@@ -1776,6 +1777,12 @@ sim_setup(unsigned nodes, unsigned parts)
 	batch = 1 + sim_below(4);
 	inflight = 1 + sim_below(3);
 	ring = 32u << sim_below(3);
+	/* Batches cut by their bytes (plog_config.bytes_max) in two seeds of
+	 * three: to one entry, or to about three of the simulator's keys.
+	 * From the seed, so no random number is drawn for it. */
+	bytes = S->seed % 3 == 0   ? RAFT_WIRE_ENTRY_MAX_LEN
+		: S->seed % 3 == 1 ? 2 * RAFT_WIRE_ENTRY_MAX_LEN
+				   : 0;
 	/* Snapshots in chunks (docs/raft.md, "Snapshots in chunks"): the
 	 * fullest table here is under 1 KB, so with --chunks half the seeds
 	 * cut them in 16 to 128-byte chunks, and the transfers of many
@@ -1813,6 +1820,7 @@ sim_setup(unsigned nodes, unsigned parts)
 				.heartbeat_ms = SIM_HEARTBEAT_MS,
 				.log = {.entries_max = ring,
 					.batch_max = batch,
+					.bytes_max = bytes,
 					.inflight_max = inflight,
 					.snapshot_max = RAFT_SNAPSHOT_MAX,
 					.chunk_max = S->chunk_max},
