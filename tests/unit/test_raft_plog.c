@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "common/key_index.h"
+#include "control/raft_wire.h"
 #include "dataplane/plog.h"
 
 struct applied {
@@ -428,6 +429,62 @@ test_compaction_keeps_tail(void **state)
 	assert_true(pl->last - pl->base < 8);
 	plog_destroy(pl);
 	plog_destroy(fl);
+}
+
+/*
+ * A log bounded by RAFT_WIRE_APPEND_ENTRIES_IN(1500) sends APPENDs whose
+ * datagram fits a 1500-byte MTU, with as many entries as fit: 16 (the
+ * cap) with keys of 0 or 16 bytes, 10 with the longest keys.
+ */
+static void
+test_append_fits_mtu(void **state)
+{
+	static const struct {
+		uint16_t key_len;
+		uint32_t n;
+	} cases[] = {{0, 16}, {16, 16}, {LATCH_KEY_MAX, 10}};
+	struct plog_config cfg = {
+		.entries_max = 64,
+		.batch_max = RAFT_BATCH_MAX,
+		.bytes_max = RAFT_WIRE_APPEND_ENTRIES_IN(1500),
+		.inflight_max = 4,
+		.snapshot_max = 16,
+	};
+	uint8_t buf[RAFT_WIRE_MAX_LEN];
+	unsigned c, i;
+
+	(void)state;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct applied a;
+		struct plog *pl;
+		struct lock_entry e;
+		struct raft_msg m;
+		int len;
+
+		memset(&a, 0, sizeof(a));
+		pl = plog_create(&cfg, &t_ops, &a);
+		assert_non_null(pl);
+		memset(&e, 0xab, sizeof(e));
+		e.term = 1;
+		e.key.len = cases[c].key_len;
+		assert_int_equal(raft_wire_entry_encode(&e, buf, sizeof(buf)),
+				 (int)raft_wire_entry_len(&e));
+		plog_leader_start(pl);
+		for (i = 0; i < 30; i++)
+			assert_true(plog_append(pl, &e) > 0);
+		memset(&m, 0, sizeof(m));
+		assert_int_equal(plog_leader_send(pl, 1, false, &m),
+				 PLOG_SEND_APPEND);
+		assert_int_equal(m.u.append.n, cases[c].n);
+		m.type = RAFT_MSG_APPEND;
+		m.term = 1;
+		m.from = 2;
+		m.to = 1;
+		len = raft_wire_encode(&m, buf, sizeof(buf));
+		assert_true(len > 0);
+		assert_true(20 + 8 + len <= 1500);
+		plog_destroy(pl);
+	}
 }
 
 /* Pull: extend, repair a lower-term tail, never replace a higher one. */
@@ -1280,6 +1337,7 @@ main(void)
 		cmocka_unit_test(test_retransmit_from_what_is_known),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_compaction_keeps_tail),
+		cmocka_unit_test(test_append_fits_mtu),
 		cmocka_unit_test(test_snapshot_too_big_not_compacted),
 		cmocka_unit_test(test_snapshot_chunked_lossy),
 		cmocka_unit_test(test_snapshot_chunk_receiver),

@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "control/raft_wire.h"
-#include "dataplane/plog.h"
 
 /* Header of a golden message: type, from, to, log, term, body_len. */
 #define HDR(type, from, to, log, term, blen)                              \
@@ -785,85 +784,6 @@ test_entry_alone(void **state)
 				 -EMSGSIZE);
 }
 
-static void
-t_apply(void *ctx, uint64_t index, const struct lock_entry *e)
-{
-	(void)ctx;
-	(void)index;
-	(void)e;
-}
-
-static uint32_t
-t_save(void *ctx, uint8_t *buf, uint32_t max)
-{
-	(void)ctx;
-	(void)buf;
-	(void)max;
-	return 0;
-}
-
-static void
-t_load(void *ctx, const uint8_t *buf, uint32_t len)
-{
-	(void)ctx;
-	(void)buf;
-	(void)len;
-}
-
-/*
- * A log bounded by RAFT_WIRE_APPEND_ENTRIES_IN(1500) sends APPENDs whose
- * datagram fits a 1500-byte MTU, with as many entries as fit: 16 (the
- * cap) with keys of 0 or 16 bytes, 10 with the longest keys.
- */
-static void
-test_append_fits_mtu(void **state)
-{
-	static const struct plog_ops ops = {t_apply, t_save, t_load};
-	static const struct {
-		uint16_t key_len;
-		uint32_t n;
-	} cases[] = {{0, 16}, {16, 16}, {LATCH_KEY_MAX, 10}};
-	struct plog_config cfg = {
-		.entries_max = 64,
-		.batch_max = RAFT_BATCH_MAX,
-		.bytes_max = RAFT_WIRE_APPEND_ENTRIES_IN(1500),
-		.inflight_max = 4,
-		.snapshot_max = 16,
-	};
-	uint8_t buf[RAFT_WIRE_MAX_LEN];
-	unsigned c, i;
-
-	(void)state;
-	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct plog *pl = plog_create(&cfg, &ops, NULL);
-		struct lock_entry e;
-		struct raft_msg m;
-		int len;
-
-		assert_non_null(pl);
-		memset(&e, 0xab, sizeof(e));
-		e.term = 1;
-		e.key.len = cases[c].key_len;
-		assert_int_equal(raft_wire_entry_encode(&e, buf, sizeof(buf)),
-				 (int)raft_wire_entry_len(&e));
-		plog_leader_start(pl);
-		for (i = 0; i < 30; i++)
-			assert_true(plog_append(pl, &e) > 0);
-		memset(&m, 0, sizeof(m));
-		assert_int_equal(plog_leader_send(pl, 1, false, &m),
-				 PLOG_SEND_APPEND);
-		assert_int_equal(m.u.append.n, cases[c].n);
-		m.type = RAFT_MSG_APPEND;
-		m.term = 1;
-		m.from = 2;
-		m.to = 1;
-		len = raft_wire_encode(&m, buf, sizeof(buf));
-		assert_true(len > 0);
-		assert_true(20 + 8 + len <= 1500);
-		plog_destroy(pl);
-	}
-}
-
 int
 main(void)
 {
@@ -878,7 +798,6 @@ main(void)
 		cmocka_unit_test(test_encode_refuses_broken_messages),
 		cmocka_unit_test(test_entry_alone),
 		cmocka_unit_test(test_snapshot_chunks),
-		cmocka_unit_test(test_append_fits_mtu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
