@@ -54,6 +54,27 @@ for n in lab1 lab2 lab3; do
 		"$n: workers woken by a frame"
 done
 
+say "no TAP queue signals latchd for each frame (O_ASYNC off)"
+# latchd holds every real-time signal, so the TAP PMD finds none for its
+# Rx trigger and leaves O_ASYNC off (docs/design.md, "idle policy"):
+# with it on, every frame written to a TAP cost a signal.
+"$LAB" status --json >"$TMP/status.json"
+for pid in $(python3 -c 'import json,sys
+for n in json.load(open(sys.argv[1]))["nodes"]: print(n["pid"])' \
+	"$TMP/status.json"); do
+	taps=0
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = /dev/net/tun ] || continue
+		taps=$((taps + 1))
+		flags=$(awk '/^flags:/ { print $2 }' \
+			"/proc/$pid/fdinfo/${fd##*/}")
+		# O_ASYNC is 020000 (octal) on Linux.
+		[ $((8#$flags & 8#20000)) -eq 0 ] ||
+			fail "latchd $pid: TAP fd ${fd##*/} has O_ASYNC (flags $flags)"
+	done
+	assert_gt "$taps" 0 "latchd $pid: TAP queue fds"
+done
+
 say "a follower refuses a transfer, naming the leader"
 follower=lab1
 [ "$leader" != lab1 ] || follower=lab2
