@@ -54,4 +54,53 @@ be_put64(uint8_t *p, uint64_t v)
 	be_put32(p + 4, (uint32_t)v);
 }
 
+/*
+ * @width (1, 2, 4 or 8) bytes big-endian, for codecs whose widths come
+ * from a table: one byte swap and one store or load for each of those
+ * widths; any other width a byte at a time.
+ */
+static inline void
+be_put_n(uint8_t *p, unsigned width, uint64_t v)
+{
+	unsigned i;
+
+	switch (width) {
+	case 1:
+		p[0] = (uint8_t)v;
+		return;
+	case 2:
+		be_put16(p, (uint16_t)v);
+		return;
+	case 4:
+		be_put32(p, (uint32_t)v);
+		return;
+	case 8:
+		be_put64(p, v);
+		return;
+	}
+	for (i = 0; i < width; i++)
+		p[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+}
+
+static inline uint64_t
+be_get_n(const uint8_t *p, unsigned width)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	switch (width) {
+	case 1:
+		return p[0];
+	case 2:
+		return be_get16(p);
+	case 4:
+		return be_get32(p);
+	case 8:
+		return be_get64(p);
+	}
+	for (i = 0; i < width; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
 #endif /* LATCH_BYTES_H */

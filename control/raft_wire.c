@@ -19,7 +19,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "common/assert.h"
 #include "common/bytes.h"
 #include "control/raft_wire.h"
 
@@ -233,47 +232,6 @@ mem_store(uint8_t *p, unsigned size, uint64_t v)
 	}
 }
 
-/*
- * Every row is 1, 2, 4 or 8 bytes wide: one case each, which the compiler
- * makes a byte swap and a single store or load, not a loop a byte at a
- * time.
- */
-static void
-be_put(uint8_t *p, unsigned width, uint64_t v)
-{
-	switch (width) {
-	case 1:
-		p[0] = (uint8_t)v;
-		break;
-	case 2:
-		be_put16(p, (uint16_t)v);
-		break;
-	case 4:
-		be_put32(p, (uint32_t)v);
-		break;
-	default:
-		LATCH_ASSERT(width == 8);
-		be_put64(p, v);
-		break;
-	}
-}
-
-static uint64_t
-be_get(const uint8_t *p, unsigned width)
-{
-	switch (width) {
-	case 1:
-		return p[0];
-	case 2:
-		return be_get16(p);
-	case 4:
-		return be_get32(p);
-	default:
-		LATCH_ASSERT(width == 8);
-		return be_get64(p);
-	}
-}
-
 /* Encoding cursor: writes past cap only set the overflow flag. */
 struct wcur {
 	uint8_t *buf;
@@ -289,7 +247,7 @@ wput(struct wcur *w, unsigned width, uint64_t v)
 		w->overflow = true;
 		return;
 	}
-	be_put(w->buf + w->len, width, v);
+	be_put_n(w->buf + w->len, width, v);
 	w->len += width;
 }
 
@@ -451,7 +409,7 @@ raft_wire_encode(const struct raft_msg *m, uint8_t *buf, size_t cap)
 		return rc;
 	if (w.overflow)
 		return -ENOSPC;
-	be_put(buf + 16, 2, w.len - RAFT_WIRE_HEADER_LEN);
+	be_put_n(buf + 16, 2, w.len - RAFT_WIRE_HEADER_LEN);
 	return (int)w.len;
 }
 
@@ -500,7 +458,7 @@ decode_rows(const struct wf *rows, unsigned count, uint8_t *base,
 			if (!rhave(r, f->wire))
 				return RAFT_WIRE_V_TRUNCATED;
 			mem_store(base + f->off, f->msize,
-				  be_get(r->buf + r->off, f->wire));
+				  be_get_n(r->buf + r->off, f->wire));
 			r->off += f->wire;
 			break;
 		case WF_RSV:
@@ -537,8 +495,8 @@ decode_rows(const struct wf *rows, unsigned count, uint8_t *base,
 
 				if (!rhave(r, RAFT_WIRE_POS_LEN))
 					return RAFT_WIRE_V_TRUNCATED;
-				p->term = be_get(r->buf + r->off, 8);
-				p->index = be_get(r->buf + r->off + 8, 8);
+				p->term = be_get_n(r->buf + r->off, 8);
+				p->index = be_get_n(r->buf + r->off + 8, 8);
 				r->off += RAFT_WIRE_POS_LEN;
 			}
 			break;
@@ -586,7 +544,7 @@ raft_wire_decode(const uint8_t *buf, size_t len, struct raft_msg *out)
 	memset(out, 0, sizeof(*out));
 	if (len < RAFT_WIRE_HEADER_LEN)
 		return RAFT_WIRE_V_SHORT_HEADER;
-	if (be_get(buf, 2) != RAFT_WIRE_MAGIC)
+	if (be_get_n(buf, 2) != RAFT_WIRE_MAGIC)
 		return RAFT_WIRE_V_BAD_MAGIC;
 	if (buf[2] != RAFT_WIRE_VERSION)
 		return RAFT_WIRE_V_BAD_VERSION;
@@ -595,15 +553,15 @@ raft_wire_decode(const uint8_t *buf, size_t len, struct raft_msg *out)
 		return RAFT_WIRE_V_BAD_TYPE;
 	if (buf[4] >= RAFT_NODES_MAX || buf[5] >= RAFT_NODES_MAX)
 		return RAFT_WIRE_V_BAD_NODE;
-	if (be_get(buf + 6, 2) >= RAFT_LOGS_MAX)
+	if (be_get_n(buf + 6, 2) >= RAFT_LOGS_MAX)
 		return RAFT_WIRE_V_BAD_LOG;
-	if (be_get(buf + 16, 2) != len - RAFT_WIRE_HEADER_LEN)
+	if (be_get_n(buf + 16, 2) != len - RAFT_WIRE_HEADER_LEN)
 		return RAFT_WIRE_V_BAD_LENGTH;
 	out->type = type;
 	out->from = buf[4];
 	out->to = buf[5];
-	out->log = (uint16_t)be_get(buf + 6, 2);
-	out->term = be_get(buf + 8, 8);
+	out->log = (uint16_t)be_get_n(buf + 6, 2);
+	out->term = be_get_n(buf + 8, 8);
 	b = body_of(type);
 	r.buf = buf + RAFT_WIRE_HEADER_LEN;
 	r.len = len - RAFT_WIRE_HEADER_LEN;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/crc32c.h"
 #include "control/store.h"
 
@@ -61,26 +62,6 @@ struct store {
  */
 #define STORE_PAD_RECORDS 256
 
-static void
-put_be(uint8_t *p, unsigned width, uint64_t v)
-{
-	unsigned i;
-
-	for (i = 0; i < width; i++)
-		p[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-}
-
-static uint64_t
-get_be(const uint8_t *p, unsigned width)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < width; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* write() all of @len at @off, or -errno. */
 static int
 pwrite_all(int fd, const void *buf, size_t len, off_t off)
@@ -129,13 +110,13 @@ state_encode(const struct store_state *s, uint64_t seq,
 	     uint8_t buf[STATE_SLOT_LEN])
 {
 	memset(buf, 0, STATE_SLOT_LEN);
-	put_be(buf, 4, STORE_STATE_MAGIC);
-	put_be(buf + 4, 4, STATE_VERSION);
-	put_be(buf + 8, 8, seq);
-	put_be(buf + 16, 8, s->term);
-	put_be(buf + 24, 4, s->voted_for);
-	put_be(buf + 32, 8, s->caught_up_incarnation);
-	put_be(buf + 40, 4, crc32c(0, buf, 40));
+	be_put_n(buf, 4, STORE_STATE_MAGIC);
+	be_put_n(buf + 4, 4, STATE_VERSION);
+	be_put_n(buf + 8, 8, seq);
+	be_put_n(buf + 16, 8, s->term);
+	be_put_n(buf + 24, 4, s->voted_for);
+	be_put_n(buf + 32, 8, s->caught_up_incarnation);
+	be_put_n(buf + 40, 4, crc32c(0, buf, 40));
 }
 
 /* One slot: 0 and @s, @seq filled if valid, -ENOENT if all zero (never
@@ -146,18 +127,18 @@ state_decode(const uint8_t buf[STATE_SLOT_LEN], struct store_state *s,
 {
 	unsigned i;
 
-	if (get_be(buf, 4) != STORE_STATE_MAGIC ||
-	    get_be(buf + 4, 4) != STATE_VERSION ||
-	    get_be(buf + 40, 4) != crc32c(0, buf, 40)) {
+	if (be_get_n(buf, 4) != STORE_STATE_MAGIC ||
+	    be_get_n(buf + 4, 4) != STATE_VERSION ||
+	    be_get_n(buf + 40, 4) != crc32c(0, buf, 40)) {
 		for (i = 0; i < STATE_SLOT_LEN; i++)
 			if (buf[i] != 0)
 				return -EIO;
 		return -ENOENT;
 	}
-	*seq = get_be(buf + 8, 8);
-	s->term = get_be(buf + 16, 8);
-	s->voted_for = (uint32_t)get_be(buf + 24, 4);
-	s->caught_up_incarnation = get_be(buf + 32, 8);
+	*seq = be_get_n(buf + 8, 8);
+	s->term = be_get_n(buf + 16, 8);
+	s->voted_for = (uint32_t)be_get_n(buf + 24, 4);
+	s->caught_up_incarnation = be_get_n(buf + 32, 8);
 	return 0;
 }
 
@@ -165,13 +146,13 @@ state_decode(const uint8_t buf[STATE_SLOT_LEN], struct store_state *s,
 static int
 state_decode_v1(const uint8_t buf[STATE_V1_LEN], struct store_state *s)
 {
-	if (get_be(buf, 4) != STORE_STATE_MAGIC ||
-	    get_be(buf + 4, 4) != STATE_V1_VERSION ||
-	    get_be(buf + 32, 4) != crc32c(0, buf, 32))
+	if (be_get_n(buf, 4) != STORE_STATE_MAGIC ||
+	    be_get_n(buf + 4, 4) != STATE_V1_VERSION ||
+	    be_get_n(buf + 32, 4) != crc32c(0, buf, 32))
 		return -EIO;
-	s->term = get_be(buf + 8, 8);
-	s->voted_for = (uint32_t)get_be(buf + 16, 4);
-	s->caught_up_incarnation = get_be(buf + 24, 8);
+	s->term = be_get_n(buf + 8, 8);
+	s->voted_for = (uint32_t)be_get_n(buf + 16, 4);
+	s->caught_up_incarnation = be_get_n(buf + 24, 8);
 	return 0;
 }
 
@@ -314,11 +295,11 @@ record_encode(uint64_t index, const struct lock_entry *e,
 	len = raft_wire_entry_encode(e, buf + 16, STORE_PAYLOAD_MAX);
 	if (len < 0)
 		return -EINVAL;
-	put_be(buf, 4, STORE_META_MAGIC);
-	put_be(buf + 4, 8, index);
-	put_be(buf + 12, 2, (uint64_t)len);
-	put_be(buf + STORE_RECORD_LEN - 4, 4,
-	       crc32c(0, buf, STORE_RECORD_LEN - 4));
+	be_put_n(buf, 4, STORE_META_MAGIC);
+	be_put_n(buf + 4, 8, index);
+	be_put_n(buf + 12, 2, (uint64_t)len);
+	be_put_n(buf + STORE_RECORD_LEN - 4, 4,
+		 crc32c(0, buf, STORE_RECORD_LEN - 4));
 	return 0;
 }
 
@@ -326,12 +307,12 @@ record_encode(uint64_t index, const struct lock_entry *e,
 static int
 record_check(const uint8_t buf[STORE_RECORD_LEN], uint64_t *index)
 {
-	if (get_be(buf, 4) != STORE_META_MAGIC ||
-	    get_be(buf + STORE_RECORD_LEN - 4, 4) !=
+	if (be_get_n(buf, 4) != STORE_META_MAGIC ||
+	    be_get_n(buf + STORE_RECORD_LEN - 4, 4) !=
 		    crc32c(0, buf, STORE_RECORD_LEN - 4) ||
-	    get_be(buf + 12, 2) > STORE_PAYLOAD_MAX)
+	    be_get_n(buf + 12, 2) > STORE_PAYLOAD_MAX)
 		return -EIO;
-	*index = get_be(buf + 4, 8);
+	*index = be_get_n(buf + 4, 8);
 	return 0;
 }
 
@@ -572,7 +553,7 @@ store_meta_read(struct store *st, uint64_t index, struct lock_entry *out)
 	if (n != (ssize_t)sizeof(buf) || record_check(buf, &got) != 0 ||
 	    got != index)
 		return -EIO;
-	if (raft_wire_entry_decode(buf + 16, get_be(buf + 12, 2), out) < 0)
+	if (raft_wire_entry_decode(buf + 16, be_get_n(buf + 12, 2), out) < 0)
 		return -EIO;
 	return 0;
 }
@@ -603,17 +584,17 @@ store_start_count(struct store *st, uint64_t *count)
 	if (fd >= 0) {
 		got = pread_all(fd, buf, sizeof(buf), 0);
 		close(fd);
-		if (got != STARTS_LEN || get_be(buf, 4) != STARTS_MAGIC ||
-		    get_be(buf + 12, 4) != crc32c(0, buf, 12))
+		if (got != STARTS_LEN || be_get_n(buf, 4) != STARTS_MAGIC ||
+		    be_get_n(buf + 12, 4) != crc32c(0, buf, 12))
 			return -EIO;
-		n = get_be(buf + 4, 8);
+		n = be_get_n(buf + 4, 8);
 	} else if (errno != ENOENT) {
 		return -errno;
 	}
 	n++;
-	put_be(buf, 4, STARTS_MAGIC);
-	put_be(buf + 4, 8, n);
-	put_be(buf + 12, 4, crc32c(0, buf, 12));
+	be_put_n(buf, 4, STARTS_MAGIC);
+	be_put_n(buf + 4, 8, n);
+	be_put_n(buf + 12, 4, crc32c(0, buf, 12));
 	rc = store_replace_file(st, "starts", buf, sizeof(buf));
 	if (rc != 0)
 		return rc;
