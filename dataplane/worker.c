@@ -56,15 +56,28 @@
 /* Largest rx burst: the profile's limit on workers.burst. */
 #define WORKER_BURST_MAX 256
 /*
- * Packets a pass may queue for one port before it flushes early: two full
- * bursts (own RX and handoff) plus the notifications they may cause.
+ * Answers waiting for one port past which the worker reads no more from
+ * it (its peer is not reading): two full bursts (own RX and handoff) plus
+ * the notifications they may cause.
  */
-#define WORKER_TX_MAX 512
+#define WORKER_TX_HOLD 512
+/*
+ * Most packets read from one queue before any is answered: the depth
+ * measure of shedding (worker_rx_port), up to workers.shed_depth and a
+ * burst.
+ */
+#define WORKER_AHEAD_MAX (PROFILE_SHED_DEPTH_MAX + WORKER_BURST_MAX)
+/*
+ * Packets a pass may queue for one port before it flushes early: what
+ * was waiting, a measured queue's packets and their notifications, all
+ * answered even when the peer reads nothing meanwhile.
+ */
+#define WORKER_TX_MAX (WORKER_TX_HOLD + WORKER_AHEAD_MAX + WORKER_BURST_MAX)
 /* Expiry entries applied per pass: bounds the time a pass spends on
  * timers; the rest wait for the next pass (lock_table_tick keeps them). */
 #define WORKER_TICK_BUDGET 64
-/* Most packets a pass reads from one port queue when shedding is on: a
- * memif or NIC ring (1024-4096 descriptors) is measured to this depth. */
+/* Most packets a pass reads from one port queue found deeper than
+ * workers.shed_depth: a memif or NIC ring holds 1024-4096. */
 #define WORKER_DRAIN_MAX 4096
 /*
  * Answers a full TX ring keeps are dropped after the port took nothing
@@ -258,6 +271,7 @@ struct worker {
 	struct worker_counters c;
 	struct worker_txq tx[PROFILE_PORTS_MAX] __rte_cache_aligned;
 	struct rte_mbuf *rx[WORKER_BURST_MAX];
+	struct rte_mbuf *ahead[WORKER_AHEAD_MAX]; /* worker_rx_port */
 	/* Routing of the burst being handled, stage one (router_prepare):
 	 * rprep[i] is rx[i]'s when rprep_ok[i] (worker_route_prepare), and
 	 * rprep_cur the one of the packet in worker_handle(), or NULL. */
@@ -1610,42 +1624,80 @@ worker_idle(struct worker *w, unsigned work)
 
 /*
  * Receive and handle what port @slot's queue holds, if its answers have
- * room to go out. Without shedding (workers.shed_depth = 0) one burst
- * per pass. With it, bursts are read
- * until one comes back short or WORKER_DRAIN_MAX packets were read, which
- * measures how deep the queue was: packets beyond shed_depth have waited
- * behind more work than the worker can do in time, so their ACQUIREs are
- * refused (BUSY) before the lock table, and the worker keeps granting at
- * its full rate instead of letting every request's wait grow (the issue's
- * "BUSY answers instead of a collapse"). A closed loop of N requests in
- * flight never queues more than N, so it is never refused.
+ * room to go out. Without shedding (workers.shed_depth = 0), one burst
+ * per pass.
+ *
+ * With shedding at depth D, the queue's depth is measured first: bursts
+ * are read back to back while they come back full, up to D and a burst,
+ * and none is answered until the reading stops. What was read before any
+ * answer left was in the queue at once, so a client with N <= D requests
+ * in flight never shows more than N, however fast it sends. (Counting
+ * every packet a pass reads does not measure depth: a closed loop of 64
+ * answered between bursts sends its next requests during the same pass,
+ * and was refused.) Then the packets are handled a burst at a time, each
+ * burst's answers sent before the next, and the ACQUIREs found deeper
+ * than D are answered BUSY before the lock table (the issue's "BUSY
+ * answers instead of a collapse"), so the worker keeps granting at its
+ * full rate instead of letting every request's wait grow. A queue found
+ * deeper than D is read on, burst after burst, its ACQUIREs refused, until
+ * a burst comes back short, its answers cannot go out, or
+ * WORKER_DRAIN_MAX packets were read.
  */
 static unsigned
 worker_rx_port(struct worker *w, uint8_t slot)
 {
 	uint16_t port_id = w->sh->ports[slot].port_id;
 	uint32_t shed_depth = w->profile->shed_depth;
-	unsigned n, depth = 0;
+	unsigned n, got, off, k;
 
+	/* Answers cannot go out (the peer is not reading): leave its
+	 * requests in the ring, which holds the sender back, rather than
+	 * make answers there is no room for. */
+	if (w->tx[slot].count + 2u * w->burst > WORKER_TX_HOLD)
+		return 0;
+	if (shed_depth == 0) {
+		n = rte_eth_rx_burst(port_id, w->index, w->rx, w->burst);
+		w->c.rx_packets += n;
+		if (n > 0)
+			worker_handle_burst(w, w->rx, n, slot);
+		return n;
+	}
+
+	got = 0;
 	do {
-		/* Answers cannot go out (the peer is not reading): leave its
-		 * requests in the ring, which holds the sender back, rather
-		 * than make answers there is no room for. */
-		if (w->tx[slot].count + 2u * w->burst > WORKER_TX_MAX)
-			break;
+		n = rte_eth_rx_burst(port_id, w->index, w->ahead + got,
+				     w->burst);
+		got += n;
+	} while (n == w->burst && got <= shed_depth);
+	w->c.rx_packets += got;
+	for (off = 0; off < got; off += k) {
+		k = RTE_MIN(got - off, (unsigned)w->burst);
+		/* The burst that crosses D is cut there. */
+		if (off < shed_depth && off + k > shed_depth)
+			k = shed_depth - off;
+		w->shedding = off >= shed_depth;
+		worker_handle_burst(w, w->ahead + off, k, slot);
+		(void)worker_tx_flush(w, slot);
+	}
+	if (got <= shed_depth) {
+		w->shedding = false;
+		return got;
+	}
+
+	/* Deeper than D: whatever follows waited behind D or more. */
+	w->shedding = true;
+	while (n == w->burst && got < WORKER_DRAIN_MAX &&
+	       w->tx[slot].count == 0) {
 		n = rte_eth_rx_burst(port_id, w->index, w->rx, w->burst);
 		if (n == 0)
 			break;
 		w->c.rx_packets += n;
-		w->shedding = shed_depth != 0 && depth >= shed_depth;
-		depth += n;
+		got += n;
 		worker_handle_burst(w, w->rx, n, slot);
-		/* Read on only while the answers go out: a peer that cannot
-		 * take them now gets them next pass, not lost. */
-	} while (shed_depth != 0 && n == w->burst && depth < WORKER_DRAIN_MAX &&
-		 worker_tx_flush(w, slot) == 0);
+		(void)worker_tx_flush(w, slot);
+	}
 	w->shedding = false;
-	return depth;
+	return got;
 }
 
 /*

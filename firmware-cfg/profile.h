@@ -28,6 +28,12 @@
  * every worker (worker.h), so the bound is the size of those arrays.
  */
 #define PROFILE_BACKENDS_MAX 64
+/*
+ * workers.shed_depth's bound: a worker measures a queue's depth by reading
+ * up to this many packets (and a burst) before it answers any, so deeper
+ * ones could not be told apart (docs/operations.md, "Overload").
+ */
+#define PROFILE_SHED_DEPTH_MAX 4096
 /* [group NAME] sections: shard groups of the rack (shard_map.h). */
 #define PROFILE_GROUPS_MAX 16
 /* Longest name of a section ([port NAME], [route NAME], ...) + 1. */

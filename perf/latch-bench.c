@@ -174,6 +174,10 @@ struct bench_counters {
 	uint64_t tx_retries;
 	uint64_t no_mbuf;
 	uint64_t backlog_max; /* open loop: most arrivals behind schedule */
+	/* Receive polls of the load loop, and those that found nothing: a
+	 * bench that seldom finds its queues empty is the bottleneck itself. */
+	uint64_t rx_polls;
+	uint64_t rx_empty_polls;
 	uint64_t status[LATCH_S_MAX + 1];
 };
 
@@ -1254,8 +1258,11 @@ bench_run(struct bench *b)
 	for (;;) {
 		for (q = 0; q < b->cfg.queues; q++) {
 			n = rte_eth_rx_burst(b->port_id, q, rx, BENCH_BURST);
-			if (n == 0)
+			b->c.rx_polls++;
+			if (n == 0) {
+				b->c.rx_empty_polls++;
 				continue;
+			}
 			now = rte_rdtsc();
 			for (k = 0; k < n; k++) {
 				if (k + 1 < n)
@@ -1369,12 +1376,13 @@ bench_write_json(const struct bench *b, FILE *f)
 		",\"lost\":%" PRIu64 ",\"acks_sent\":%" PRIu64
 		",\"rx_packets\":%" PRIu64 ",\"rx_other\":%" PRIu64
 		",\"rx_malformed\":%" PRIu64 ",\"tx_retries\":%" PRIu64
-		",\"no_mbuf\":%" PRIu64 ",\"backlog_max\":%" PRIu64 "},",
+		",\"no_mbuf\":%" PRIu64 ",\"backlog_max\":%" PRIu64
+		",\"rx_polls\":%" PRIu64 ",\"rx_empty_polls\":%" PRIu64 "},",
 		b->c.sent, b->c.answered, b->c.timeouts, b->c.unmatched,
 		b->c.acquires, b->c.releases, b->c.granted, b->c.grant_timeouts,
 		b->c.lost, b->c.acks_sent, b->c.rx_packets, b->c.rx_other,
 		b->c.rx_malformed, b->c.tx_retries, b->c.no_mbuf,
-		b->c.backlog_max);
+		b->c.backlog_max, b->c.rx_polls, b->c.rx_empty_polls);
 	fputs("\"status\":{", f);
 	for (s = 0; s < LATCH_S_MAX; s++)
 		fprintf(f, "%s\"%s\":%" PRIu64, s ? "," : "",

@@ -213,7 +213,8 @@ test_overrides(void **state)
 		"workers.shed_depth=0",
 	};
 	static const char *const bad[] = {"nodename=x", "port.p0=1",
-					  "table.nope=1"};
+					  "table.nope=1",
+					  "workers.shed_depth=4097"};
 	struct profile p;
 	struct profile_errors errs;
 	const char *path = write_profile(minimal);
@@ -227,10 +228,12 @@ test_overrides(void **state)
 	assert_int_equal(p.ports_count, 2);
 	assert_string_equal(p.ports[1].devargs, "net_null1");
 
-	assert_int_equal(profile_load(&p, path, bad, 3, &errs), -EINVAL);
+	assert_int_equal(profile_load(&p, path, bad, 4, &errs), -EINVAL);
 	assert_true(errors_mention(&errs, "--set nodename=x"));
 	assert_true(errors_mention(&errs, "--set port.p0=1"));
 	assert_true(errors_mention(&errs, "unknown key 'nope' in [table]"));
+	/* Deeper than a worker measures (PROFILE_SHED_DEPTH_MAX). */
+	assert_true(errors_mention(&errs, "shed_depth = 4097 is out of range"));
 }
 
 static void
