@@ -161,12 +161,35 @@ ipv4_checksum_set(uint8_t *ip)
 	be_put16(ip + IP_OFF_CSUM, pkt_ip_checksum(ip, PKT_IPV4_LEN));
 }
 
+/*
+ * The header checksum @hc after one 16-bit word of the header changed
+ * from @old to @new (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')). Nothing is
+ * summed again: the words of an answer's header are the request's, only
+ * the TTL changes (swapping the addresses leaves the sum as it was), and
+ * summing the header just rewritten byte by byte read it back while those
+ * stores were still queued, a store-forwarding stall that was 40 % of
+ * this function's samples. A request whose checksum was wrong gets an
+ * answer whose checksum is wrong.
+ */
+static inline uint16_t
+ipv4_checksum_adjust(uint16_t hc, uint16_t old, uint16_t new)
+{
+	uint32_t sum = (uint32_t)(uint16_t)~hc + (uint16_t)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 void
 pkt_answer_udp(uint8_t *frame, const struct pkt_info *info,
 	       const uint8_t our_mac[6])
 {
 	uint8_t *ip = frame + L3;
 	uint8_t *udp = frame + L4;
+	uint16_t csum = be_get16(ip + IP_OFF_CSUM);
+	uint16_t ttl_proto = be_get16(ip + IP_OFF_TTL);
+	uint16_t ttl_proto_new = (uint16_t)(PKT_TTL << 8 | (ttl_proto & 0xff));
 
 	LATCH_DEBUG_ASSERT(info->verdict == PKT_UDP);
 	/* To whoever sent it, from us: the request's destination MAC may be
@@ -174,8 +197,9 @@ pkt_answer_udp(uint8_t *frame, const struct pkt_info *info,
 	memcpy(frame, frame + 6, 6);
 	memcpy(frame + 6, our_mac, 6);
 	swap_bytes(ip + IP_OFF_SRC, ip + IP_OFF_DST, 4);
-	ip[IP_OFF_TTL] = PKT_TTL;
-	ipv4_checksum_set(ip);
+	be_put16(ip + IP_OFF_TTL, ttl_proto_new);
+	be_put16(ip + IP_OFF_CSUM,
+		 ipv4_checksum_adjust(csum, ttl_proto, ttl_proto_new));
 	swap_bytes(udp, udp + 2, 2);
 	be_put16(udp + 6, 0);
 }

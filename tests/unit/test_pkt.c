@@ -439,6 +439,41 @@ test_answer_source_mac(void **state)
 	assert_memory_equal(buf + 6, our_mac, 6);
 }
 
+/*
+ * The answer's header checksum is the request's, adjusted for the new TTL
+ * (RFC 1624): right for every TTL a request may carry and for every
+ * identification value, so for checksums over the whole range (a single
+ * end-around carry instead of two fails here).
+ */
+static void
+test_answer_checksum_adjusted(void **state)
+{
+	uint8_t buf[sizeof(acquire_req)];
+	uint8_t *ip = buf + PKT_ETH_LEN;
+	struct pkt_info info;
+	uint16_t sum;
+	unsigned ttl, id;
+
+	(void)state;
+	for (ttl = 0; ttl < 256; ttl++) {
+		for (id = 0; id < 65536; id++) {
+			memcpy(buf, acquire_req, sizeof(buf));
+			ip[4] = (uint8_t)(id >> 8);
+			ip[5] = (uint8_t)id;
+			ip[8] = (uint8_t)ttl;
+			ip[10] = ip[11] = 0;
+			sum = (uint16_t)~sum16(ip, PKT_IPV4_LEN);
+			ip[10] = (uint8_t)(sum >> 8);
+			ip[11] = (uint8_t)sum;
+			assert_int_equal(pkt_parse(buf, sizeof(buf), &info),
+					 PKT_UDP);
+			pkt_answer_udp(buf, &info, our_mac);
+			assert_int_equal(ip[8], PKT_TTL);
+			assert_ip_checksum_valid(buf);
+		}
+	}
+}
+
 /* A short payload cannot be answered in place. */
 static void
 test_latch_answer_short(void **state)
@@ -547,6 +582,7 @@ main(void)
 		cmocka_unit_test(test_parse_every_prefix),
 		cmocka_unit_test(test_parse_padding),
 		cmocka_unit_test(test_answer_source_mac),
+		cmocka_unit_test(test_answer_checksum_adjusted),
 		cmocka_unit_test(test_latch_answer_short),
 		cmocka_unit_test(test_addr_round_trip),
 		cmocka_unit_test(test_notify_frame),
