@@ -103,6 +103,15 @@
  */
 #define WORKER_SYSCALL_PORT_STRIDE 16
 /*
+ * A busy worker of a single node polls such a port once this many us have
+ * passed since the last poll, not every pass: a kernel client's frame
+ * waits at most this much longer (its round trip through the kernel takes
+ * tens of us), and at full load the readv of every pass was about 3 % of
+ * a worker's time (docs/benchmarks.md). A replicating worker polls every
+ * busy pass: its peers' APPENDs and acks come that way in the lab.
+ */
+#define WORKER_SYSCALL_PORT_BUSY_US 10
+/*
  * Replicated mode (docs/cluster.md). Requests a leader's worker keeps
  * until their entries apply: a power of two, and above what one pass can
  * propose (two bursts), so it fills only when commits stall.
@@ -227,6 +236,7 @@ struct worker {
 	uint16_t port_base;
 	/* 2^64 / (TSC ticks per ms): now_ms = tsc * ms_mult >> 64. */
 	uint64_t ms_mult;
+	uint64_t syscall_port_tsc; /* WORKER_SYSCALL_PORT_BUSY_US in ticks */
 	struct lock_table *table;
 	struct conntrack *ct;   /* flows of 5-tuple routes; NULL: off */
 	struct key_index *keys; /* the table's key -> slot index */
@@ -234,7 +244,9 @@ struct worker {
 	uint8_t port_slot[RTE_MAX_ETHPORTS]; /* DPDK port id -> sh->ports */
 
 	/* Loop state. */
+	uint64_t now_tsc; /* read once a pass */
 	uint64_t now_ms;
+	uint64_t port_polled_tsc[PROFILE_PORTS_MAX]; /* worker_port_due */
 	uint64_t timers_ms;  /* now_ms of the last timer run */
 	bool timers_more;    /* the last run hit its budget */
 	uint32_t idle_polls; /* empty passes in a row */
@@ -1702,17 +1714,30 @@ worker_rx_port(struct worker *w, uint8_t slot)
 
 /*
  * Poll port @slot this pass? Always, unless its queue costs a system call
- * (it has an Rx interrupt fd) and the worker is spinning idle: then every
- * WORKER_SYSCALL_PORT_STRIDE passes. While busy (idle_polls 0), and after
- * a sleep (sleep_us set until work comes), every pass: a frame on that fd
- * may be what woke it.
+ * (it has an Rx interrupt fd). Such a port is polled every pass after a
+ * sleep (sleep_us set until work comes: a frame on that fd may be what
+ * woke us); every WORKER_SYSCALL_PORT_STRIDE passes while spinning idle;
+ * while busy, every pass when replicating, else once
+ * WORKER_SYSCALL_PORT_BUSY_US have passed since its last poll.
  */
 static inline bool
-worker_port_due(const struct worker *w, uint8_t slot)
+worker_port_due(struct worker *w, uint8_t slot)
 {
-	return w->sh->ports[slot].rx_intr_fd[w->index] < 0 ||
-	       w->sleep_us != 0 ||
-	       (w->idle_polls & (WORKER_SYSCALL_PORT_STRIDE - 1)) == 0;
+	if (w->sh->ports[slot].rx_intr_fd[w->index] < 0)
+		return true;
+	if (w->sleep_us == 0) {
+		if (w->idle_polls != 0) {
+			if ((w->idle_polls &
+			     (WORKER_SYSCALL_PORT_STRIDE - 1)) != 0)
+				return false;
+		} else if (w->repl == NULL &&
+			   w->now_tsc - w->port_polled_tsc[slot] <
+				   w->syscall_port_tsc) {
+			return false;
+		}
+	}
+	w->port_polled_tsc[slot] = w->now_tsc;
+	return true;
 }
 
 /* ---- the loop ---------------------------------------------------------- */
@@ -1724,11 +1749,9 @@ worker_port_due(const struct worker *w, uint8_t slot)
  * At most 1 ms behind tsc / (ticks per ms), and as monotonic.
  */
 static inline uint64_t
-worker_clock_ms(const struct worker *w)
+worker_clock_ms(const struct worker *w, uint64_t tsc)
 {
-	return (uint64_t)(((unsigned __int128)rte_get_tsc_cycles() *
-			   w->ms_mult) >>
-			  64);
+	return (uint64_t)(((unsigned __int128)tsc * w->ms_mult) >> 64);
 }
 
 int
@@ -1752,7 +1775,8 @@ worker_main(void *arg)
 	}
 	while (!*sh->stop) {
 		work = 0;
-		w->now_ms = worker_clock_ms(w);
+		w->now_tsc = rte_get_tsc_cycles();
+		w->now_ms = worker_clock_ms(w, w->now_tsc);
 		/* Once per pass: the table stays valid until quiescent. */
 		w->rt = w->rcu_registered ? router_rcu_current(sh->router)
 					  : NULL;
@@ -2011,6 +2035,7 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 	w->port_base = p->port_base;
 	tsc_hz = sh->tsc_hz != 0 ? sh->tsc_hz : rte_get_tsc_hz();
 	w->ms_mult = UINT64_MAX / (tsc_hz >= 1000 ? tsc_hz / 1000 : 1);
+	w->syscall_port_tsc = tsc_hz * WORKER_SYSCALL_PORT_BUSY_US / 1000000;
 	memset(w->port_slot, WORKER_PORT_NONE, sizeof(w->port_slot));
 	for (i = 0; i < sh->ports_count; i++)
 		w->port_slot[sh->ports[i].port_id] = (uint8_t)i;
