@@ -24,8 +24,8 @@
  * worker_create().
  */
 #include <errno.h>
-#include <sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
