@@ -311,7 +311,8 @@ lt_map_hash(enum lt_map_kind kind, uint64_t a, uint64_t b)
 static int
 lt_map_init(struct lt_map *m, uint32_t max, uint32_t spread)
 {
-	/* Whole 64-byte lines, aligned: lt_seq_hash() fills them by four. */
+	/* 64-byte aligned, whole lines (aligned_alloc wants a multiple):
+	 * a group of four of lt_seq_hash() never straddles two lines. */
 	uint64_t n = 8;
 	uint64_t i;
 

@@ -1733,8 +1733,9 @@ worker_rx_port(struct worker *w, uint8_t slot)
 }
 
 /*
- * Poll port @slot this pass? Always, unless its queue costs a system call
- * (it has an Rx interrupt fd). Such a port is polled every pass after a
+ * Poll port @slot this pass? (If so, the pass's time is noted as its last
+ * poll.) Always, unless its queue costs a system call (it has an Rx
+ * interrupt fd). Such a port is polled every pass after a
  * sleep (sleep_us set until work comes: a frame on that fd may be what
  * woke us); every WORKER_SYSCALL_PORT_STRIDE passes while spinning idle;
  * while busy, every pass when replicating, else once
