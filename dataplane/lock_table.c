@@ -1522,32 +1522,51 @@ lt_deadline_at_least(uint64_t deadline_ms, uint64_t now_ms, uint32_t ms)
  * same index with the same now_ms, so all of them extend the same
  * deadlines to the same values: the deadlines stay replicated state, and
  * an EXPIRE entry applied later decides alike everywhere (it expires only
- * if its now_ms reached the extended deadline). Work bounded by the pools.
+ * if its now_ms reached the extended deadline).
+ *
+ * Every holder, waiter and session has its timer armed, so the wheel
+ * lists exactly the records to extend: the work is the live records and
+ * the wheel's slots, not the pools. Scanning the pools (16 MB of requests
+ * in the lab profile) took 1.5 ms on each replica, on the failover's
+ * critical path twice: the new leader's apply, then its follower's.
  */
+struct lt_takeover_ctx {
+	struct lock_table *lt;
+	uint64_t now_ms;
+};
+
+static void
+lt_takeover_extend(void *arg, struct timer_node *node)
+{
+	struct lt_takeover_ctx *t = arg;
+	struct lock_table *lt = t->lt;
+	uint64_t *deadline;
+	uint32_t ms;
+
+	if (node->user & LT_TAG_SESSION) {
+		struct lt_session *ss =
+			&lt->sessions[node->user & ~LT_TAG_SESSION];
+
+		LATCH_ASSERT(ss->in_use);
+		deadline = &ss->deadline_ms;
+		ms = ss->timeout_ms;
+	} else {
+		struct lt_req *r = &lt->reqs[node->user];
+
+		LATCH_ASSERT(r->state != LT_REQ_FREE);
+		deadline = &r->deadline_ms;
+		ms = r->state == LT_REQ_HOLDING ? r->lease_ms : r->wait_ms;
+	}
+	*deadline = lt_deadline_at_least(*deadline, t->now_ms, ms);
+	timer_wheel_arm(lt->wheel, node, *deadline);
+}
+
 static void
 lt_takeover(struct lock_table *lt, const struct lock_entry *e)
 {
-	uint32_t i;
+	struct lt_takeover_ctx t = {.lt = lt, .now_ms = e->now_ms};
 
-	for (i = 0; i < lt->reqs_max; i++) {
-		struct lt_req *r = &lt->reqs[i];
-
-		if (r->state == LT_REQ_FREE)
-			continue;
-		r->deadline_ms = lt_deadline_at_least(
-			r->deadline_ms, e->now_ms,
-			r->state == LT_REQ_HOLDING ? r->lease_ms : r->wait_ms);
-		timer_wheel_arm(lt->wheel, &r->timer, r->deadline_ms);
-	}
-	for (i = 0; i < lt->cfg.sessions_max; i++) {
-		struct lt_session *ss = &lt->sessions[i];
-
-		if (!ss->in_use)
-			continue;
-		ss->deadline_ms = lt_deadline_at_least(
-			ss->deadline_ms, e->now_ms, ss->timeout_ms);
-		timer_wheel_arm(lt->wheel, &ss->timer, ss->deadline_ms);
-	}
+	timer_wheel_each(lt->wheel, lt_takeover_extend, &t);
 }
 
 /* ---- public entry points ---- */

@@ -221,6 +221,27 @@ timer_wheel_advance(struct timer_wheel *tw, uint64_t now_ms, unsigned budget,
 	return fired;
 }
 
+void
+timer_wheel_each(struct timer_wheel *tw, timer_wheel_fn fn, void *ctx)
+{
+	struct timer_node todo;
+	uint64_t i;
+
+	/* Detach them all first: @fn's arms land in the emptied wheel. */
+	timer_list_init(&todo);
+	timer_list_splice_tail(&todo, &tw->overdue);
+	for (i = 0; i <= tw->mask; i++)
+		timer_list_splice_tail(&todo, &tw->slots[i]);
+	while (!timer_list_is_empty(&todo)) {
+		struct timer_node *node = todo.next;
+
+		timer_list_del(node);
+		LATCH_ASSERT(tw->armed > 0);
+		tw->armed--;
+		fn(ctx, node);
+	}
+}
+
 uint32_t
 timer_wheel_armed(const struct timer_wheel *tw)
 {

@@ -68,6 +68,15 @@ void timer_wheel_cancel(struct timer_wheel *tw, struct timer_node *node);
 unsigned timer_wheel_advance(struct timer_wheel *tw, uint64_t now_ms,
 			     unsigned budget, timer_wheel_fn fn, void *ctx);
 
+/*
+ * Hand every armed timer, disarmed, to @fn, which re-arms it (for any
+ * deadline) or leaves it disarmed; timers armed during the call are not
+ * handed over again. Work: the slots plus the timers, whatever the
+ * records they sit in (a takeover extends every deadline this way
+ * without scanning the pools).
+ */
+void timer_wheel_each(struct timer_wheel *tw, timer_wheel_fn fn, void *ctx);
+
 /* Timers armed. */
 uint32_t timer_wheel_armed(const struct timer_wheel *tw);
 

@@ -2,7 +2,8 @@
 /*
  * timer_wheel: fires at the deadline and not before, cancel, re-arm, far
  * deadlines (several revolutions), budgets, rare advances, past deadlines,
- * re-arming from the callback, and a random run against a model.
+ * re-arming from the callback, visiting every timer (timer_wheel_each),
+ * and a random run against a model.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -258,6 +259,64 @@ test_rearm_in_callback(void **state)
 	timer_wheel_destroy(tw);
 }
 
+struct each_ctx {
+	struct timer_wheel *tw;
+	unsigned visits[64];
+};
+
+/* Even timers move 100 ms later, odd ones are dropped. */
+static void
+on_each(void *arg, struct timer_node *node)
+{
+	struct each_ctx *c = arg;
+
+	assert_false(timer_node_is_armed(node));
+	assert_true(node->user < 64);
+	c->visits[node->user]++;
+	if (node->user % 2 == 0)
+		timer_wheel_arm(c->tw, node, node->deadline_ms + 100);
+}
+
+/*
+ * timer_wheel_each hands every armed timer over exactly once, wherever it
+ * sits (slots, later revolutions, the overdue list), and never one that is
+ * not armed, even when the callback arms timers into slots still to come.
+ */
+static void
+test_each(void **state)
+{
+	struct timer_wheel *tw = timer_wheel_create(16);
+	struct each_ctx c = {.tw = tw};
+	struct timer_node n[40];
+	struct fired f = {0};
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 40; i++)
+		timer_node_init(&n[i], i);
+	advance(tw, &f, 50, 10);
+	/* Due now, a revolution and more ahead, and one overdue. */
+	for (i = 0; i < 38; i++)
+		timer_wheel_arm(tw, &n[i], 51 + i * 3);
+	timer_wheel_arm(tw, &n[38], 20);
+	timer_wheel_cancel(tw, &n[5]);
+	assert_int_equal(timer_wheel_armed(tw), 38);
+
+	timer_wheel_each(tw, on_each, &c);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(c.visits[i], i == 5 || i == 39 ? 0 : 1);
+	/* The even ones, n[38] among them. */
+	assert_int_equal(timer_wheel_armed(tw), 20);
+	for (i = 0; i < 39; i++)
+		assert_int_equal(timer_node_is_armed(&n[i]), i % 2 == 0);
+	assert_int_equal(n[38].deadline_ms, 120);
+	/* They fire at their new deadlines and not before (on_fire). */
+	assert_int_equal(advance(tw, &f, 150, 100), 1);
+	assert_int_equal(advance(tw, &f, 300, 100), 19);
+	assert_int_equal(timer_wheel_armed(tw), 0);
+	timer_wheel_destroy(tw);
+}
+
 static uint64_t rng_state;
 
 static uint64_t
@@ -355,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_budget_zero),
 		cmocka_unit_test(test_past_deadline),
 		cmocka_unit_test(test_rearm_in_callback),
+		cmocka_unit_test(test_each),
 		cmocka_unit_test(test_random),
 	};
 
