@@ -352,6 +352,65 @@ test_leader_gone_with_crossed_logs(void **state)
 	fx_fini();
 }
 
+/* @b, told its leader is gone, is asked by @a for a pre-vote and refuses:
+ * @a is behind it (@b's workers reported the entries @a lacks). Returns
+ * the time b's next tick is due. */
+static uint64_t
+fx_refuse_behind(unsigned a, unsigned b, int lead)
+{
+	const struct raft_msg *rep;
+	struct raft_msg m;
+
+	fx_peer_gone(b, (unsigned)lead);
+	/* b ranks after a: its turn is a stagger away. */
+	assert_true(fx_state.eff.timer_ms > fx_state.now);
+	/* Its workers apply the view and report their logs. */
+	fx_chan_settle(b);
+	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
+	fx_state.out_n = 0;
+	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
+	raft_ctl_recv(fx_state.n[b].c, &m, fx_state.now, &fx_state.eff);
+	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
+	assert_non_null(rep);
+	assert_false(rep->u.vote_reply.granted);
+	return fx_state.eff.timer_ms;
+}
+
+/*
+ * The survivor that is ahead stands as soon as it refuses the pre-vote of
+ * the one behind it, not at its staggered turn: the other cannot win
+ * without its entries. With crossed logs (each ahead in one partition) it
+ * keeps its turn: both pull first.
+ */
+static void
+test_refuser_ahead_stands_at_once(void **state)
+{
+	uint64_t term;
+	int lead;
+	unsigned a, b;
+
+	(void)state;
+	lead = fx_elect3(2, &a, &b);
+	term = fx_state.n[lead].c->term;
+	fx_put(b, 0, term);
+	fx_settle(b);
+	assert_int_equal(fx_refuse_behind(a, b, lead), fx_state.now);
+	fx_tick(b);
+	assert_int_equal(fx_state.n[b].c->role, RAFT_PRECANDIDATE);
+	fx_fini();
+
+	lead = fx_elect3(2, &a, &b);
+	term = fx_state.n[lead].c->term;
+	fx_put(b, 0, term);
+	fx_put(a, 1, term);
+	fx_settle(a);
+	fx_settle(b);
+	assert_true(fx_refuse_behind(a, b, lead) > fx_state.now);
+	fx_tick(b);
+	assert_int_equal(fx_state.n[b].c->role, RAFT_FOLLOWER);
+	fx_fini();
+}
+
 /*
  * A pre-vote is decided on the reports of this term the node has, without
  * waiting for its workers to report the view change that forgetting the
@@ -671,6 +730,7 @@ main(void)
 			test_leader_steps_down_when_its_dataplane_is_silent),
 		cmocka_unit_test(test_leader_gone_elects_at_once),
 		cmocka_unit_test(test_leader_gone_with_crossed_logs),
+		cmocka_unit_test(test_refuser_ahead_stands_at_once),
 		cmocka_unit_test(test_prevote_needs_no_fresh_report),
 		cmocka_unit_test(test_peer_gone_of_a_follower_changes_nothing),
 		cmocka_unit_test(test_sticky_prevote_granted_when_leader_gone),
