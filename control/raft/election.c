@@ -31,21 +31,24 @@ raft_rand(struct raft_ctl *r)
 
 /*
  * The quick path after the leader's process was reported gone: campaign
- * (again) at @after_ms plus a random part of up to a beacon period (the
- * skew between two followers learning it), if that
- * is sooner than the election timer. The random part keeps two followers
- * that learn it in the same instant from splitting the vote. Rounds are
- * counted (quick_rounds); once spent, the usual timeouts rule.
+ * (again) at @after_ms, plus a random part of up to a beacon period (the
+ * skew between two followers learning it) if @jitter, if that is sooner
+ * than the election timer. The random part keeps two followers whose
+ * retries fall in the same instant from splitting the vote; the first
+ * campaign needs none (raft_quick_stagger). Rounds are counted
+ * (quick_rounds); once spent, the usual timeouts rule.
  */
 void
-raft_election_quick(struct raft_ctl *r, uint64_t after_ms)
+raft_election_quick(struct raft_ctl *r, uint64_t after_ms, bool jitter)
 {
 	uint64_t at;
 
 	if (r->quick_rounds == 0)
 		return;
 	r->quick_rounds--;
-	at = r->now + after_ms + raft_rand(r) % (raft_beacon_ms(r) + 1);
+	at = r->now + after_ms;
+	if (jitter)
+		at += raft_rand(r) % (raft_beacon_ms(r) + 1);
 	if (at < r->election_deadline)
 		r->election_deadline = at;
 }
@@ -304,7 +307,7 @@ raft_election_tick(struct raft_ctl *r)
 		/* The quick path: the view that forgot the leader may not
 		 * have come back in fresh reports yet; they are a channel
 		 * round trip away. */
-		raft_election_quick(r, 1);
+		raft_election_quick(r, 1, true);
 		return;
 	}
 	raft_election_start(r, true);
@@ -537,7 +540,7 @@ raft_election_recv(struct raft_ctl *r, const struct raft_msg *m)
 			/* Behind (the pull runs meanwhile), or the voter
 			 * still hears the dead leader (it learns otherwise
 			 * within its next beacon): ask again soon. */
-			raft_election_quick(r, 1);
+			raft_election_quick(r, 1, true);
 			break;
 		}
 		if (m->term != r->term + 1)
@@ -552,7 +555,7 @@ raft_election_recv(struct raft_ctl *r, const struct raft_msg *m)
 		if (!m->u.vote_reply.granted) {
 			/* A split vote on the quick path: campaign again
 			 * soon, each at its own random instant. */
-			raft_election_quick(r, raft_beacon_ms(r));
+			raft_election_quick(r, raft_beacon_ms(r), true);
 			break;
 		}
 		r->votes |= (uint8_t)(1u << m->from);

@@ -290,12 +290,15 @@ raft_ctl_recv(struct raft_ctl *r, const struct raft_msg *m, uint64_t now,
  */
 /*
  * The first campaign after leader @gone died: each surviving voter waits
- * a beacon period and a ms per surviving voter of lower id (then the
- * random part of raft_election_quick). Followers that learn of the death
- * within the same beacon otherwise often campaigned together, granted
- * each other's pre-votes and split the vote (traced: a term and 2-4 ms
- * lost); staggered, the first one's pre-vote is granted when the others
- * learn (raft_election_leader_gone), and they campaign only if it fails.
+ * a beacon period and a ms per surviving voter of lower id. Followers
+ * that learn of the death within the same beacon otherwise often
+ * campaigned together, granted each other's pre-votes and split the vote
+ * (traced: a term and 2-4 ms lost); staggered, the first one's pre-vote
+ * is granted when the others learn (raft_election_leader_gone), and they
+ * campaign only if it fails. The turns are further apart than the
+ * followers' learning of the death can be (a beacon period), so the
+ * lowest rank stands at once, with no random part: that part cost the
+ * lab's failovers 0 to 2 ms (1 on average) on the critical path.
  */
 static uint64_t
 raft_quick_stagger(const struct raft_ctl *r, uint8_t gone)
@@ -319,7 +322,7 @@ raft_ctl_peer_gone(struct raft_ctl *r, uint8_t node, uint64_t now,
 		r->leader = RAFT_NONE;
 		r->quick_rounds = RAFT_QUICK_ROUNDS;
 		raft_election_leader_gone(r);
-		raft_election_quick(r, raft_quick_stagger(r, node));
+		raft_election_quick(r, raft_quick_stagger(r, node), false);
 		raft_election_tick(r);
 	}
 	raft_fx_end(r);

@@ -262,7 +262,7 @@ uint64_t raft_rand(struct raft_ctl *r);
 void raft_election_timer_reset(struct raft_ctl *r);
 void raft_election_tick(struct raft_ctl *r);
 void raft_election_start(struct raft_ctl *r, bool pre);
-void raft_election_quick(struct raft_ctl *r, uint64_t after_ms);
+void raft_election_quick(struct raft_ctl *r, uint64_t after_ms, bool jitter);
 void raft_election_recv(struct raft_ctl *r, const struct raft_msg *m);
 void raft_election_reports(struct raft_ctl *r);
 void raft_election_leader_gone(struct raft_ctl *r);

@@ -352,6 +352,33 @@ test_leader_gone_with_crossed_logs(void **state)
 	fx_fini();
 }
 
+/*
+ * The first campaign after the leader's death is staggered by rank, with
+ * no random part: the survivor of the lowest id stands the moment it
+ * learns, the next one a beacon period and a ms later.
+ */
+static void
+test_leader_gone_first_rank_stands_at_once(void **state)
+{
+	const struct raft_ctl *c;
+	int lead;
+	unsigned a, b, k;
+
+	(void)state;
+	for (k = 0; k < 8; k++) {
+		lead = fx_elect3(1 + k % 2, &a, &b);
+		fx_state.now += k;
+		fx_peer_gone(a, (unsigned)lead);
+		assert_int_equal(fx_state.n[a].c->role, RAFT_PRECANDIDATE);
+		fx_peer_gone(b, (unsigned)lead);
+		c = fx_state.n[b].c;
+		assert_int_equal(c->role, RAFT_FOLLOWER);
+		assert_int_equal(c->election_deadline,
+				 fx_state.now + raft_beacon_ms(c) + 1);
+		fx_fini();
+	}
+}
+
 /* @b, told its leader is gone, is asked by @a for a pre-vote and refuses:
  * @a is behind it (@b's workers reported the entries @a lacks). Returns
  * the time b's next tick is due. */
@@ -731,6 +758,7 @@ main(void)
 		cmocka_unit_test(test_leader_gone_elects_at_once),
 		cmocka_unit_test(test_leader_gone_with_crossed_logs),
 		cmocka_unit_test(test_refuser_ahead_stands_at_once),
+		cmocka_unit_test(test_leader_gone_first_rank_stands_at_once),
 		cmocka_unit_test(test_prevote_needs_no_fresh_report),
 		cmocka_unit_test(test_peer_gone_of_a_follower_changes_nothing),
 		cmocka_unit_test(test_sticky_prevote_granted_when_leader_gone),
