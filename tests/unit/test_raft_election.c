@@ -379,20 +379,14 @@ test_leader_gone_first_rank_stands_at_once(void **state)
 	}
 }
 
-/* @b, told its leader is gone, is asked by @a for a pre-vote and refuses:
- * @a is behind it (@b's workers reported the entries @a lacks). Returns
- * the time b's next tick is due. */
-static uint64_t
-fx_refuse_behind(unsigned a, unsigned b, int lead)
+/* @a asks @b for a pre-vote for the next term, and @b refuses it; the
+ * step's effects stay in fx_state.eff. */
+static struct raft_msg
+fx_prevote_refused(unsigned a, unsigned b)
 {
 	const struct raft_msg *rep;
 	struct raft_msg m;
 
-	fx_peer_gone(b, (unsigned)lead);
-	/* b ranks after a: its turn is a stagger away. */
-	assert_true(fx_state.eff.timer_ms > fx_state.now);
-	/* Its workers apply the view and report their logs. */
-	fx_chan_settle(b);
 	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
 	fx_state.out_n = 0;
 	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
@@ -400,6 +394,21 @@ fx_refuse_behind(unsigned a, unsigned b, int lead)
 	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
 	assert_non_null(rep);
 	assert_false(rep->u.vote_reply.granted);
+	return m;
+}
+
+/* @b, told its leader is gone, is asked by @a for a pre-vote and refuses:
+ * @a is behind it (@b's workers reported the entries @a lacks). Returns
+ * the time b's next tick is due. */
+static uint64_t
+fx_refuse_behind(unsigned a, unsigned b, int lead)
+{
+	fx_peer_gone(b, (unsigned)lead);
+	/* b ranks after a: its turn is a stagger away. */
+	assert_true(fx_state.eff.timer_ms > fx_state.now);
+	/* Its workers apply the view and report their logs. */
+	fx_chan_settle(b);
+	(void)fx_prevote_refused(a, b);
 	return fx_state.eff.timer_ms;
 }
 
@@ -469,16 +478,8 @@ test_prevote_needs_no_fresh_report(void **state)
 static struct raft_msg
 fx_sticky_refusal(unsigned a, unsigned b)
 {
-	const struct raft_msg *rep;
-	struct raft_msg m;
+	struct raft_msg m = fx_prevote_refused(a, b);
 
-	m = fx_vote_msg(a, b, RAFT_MSG_PREVOTE, fx_state.n[b].c->term + 1);
-	fx_state.out_n = 0;
-	memset(&fx_state.eff, 0, sizeof(fx_state.eff));
-	raft_ctl_recv(fx_state.n[b].c, &m, fx_state.now, &fx_state.eff);
-	rep = fx_find(RAFT_MSG_PREVOTE_REPLY, b);
-	assert_non_null(rep);
-	assert_false(rep->u.vote_reply.granted);
 	fx_state.out_n = 0;
 	return m;
 }
