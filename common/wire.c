@@ -111,15 +111,19 @@ latch_wire_decode(const void *buf, size_t len, uint16_t partitions,
 	out->key = p + OFF_KEY;
 	if (out->client_id == 0)
 		return LATCH_WIRE_ZERO_CLIENT;
-	if (partitions != 0) {
-		if (out->partition >= partitions)
-			return LATCH_WIRE_WRONG_PARTITION;
-		if (latch_wire_op_is_keyed(out->op) &&
-		    out->partition != latch_key_partition(out->key,
-							  out->key_len,
-							  partitions))
-			return LATCH_WIRE_WRONG_PARTITION;
-	}
+	return latch_wire_check_partition(out, partitions);
+}
+
+enum latch_wire_verdict
+latch_wire_check_partition(const struct latch_wire_msg *m, uint16_t partitions)
+{
+	if (partitions == 0)
+		return LATCH_WIRE_OK;
+	if (m->partition >= partitions)
+		return LATCH_WIRE_WRONG_PARTITION;
+	if (latch_wire_op_is_keyed(m->op) &&
+	    m->partition != latch_key_partition(m->key, m->key_len, partitions))
+		return LATCH_WIRE_WRONG_PARTITION;
 	return LATCH_WIRE_OK;
 }
 

@@ -82,6 +82,15 @@ enum latch_wire_verdict latch_wire_decode(const void *buf, size_t len,
 					  struct latch_wire_msg *out);
 
 /*
+ * The partition checks of latch_wire_decode() alone, on a message it
+ * decoded with @partitions 0: a server that refuses a request before
+ * looking at its key (shedding) skips the key's hash, the largest single
+ * cost of decoding, and checks the partition only for what it serves.
+ */
+enum latch_wire_verdict
+latch_wire_check_partition(const struct latch_wire_msg *m, uint16_t partitions);
+
+/*
  * Encode @m into @buf (big-endian). Returns the bytes written
  * (56 + key_len), or 0 if @cap is too small, key_len is above
  * LATCH_KEY_MAX, or a key is announced but @m->key is NULL. Nothing is

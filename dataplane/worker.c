@@ -1227,6 +1227,31 @@ worker_repl_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	worker_repl_request(w, m, frame, info, slot, msg);
 }
 
+/*
+ * Shedding (worker_rx_port): refuse @msg, an ACQUIRE of our partition,
+ * with BUSY before the table, and before its key is hashed to check the
+ * partition: a refusal then costs the header's decode and the answer, a
+ * fraction of a grant (docs/operations.md, "Overload"). A client that
+ * named the wrong partition learns it on a retry that is not shed.
+ * RELEASEs and the rest always go through, and so does what the key must
+ * route first: replication, shard groups. Returns whether it answered.
+ */
+static bool
+worker_shed_acquire(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
+		    const struct pkt_info *info, uint8_t slot,
+		    const struct latch_wire_msg *msg)
+{
+	if (msg->op != LATCH_OP_ACQUIRE || msg->reply ||
+	    msg->partition != w->index || w->repl != NULL ||
+	    w->sh->shards != NULL)
+		return false;
+	w->c.req_acquire++;
+	w->c.shed_busy++;
+	worker_answer_status(w, m, frame, info, slot, msg->op, LATCH_S_BUSY, 0,
+			     0);
+	return true;
+}
+
 /* A UDP datagram to one of our partition ports. */
 static void
 worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
@@ -1235,8 +1260,16 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	struct latch_wire_msg msg;
 	enum latch_wire_verdict v;
 
-	v = latch_wire_decode(frame + info->payload_off, info->payload_len,
-			      w->workers, &msg);
+	/* The partition is checked after the shedding test: a refusal
+	 * needs no key hash (below). */
+	v = latch_wire_decode(frame + info->payload_off, info->payload_len, 0,
+			      &msg);
+	if (likely(v == LATCH_WIRE_OK)) {
+		if (unlikely(w->shedding) &&
+		    worker_shed_acquire(w, m, frame, info, slot, &msg))
+			return;
+		v = latch_wire_check_partition(&msg, w->workers);
+	}
 	if (unlikely(v != LATCH_WIRE_OK)) {
 		/* Not ours to answer (no magic, no fixed part), or an answer
 		 * itself: answering those could loop between two servers. */
@@ -1275,15 +1308,6 @@ worker_handle_latch(struct worker *w, struct rte_mbuf *m, uint8_t *frame,
 	switch (msg.op) {
 	case LATCH_OP_ACQUIRE:
 		w->c.req_acquire++;
-		if (unlikely(w->shedding)) {
-			/* Before the table: a refusal costs a parse and an
-			 * answer, a fraction of a grant (docs/operations.md,
-			 * "overload"). RELEASEs always go through. */
-			w->c.shed_busy++;
-			worker_answer_status(w, m, frame, info, slot, msg.op,
-					     LATCH_S_BUSY, 0, 0);
-			break;
-		}
 		worker_apply_request(w, m, frame, info, slot, &msg);
 		break;
 	case LATCH_OP_RELEASE:
@@ -1451,8 +1475,10 @@ worker_prefetch_table(struct worker *w, struct rte_mbuf **pkts, unsigned n)
 			    w->index)
 			continue;
 		op = msg[offsetof(struct latch_hdr, op)];
+		/* A shed ACQUIRE never reaches the table. */
 		if (op < LATCH_OP_ACQUIRE || op > LATCH_OP_KEEPALIVE ||
-		    op == LATCH_OP_QUERY)
+		    op == LATCH_OP_QUERY ||
+		    (w->shedding && op == LATCH_OP_ACQUIRE))
 			continue;
 		hints[k].op = worker_entry_op(op);
 		hints[k].client_id =

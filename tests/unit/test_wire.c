@@ -311,6 +311,17 @@ test_golden_table(void **state)
 			fail_msg("case '%s': verdict %s, expected %s", gc->what,
 				 latch_wire_verdict_names[v],
 				 latch_wire_verdict_names[gc->verdict]);
+		/* Decoded unchecked, then checked (a shedding server's
+		 * order): the same verdict. */
+		v = latch_wire_decode(guarded_place(&g, bytes, gc->len),
+				      gc->len, 0, &m);
+		if (v == LATCH_WIRE_OK)
+			v = latch_wire_check_partition(&m, gc->partitions);
+		if (v != gc->verdict)
+			fail_msg("case '%s', checked apart: verdict %s, "
+				 "expected %s",
+				 gc->what, latch_wire_verdict_names[v],
+				 latch_wire_verdict_names[gc->verdict]);
 	}
 	guarded_fini(&g);
 }
