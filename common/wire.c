@@ -114,19 +114,6 @@ latch_wire_decode(const void *buf, size_t len, uint16_t partitions,
 	return latch_wire_check_partition(out, partitions);
 }
 
-enum latch_wire_verdict
-latch_wire_check_partition(const struct latch_wire_msg *m, uint16_t partitions)
-{
-	if (partitions == 0)
-		return LATCH_WIRE_OK;
-	if (m->partition >= partitions)
-		return LATCH_WIRE_WRONG_PARTITION;
-	if (latch_wire_op_is_keyed(m->op) &&
-	    m->partition != latch_key_partition(m->key, m->key_len, partitions))
-		return LATCH_WIRE_WRONG_PARTITION;
-	return LATCH_WIRE_OK;
-}
-
 size_t
 latch_wire_encode(const struct latch_wire_msg *m, void *buf, size_t cap)
 {

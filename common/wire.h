@@ -87,8 +87,19 @@ enum latch_wire_verdict latch_wire_decode(const void *buf, size_t len,
  * looking at its key (shedding) skips the key's hash, the largest single
  * cost of decoding, and checks the partition only for what it serves.
  */
-enum latch_wire_verdict
-latch_wire_check_partition(const struct latch_wire_msg *m, uint16_t partitions);
+static inline enum latch_wire_verdict
+latch_wire_check_partition(const struct latch_wire_msg *m, uint16_t partitions)
+{
+	if (partitions == 0)
+		return LATCH_WIRE_OK;
+	if (m->partition >= partitions)
+		return LATCH_WIRE_WRONG_PARTITION;
+	/* One partition: the check above was the whole test. */
+	if (partitions > 1 && latch_wire_op_is_keyed(m->op) &&
+	    m->partition != latch_key_partition(m->key, m->key_len, partitions))
+		return LATCH_WIRE_WRONG_PARTITION;
+	return LATCH_WIRE_OK;
+}
 
 /*
  * Encode @m into @buf (big-endian). Returns the bytes written
