@@ -403,7 +403,7 @@ raft_election_refused_behind(struct raft_ctl *r, const struct raft_vote_req *q)
 {
 	if (r->role == RAFT_FOLLOWER && r->leader == RAFT_NONE &&
 	    r->now < r->election_deadline && raft_can_vote(r) &&
-	    !raft_leader_is_recent(r) && raft_log_covers(r, q->pos))
+	    raft_log_covers(r, q->pos))
 		r->election_deadline = r->now;
 }
 
