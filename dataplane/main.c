@@ -278,11 +278,11 @@ main_check_profile(const struct profile *p, struct profile_errors *errs)
 	if (p->workers == 0 || p->workers > LATCH_PARTITIONS_MAX)
 		MAIN_ERR("workers.count %u must be between 1 and %d.",
 			 p->workers, LATCH_PARTITIONS_MAX);
-	if (lcores > 0 && lcores != p->workers + 1)
-		MAIN_ERR("eal.lcores '%.40s' names %d lcores, but latchd needs "
-			 "%u: "
-			 "the main lcore and one per worker (workers.count).",
-			 p->eal_lcores, lcores, p->workers + 1);
+	if (lcores > 0 && (lcores < 2 || lcores > p->workers + 1))
+		MAIN_ERR("eal.lcores '%.40s' names %d lcores: latchd needs "
+			 "the main one and 1 to %u worker lcores "
+			 "(workers.count).",
+			 p->eal_lcores, lcores, p->workers);
 	snprintf(path, sizeof(path), "%s/latchd.sock", p->run_dir);
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		MAIN_ERR("node.run_dir '%.40s...' is too long: the control "
@@ -819,7 +819,7 @@ main_daemonize(void)
 	return fds[1];
 }
 
-/* Every worker lcore id in order: worker w runs on lcores[w]. */
+/* Every worker lcore id in order: lcore j runs partitions j, j + n, ... */
 static unsigned
 main_worker_lcores(unsigned *lcores, unsigned max)
 {
@@ -835,12 +835,15 @@ main_worker_lcores(unsigned *lcores, unsigned max)
 }
 
 /*
- * What the main lcore launches on a worker lcore: worker_main(), then a
- * flag that says it returned, so the main loop notices a worker that
- * stopped on its own whatever the EAL's lcore states say meanwhile.
+ * What the main lcore launches on a worker lcore: worker_run() of the
+ * partitions it serves, then a flag that says it returned, so the main
+ * loop notices a worker lcore that stopped on its own whatever the EAL's
+ * lcore states say meanwhile.
  */
 struct main_launch {
-	struct worker *worker;
+	unsigned lcore;
+	struct worker *workers[LATCH_PARTITIONS_MAX];
+	unsigned n;
 	volatile bool returned; /* written once by the worker lcore */
 	int ret;
 };
@@ -850,7 +853,7 @@ main_worker_entry(void *arg)
 {
 	struct main_launch *launch = arg;
 
-	launch->ret = worker_main(launch->worker);
+	launch->ret = worker_run(launch->workers, launch->n);
 	launch->returned = true;
 	return launch->ret;
 }
@@ -866,14 +869,18 @@ struct latchd {
 	struct worker_shared shared;
 	bool shared_ready;
 	struct worker *workers[LATCH_PARTITIONS_MAX];
-	unsigned worker_lcores[LATCH_PARTITIONS_MAX];
+	unsigned worker_lcores[LATCH_PARTITIONS_MAX]; /* by worker */
+	/* launch[j]: worker lcore j and the partitions it runs, j < lcores */
 	struct main_launch launch[LATCH_PARTITIONS_MAX];
+	unsigned lcores;
 	bool launched;
 	bool pid_written;
 	struct control_sock *control;
 	struct repl_chan *repl; /* replicated mode only */
-	/* Workers' wake words under the sleep idle policy (wake.h). */
+	/* Worker lcores' wake words under the sleep idle policy (wake.h),
+	 * wake[j] for lcore j, and wake_of[w] for worker w's lcore. */
 	struct wake wake[LATCH_PARTITIONS_MAX];
+	struct wake *wake_of[LATCH_PARTITIONS_MAX];
 	uint16_t wakes_ready;
 	bool telemetry;
 	struct latchd_view view;
@@ -1021,17 +1028,27 @@ static int
 main_create(struct latchd *l)
 {
 	const struct profile *p = &l->profile;
+	unsigned lcores[LATCH_PARTITIONS_MAX];
 	unsigned count;
 	uint16_t i, w;
 	int ret;
 
-	count = main_worker_lcores(l->worker_lcores, LATCH_PARTITIONS_MAX);
-	if (count != p->workers) {
+	count = main_worker_lcores(lcores, LATCH_PARTITIONS_MAX);
+	if (count == 0 || count > p->workers) {
 		main_log("the EAL gave %u worker lcores (eal.lcores '%s' less "
-			 "the main one) but workers.count is %u; give one "
-			 "lcore per worker.",
-			 count, p->eal_lcores, p->workers);
+			 "the main one) but workers.count is %u; give one to "
+			 "%u.",
+			 count, p->eal_lcores, p->workers, p->workers);
 		return EXIT_USAGE;
+	}
+	/* Partitions dealt to the worker lcores in turn (docs/design.md,
+	 * "partitions and lcores"). */
+	l->lcores = count;
+	for (w = 0; w < p->workers; w++) {
+		struct main_launch *launch = &l->launch[w % count];
+
+		launch->lcore = lcores[w % count];
+		l->worker_lcores[w] = launch->lcore;
 	}
 	for (i = 0; i < p->ports_count; i++) {
 		ret = port_init(&l->ports[i], &p->ports[i], p->workers,
@@ -1057,19 +1074,22 @@ main_create(struct latchd *l)
 		for (w = 0; w < LATCH_PARTITIONS_MAX; w++)
 			wp->rx_intr_fd[w] = port_rx_intr_fd(&l->ports[i], w);
 	}
-	/* A sleeping worker is woken by whoever gives it work (wake.h). */
+	/* A sleeping worker lcore is woken by whoever gives one of its
+	 * partitions work (wake.h). */
 	if (p->idle == PROFILE_IDLE_SLEEP) {
-		for (w = 0; w < p->workers; w++) {
+		for (w = 0; w < l->lcores; w++) {
 			ret = wake_init(&l->wake[w]);
 			if (ret < 0) {
-				main_log("cannot create worker %u's wake-up "
+				main_log("cannot create lcore %u's wake-up "
 					 "eventfd: %s.",
-					 w, strerror(-ret));
+					 l->launch[w].lcore, strerror(-ret));
 				return EXIT_RUNTIME;
 			}
 			l->wakes_ready = w + 1u;
 		}
-		l->shared.wake = l->wake;
+		for (w = 0; w < p->workers; w++)
+			l->wake_of[w] = &l->wake[w % l->lcores];
+		l->shared.wake = l->wake_of;
 	}
 	l->shared.tsc_hz = rte_get_tsc_hz();
 	l->shared.epoch = l->epoch;
@@ -1202,13 +1222,14 @@ main_loop(struct latchd *l)
 			repl_chan_process(l->repl, fds + 1 + n,
 					  ret > 0 ? rn : 0);
 
-		/* A worker that returns leaves its partition unserved. */
-		for (w = 0; w < l->profile.workers; w++) {
+		/* A worker lcore that returns leaves its partitions
+		 * unserved. */
+		for (w = 0; w < l->lcores; w++) {
 			if (!l->launch[w].returned)
 				continue;
-			main_log("worker %u on lcore %u stopped on its own "
-				 "(returned %d): stopping latchd.",
-				 w, l->worker_lcores[w], l->launch[w].ret);
+			main_log("worker lcore %u stopped on its own (returned "
+				 "%d): stopping latchd.",
+				 l->launch[w].lcore, l->launch[w].ret);
 			l->stop = true;
 			return EXIT_RUNTIME;
 		}
@@ -1389,18 +1410,22 @@ main(int argc, char **argv)
 	l.telemetry = ret == 0;
 
 	for (w = 0; w < p->workers; w++) {
-		l.launch[w].worker = l.workers[w];
+		struct main_launch *launch = &l.launch[w % l.lcores];
+
+		launch->workers[launch->n++] = l.workers[w];
+		main_log("worker %u: partition %u, lcore %u, UDP port %u.", w,
+			 w, l.worker_lcores[w], p->port_base + w);
+	}
+	for (w = 0; w < l.lcores; w++) {
 		ret = rte_eal_remote_launch(main_worker_entry, &l.launch[w],
-					    l.worker_lcores[w]);
+					    l.launch[w].lcore);
 		if (ret < 0) {
-			main_log("cannot launch worker %u on lcore %u: %s.", w,
-				 l.worker_lcores[w], strerror(-ret));
+			main_log("cannot launch lcore %u: %s.",
+				 l.launch[w].lcore, strerror(-ret));
 			code = EXIT_RUNTIME;
 			goto out;
 		}
 		l.launched = true;
-		main_log("worker %u: partition %u, lcore %u, UDP port %u.", w,
-			 w, l.worker_lcores[w], p->port_base + w);
 	}
 	main_log("latchd ready: node %s, %u workers, epoch %" PRIu64
 		 ", control socket %s, telemetry prefix %s.",

@@ -31,14 +31,14 @@ struct repl_chan {
 	uint16_t workers;
 	struct rte_ring *down[LATCH_PARTITIONS_MAX];
 	struct rte_ring *up[LATCH_PARTITIONS_MAX];
-	struct wake *wake; /* the workers', or NULL */
+	struct wake *const *wake; /* by worker (worker_shared), or NULL */
 	struct repl_chan_counters c;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
 struct repl_chan *
 repl_chan_create(const char *path, struct rte_ring **down, struct rte_ring **up,
-		 struct wake *wake, uint16_t workers)
+		 struct wake *const *wake, uint16_t workers)
 {
 	struct sockaddr_un sa;
 	struct repl_chan *c;
@@ -165,7 +165,7 @@ repl_chan_enqueue(struct repl_chan *c, uint16_t w,
 	/* A view or pull waits for no sleeping worker: a vote waits for the
 	 * workers' reports of it (docs/cluster.md). */
 	if (c->wake != NULL)
-		wake_kick(&c->wake[w]);
+		wake_kick(c->wake[w]);
 }
 
 /* One datagram from latch-control: check it, give it to its worker(s). */

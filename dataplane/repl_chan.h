@@ -44,13 +44,13 @@ struct repl_chan;
 /*
  * Serve @path (an old socket file there is replaced). @down[w] and @up[w]
  * for w < @workers: the rings of rte_ring_create_elem() with elements of
- * struct raft_chan_down and struct raft_chan_report. @wake: the workers'
- * wake words (wake.h), kicked after a message is queued for a worker, or
- * NULL when workers are not woken. NULL and errno. Main lcore, start-up.
+ * struct raft_chan_down and struct raft_chan_report. @wake[w]: the wake
+ * word (wake.h) of the lcore that runs worker w, kicked after a message is
+ * queued for it, or @wake NULL when workers are not woken. NULL and errno. Main lcore, start-up.
  */
 struct repl_chan *repl_chan_create(const char *path, struct rte_ring **down,
-				   struct rte_ring **up, struct wake *wake,
-				   uint16_t workers);
+				   struct rte_ring **up,
+				   struct wake *const *wake, uint16_t workers);
 void repl_chan_destroy(struct repl_chan *c);
 
 /* The eventfd a worker writes (8 bytes, any value) after queueing a

@@ -229,6 +229,17 @@ struct worker_current {
 	bool answered;
 };
 
+/*
+ * What an lcore knows of its idleness: empty passes in a row, over every
+ * partition it runs, and the current sleep, which grows to the cap. The
+ * partitions of one lcore share it (worker_run), so a port is polled as
+ * busy or idle by what the whole lcore does.
+ */
+struct worker_idle {
+	uint32_t polls;
+	uint32_t sleep_us;
+};
+
 struct worker {
 	/* Read-only after worker_create(). */
 	const struct worker_shared *sh;
@@ -251,13 +262,14 @@ struct worker {
 	uint64_t now_tsc; /* read once a pass */
 	uint64_t now_ms;
 	uint64_t port_polled_tsc[PROFILE_PORTS_MAX]; /* worker_port_due */
-	uint64_t timers_ms;  /* now_ms of the last timer run */
-	bool timers_more;    /* the last run hit its budget */
-	uint32_t idle_polls; /* empty passes in a row */
-	uint32_t sleep_us;   /* current idle sleep; grows to the cap */
-	/* Idle sleep (wake.h): our wake word (NULL: plain sleeps), the Rx
-	 * interrupt fds of our queues, and the workers this pass handed
-	 * frames to (bit d: worker d), kicked at the end of the pass. */
+	uint64_t timers_ms; /* now_ms of the last timer run */
+	bool timers_more;   /* the last run hit its budget */
+	/* The idle state of the lcore that runs us, shared with the other
+	 * partitions it runs (worker_run). */
+	struct worker_idle *idle;
+	/* Idle sleep (wake.h): our lcore's wake word (NULL: plain sleeps),
+	 * the Rx interrupt fds of our queues, and the workers this pass
+	 * handed frames to (bit d: worker d), kicked at the end of the pass. */
 	struct wake *wake;
 	struct pollfd sleep_fds[PROFILE_PORTS_MAX];
 	unsigned sleep_fds_count;
@@ -1574,7 +1586,7 @@ worker_kick_handoffs(struct worker *w)
 	if (w->sh->wake == NULL)
 		return;
 	while (mask != 0) {
-		wake_kick(&w->sh->wake[__builtin_ctzll(mask)]);
+		wake_kick(w->sh->wake[__builtin_ctzll(mask)]);
 		mask &= mask - 1;
 	}
 }
@@ -1598,40 +1610,80 @@ worker_rings_pending(const struct worker *w)
 }
 
 /*
+ * What worker_run() keeps for the lcore it runs on: the partitions it
+ * serves, their shared idle state, and the fds a sleep waits on (every
+ * partition's Rx interrupt fds, up to WAKE_FDS_MAX; one beyond that is
+ * polled when the sleep times out).
+ */
+struct worker_lcore {
+	struct worker *const *ws;
+	unsigned n;
+	struct worker_idle idle;
+	struct pollfd fds[WAKE_FDS_MAX];
+	unsigned fds_count;
+};
+
+/*
  * Sleep up to @us, or until woken (wake.h): by a kick from whoever queues
- * work in our rings, or by a frame on a port queue with an Rx interrupt
- * fd. Without a wake word, a plain nanosleep.
+ * work in the rings of one of the lcore's partitions (they share one wake
+ * word), or by a frame on a port queue with an Rx interrupt fd. Without a
+ * wake word, a plain nanosleep. Counted on the first partition.
  */
 static void
-worker_sleep(struct worker *w, uint32_t us)
+worker_sleep(struct worker_lcore *lc, uint32_t us)
 {
-	if (w->wake == NULL) {
+	struct worker *w0 = lc->ws[0];
+	unsigned i;
+
+	if (w0->wake == NULL) {
 		rte_delay_us_sleep(us); /* nanosleep: yields the CPU */
 		return;
 	}
-	wake_announce(w->wake);
-	if (worker_rings_pending(w)) {
-		wake_cancel(w->wake);
-		return;
+	wake_announce(w0->wake);
+	for (i = 0; i < lc->n; i++) {
+		if (worker_rings_pending(lc->ws[i])) {
+			wake_cancel(w0->wake);
+			return;
+		}
 	}
-	switch (wake_sleep(w->wake, w->sleep_fds, w->sleep_fds_count, us)) {
+	switch (wake_sleep(w0->wake, lc->fds, lc->fds_count, us)) {
 	case WAKE_KICKED:
-		w->c.idle_kicked++;
+		w0->c.idle_kicked++;
 		break;
 	case WAKE_FD:
-		w->c.idle_rx_woken++;
+		w0->c.idle_rx_woken++;
 		break;
 	default:
 		break;
 	}
 }
 
+/* Take the lcore's partitions offline (@online false) for RCU while it
+ * sleeps, or back online: router_swap() does not wait for a sleeper. */
+static void
+worker_rcu_online(struct worker_lcore *lc, bool online)
+{
+	unsigned i;
+
+	for (i = 0; i < lc->n; i++) {
+		struct worker *w = lc->ws[i];
+
+		if (!w->rcu_registered)
+			continue;
+		if (online)
+			router_rcu_online(w->sh->router, w->index);
+		else
+			router_rcu_offline(w->sh->router, w->index);
+	}
+}
+
 /*
- * After an empty pass: pause after idle_pause_polls of them, and with the
- * SLEEP policy sleep after idle_sleep_polls, doubling the sleep up to
- * idle_sleep_us (and never above WORKER_SLEEP_CAP_US, so timers run about
- * every ms). Any work resets it (l3fwd-power's scheme). A sleep ends
- * early when work is given to us (worker_sleep).
+ * After a pass over the lcore's partitions that found no work in any:
+ * pause after idle_pause_polls of them, and with the SLEEP policy sleep
+ * after idle_sleep_polls, doubling the sleep up to idle_sleep_us (and
+ * never above WORKER_SLEEP_CAP_US, so timers run about every ms). Any
+ * work resets it (l3fwd-power's scheme). A sleep ends early when work is
+ * given to us (worker_sleep).
  *
  * Between pausing and sleeping, the SLEEP policy (cores shared, by
  * definition) also yields the CPU every WORKER_YIELD_STRIDE passes: a
@@ -1644,36 +1696,35 @@ worker_sleep(struct worker *w, uint32_t us)
  * returns from the yield at once.
  */
 static void
-worker_idle(struct worker *w, unsigned work)
+worker_idle(struct worker_lcore *lc, unsigned work)
 {
-	const struct profile *p = w->profile;
+	const struct profile *p = lc->ws[0]->profile;
+	struct worker_idle *idle = &lc->idle;
 	uint32_t cap;
 
 	if (work != 0) {
-		w->idle_polls = 0;
-		w->sleep_us = 0;
+		idle->polls = 0;
+		idle->sleep_us = 0;
 		return;
 	}
 	if (p->idle == PROFILE_IDLE_POLL)
 		return;
-	if (w->idle_polls < UINT32_MAX)
-		w->idle_polls++;
+	if (idle->polls < UINT32_MAX)
+		idle->polls++;
 	if (p->idle == PROFILE_IDLE_SLEEP &&
-	    w->idle_polls >= p->idle_sleep_polls) {
+	    idle->polls >= p->idle_sleep_polls) {
 		cap = RTE_MIN(p->idle_sleep_us, (uint32_t)WORKER_SLEEP_CAP_US);
-		w->sleep_us =
-			w->sleep_us == 0 ? 1 : RTE_MIN(w->sleep_us * 2, cap);
-		w->c.idle_sleeps++;
-		/* Offline while asleep, so router_swap() does not wait for
-		 * us; the pass's table was already given up (quiescent). */
-		if (w->rcu_registered)
-			router_rcu_offline(w->sh->router, w->index);
-		worker_sleep(w, w->sleep_us);
-		if (w->rcu_registered)
-			router_rcu_online(w->sh->router, w->index);
-	} else if (w->idle_polls >= p->idle_pause_polls) {
+		idle->sleep_us = idle->sleep_us == 0
+					 ? 1
+					 : RTE_MIN(idle->sleep_us * 2, cap);
+		lc->ws[0]->c.idle_sleeps++;
+		/* The pass's tables were already given up (quiescent). */
+		worker_rcu_online(lc, false);
+		worker_sleep(lc, idle->sleep_us);
+		worker_rcu_online(lc, true);
+	} else if (idle->polls >= p->idle_pause_polls) {
 		if (p->idle == PROFILE_IDLE_SLEEP &&
-		    (w->idle_polls & (WORKER_YIELD_STRIDE - 1)) == 0)
+		    (idle->polls & (WORKER_YIELD_STRIDE - 1)) == 0)
 			sched_yield();
 		else
 			rte_pause();
@@ -1772,9 +1823,9 @@ worker_port_due(struct worker *w, uint8_t slot)
 {
 	if (w->sh->ports[slot].rx_intr_fd[w->index] < 0)
 		return true;
-	if (w->sleep_us == 0) {
-		if (w->idle_polls != 0) {
-			if ((w->idle_polls &
+	if (w->idle->sleep_us == 0) {
+		if (w->idle->polls != 0) {
+			if ((w->idle->polls &
 			     (WORKER_SYSCALL_PORT_STRIDE - 1)) != 0)
 				return false;
 		} else if (w->repl == NULL &&
@@ -1801,70 +1852,114 @@ worker_clock_ms(const struct worker *w, uint64_t tsc)
 	return (uint64_t)(((unsigned __int128)tsc * w->ms_mult) >> 64);
 }
 
-int
-worker_main(void *arg)
+/* One pass over partition @w's ports, rings and timers. Returns the
+ * work done. */
+static unsigned
+worker_pass(struct worker *w)
 {
-	struct worker *w = arg;
 	const struct worker_shared *sh = w->sh;
-	unsigned work, n;
+	unsigned work = 0, n;
 	uint16_t p, src;
+
+	w->now_tsc = rte_get_tsc_cycles();
+	w->now_ms = worker_clock_ms(w, w->now_tsc);
+	/* Once per pass: the table stays valid until quiescent. */
+	w->rt = w->rcu_registered ? router_rcu_current(sh->router) : NULL;
+
+	for (p = 0; p < w->ports_count; p++)
+		if (worker_port_due(w, (uint8_t)p))
+			work += worker_rx_port(w, (uint8_t)p);
+	for (src = 0; src < w->workers; src++) {
+		struct rte_ring *r = sh->handoff[src][w->index];
+
+		if (r == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(r, (void **)w->rx, w->burst,
+					      NULL);
+		if (n == 0)
+			continue;
+		w->c.handoff_in += n;
+		work += n;
+		worker_handle_handoff(w, w->rx, n);
+	}
+
+	if (w->repl != NULL)
+		work += worker_repl_pass(w);
+	else
+		work += worker_run_timers(w);
+	/* Answers waiting for room keep the worker awake. */
+	work += worker_tx_flush_all(w);
+	if (w->kick_mask != 0)
+		worker_kick_handoffs(w);
+	/* Last use of w->rt in this pass: routed frames are with the NIC,
+	 * so a swap that returns has no packet of the old table still to
+	 * send (docs/routing.md). */
+	w->rt = NULL;
+	if (w->rcu_registered)
+		router_rcu_quiescent(sh->router, w->index);
+	return work;
+}
+
+static void
+worker_rcu_unregister(struct worker *const *ws, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (!ws[i]->rcu_registered)
+			continue;
+		router_rcu_unregister(ws[i]->sh->router, ws[i]->index);
+		ws[i]->rcu_registered = false;
+	}
+}
+
+int
+worker_run(struct worker *const *ws, unsigned n)
+{
+	struct worker_lcore lc = {.ws = ws, .n = n};
+	unsigned i, f, work;
 	int ret;
 
-	if (sh->router != NULL) {
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		struct worker *w = ws[i];
+
+		/* One wake word per lcore (worker.h): a kick for any of its
+		 * partitions must end its one sleep. */
+		if (w->wake != ws[0]->wake) {
+			RTE_LOG(ERR, USER1,
+				"worker %u: not the wake word of worker %u, "
+				"which shares its lcore\n",
+				w->index, ws[0]->index);
+			return -EINVAL;
+		}
+		w->idle = &lc.idle;
+		for (f = 0;
+		     f < w->sleep_fds_count && lc.fds_count < RTE_DIM(lc.fds);
+		     f++)
+			lc.fds[lc.fds_count++] = w->sleep_fds[f];
+		if (w->sh->router == NULL)
+			continue;
 		/* QSBR thread id = worker index (router_rcu.h). */
-		ret = router_rcu_register(sh->router, w->index);
+		ret = router_rcu_register(w->sh->router, w->index);
 		if (ret < 0) {
 			RTE_LOG(ERR, USER1, "worker %u: RCU register: %s\n",
 				w->index, strerror(-ret));
+			worker_rcu_unregister(ws, i);
 			return ret;
 		}
 		w->rcu_registered = true;
 	}
-	while (!*sh->stop) {
+	while (!*ws[0]->sh->stop) {
 		work = 0;
-		w->now_tsc = rte_get_tsc_cycles();
-		w->now_ms = worker_clock_ms(w, w->now_tsc);
-		/* Once per pass: the table stays valid until quiescent. */
-		w->rt = w->rcu_registered ? router_rcu_current(sh->router)
-					  : NULL;
-
-		for (p = 0; p < w->ports_count; p++)
-			if (worker_port_due(w, (uint8_t)p))
-				work += worker_rx_port(w, (uint8_t)p);
-		for (src = 0; src < w->workers; src++) {
-			struct rte_ring *r = sh->handoff[src][w->index];
-
-			if (r == NULL)
-				continue;
-			n = rte_ring_sc_dequeue_burst(r, (void **)w->rx,
-						      w->burst, NULL);
-			if (n == 0)
-				continue;
-			w->c.handoff_in += n;
-			work += n;
-			worker_handle_handoff(w, w->rx, n);
-		}
-
-		if (w->repl != NULL)
-			work += worker_repl_pass(w);
-		else
-			work += worker_run_timers(w);
-		/* Answers waiting for room keep the worker awake. */
-		work += worker_tx_flush_all(w);
-		if (w->kick_mask != 0)
-			worker_kick_handoffs(w);
-		/* Last use of w->rt in this pass: routed frames are with the
-		 * NIC, so a swap that returns has no packet of the old table
-		 * still to send (docs/routing.md). */
-		w->rt = NULL;
-		if (w->rcu_registered)
-			router_rcu_quiescent(sh->router, w->index);
-		worker_idle(w, work);
+		for (i = 0; i < n; i++)
+			work += worker_pass(ws[i]);
+		worker_idle(&lc, work);
 	}
-	if (w->rcu_registered) {
-		router_rcu_unregister(sh->router, w->index);
-		w->rcu_registered = false;
-	}
+	worker_rcu_unregister(ws, n);
+	for (i = 0; i < n; i++)
+		ws[i]->idle = NULL;
 	return 0;
 }
 
@@ -2087,7 +2182,7 @@ worker_create(const struct worker_shared *sh, uint16_t index, int socket_id)
 	for (i = 0; i < sh->ports_count; i++)
 		w->port_slot[sh->ports[i].port_id] = (uint8_t)i;
 	if (sh->wake != NULL) {
-		w->wake = &sh->wake[index];
+		w->wake = sh->wake[index];
 		for (i = 0; i < sh->ports_count; i++) {
 			int fd = sh->ports[i].rx_intr_fd[index];
 

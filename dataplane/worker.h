@@ -9,7 +9,8 @@
  * single-producer single-consumer ring (docs/design.md, "partitions").
  *
  * Life cycle (main lcore, start-up): worker_shared_init() once, then
- * worker_create() for each worker, then rte_eal_remote_launch(worker_main).
+ * worker_create() for each worker, then worker_run() on each worker lcore
+ * (through rte_eal_remote_launch) with the partitions it serves.
  * At shut-down: set *stop, rte_eal_mp_wait_lcore(), worker_destroy(),
  * worker_shared_fini().
  */
@@ -104,12 +105,13 @@ struct worker_shared {
 	struct rte_ring *chan_up[LATCH_PARTITIONS_MAX];
 	int chan_up_wake; /* eventfd written after a report; -1: none */
 	/*
-	 * wake[w]: worker w's wake word and eventfd (dataplane/wake.h),
-	 * kicked by whoever queues work for it (handoff rings, chan_down);
-	 * NULL: workers sleep without being woken. The one mutable thing
-	 * here, reached through a pointer that is not.
+	 * wake[w]: the wake word and eventfd (dataplane/wake.h) of the
+	 * lcore that runs worker w, kicked by whoever queues work for it
+	 * (handoff rings, chan_down); the partitions of one lcore share
+	 * one. NULL: workers sleep without being woken. The one mutable
+	 * thing here, reached through pointers that are not.
 	 */
-	struct wake *wake;
+	struct wake *const *wake;
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
@@ -227,8 +229,14 @@ struct worker *worker_create(const struct worker_shared *sh, uint16_t index,
 			     int socket_id);
 void worker_destroy(struct worker *w);
 
-/* lcore entry point (arg: struct worker *). Returns 0 when *sh->stop. */
-int worker_main(void *arg);
+/*
+ * Run partitions @ws[0..n-1] on the calling lcore until *sh->stop, one
+ * pass over each in turn, idle only when a pass over all of them found no
+ * work (docs/design.md, "partitions and lcores"): an lcore serves several
+ * partitions as DPDK's l3fwd serves several queues. They must share one
+ * wake word (sh->wake). Returns 0, or -errno if they cannot start.
+ */
+int worker_run(struct worker *const *ws, unsigned n);
 
 /*
  * Copy @w's counters and gauges into @out. Any thread: counters are

@@ -48,7 +48,9 @@ lab_cleanup() {
 }
 
 # lab_start [UP_ARGS...]: as described above; UP_ARGS go to `tools/lab up`
-# (e.g. --nodes 3); none starts the one-node lab.
+# (e.g. --nodes 3); none starts the one-node lab. LATCH_LAB_SET, split on
+# spaces, goes before them: meson runs some tests again in another layout
+# that way (tests/integration/meson.build).
 lab_start() {
 	[ "$(id -u)" -eq 0 ] || { echo "[$TEST_NAME] SKIP: needs root"; exit 77; }
 	# One lab per machine: a test run from another build dir (or by
@@ -61,7 +63,8 @@ lab_start() {
 	"$LAB" down >/dev/null 2>&1 || true
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT TERM
-	"$LAB" up "$@"
+	# shellcheck disable=SC2086 # split on purpose
+	"$LAB" up ${LATCH_LAB_SET:-} "$@"
 }
 
 # bg OUT CMD...: run CMD in the background, stdout to OUT; sets BG_PID.
