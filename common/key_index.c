@@ -49,12 +49,27 @@ key_index_fmix64(uint64_t h)
 	return h;
 }
 
+static inline uint64_t
+key_index_hash_seed(uint16_t len)
+{
+	return 0x9e3779b97f4a7c15ull ^ len; /* golden ratio */
+}
+
+/* Mix one 64-bit word of the key into @h. */
+static inline uint64_t
+key_index_hash_word(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	h *= 0x87c37b91114253d5ull; /* MurmurHash3 x64 c1 */
+	return (h << 31) | (h >> 33);
+}
+
 uint64_t
 key_index_hash(const struct lock_key *key)
 {
 	/* Keys are zero-padded to LATCH_KEY_MAX, so whole words are safe. */
 	uint32_t words = ((uint32_t)key->len + 7u) / 8u;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ key->len; /* golden ratio */
+	uint64_t h = key_index_hash_seed(key->len);
 	uint32_t i;
 
 	if (words > LATCH_KEY_MAX / 8)
@@ -63,9 +78,31 @@ key_index_hash(const struct lock_key *key)
 		uint64_t w;
 
 		memcpy(&w, key->bytes + 8 * i, sizeof(w));
-		h ^= w;
-		h *= 0x87c37b91114253d5ull; /* MurmurHash3 x64 c1 */
-		h = (h << 31) | (h >> 33);
+		h = key_index_hash_word(h, w);
+	}
+	return key_index_fmix64(h);
+}
+
+uint64_t
+key_index_hash_bytes(const void *bytes, uint16_t len)
+{
+	const uint8_t *b = bytes;
+	uint64_t h = key_index_hash_seed(len);
+	uint64_t w;
+	uint32_t i, full;
+
+	if (len > LATCH_KEY_MAX)
+		len = LATCH_KEY_MAX;
+	full = len / 8u;
+	for (i = 0; i < full; i++) {
+		memcpy(&w, b + 8 * i, sizeof(w));
+		h = key_index_hash_word(h, w);
+	}
+	if (len % 8u != 0) {
+		/* The zero padding of a struct lock_key's last word. */
+		w = 0;
+		memcpy(&w, b + 8 * full, len % 8u);
+		h = key_index_hash_word(h, w);
 	}
 	return key_index_fmix64(h);
 }
@@ -264,6 +301,16 @@ key_index_del(struct key_index *ki, const struct lock_key *key)
 	ki->free_slots[ki->free_top++] = slot;
 	ki->count--;
 	return (int32_t)slot;
+}
+
+void
+key_index_prefetch(const struct key_index *ki, const void *bytes, uint16_t len)
+{
+	if (ki->hash_fn != NULL)
+		return;
+	__builtin_prefetch(
+		&ki->buckets[(uint32_t)key_index_hash_bytes(bytes, len) &
+			     ki->mask]);
 }
 
 uint32_t

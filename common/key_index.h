@@ -6,9 +6,9 @@
  * most half full, and backward-shift deletion (no tombstones, so lookups
  * stay short however many keys come and go). Each key present owns a dense
  * slot id in [0, slots), stable while the key is present, handed out from
- * a free list. It implements struct lock_index_ops (dataplane/lock_table.h)
- * for the unit tests, the simulator and the benchmarks, where latchd uses
- * rte_hash instead.
+ * a free list (the one freed last first, so a busy slot's memory stays in
+ * cache). It implements struct lock_index_ops (dataplane/lock_table.h) for
+ * latchd's workers, the unit tests, the simulator and the benchmarks.
  *
  * Memory: everything is allocated in key_index_create(); add never
  * allocates and fails with -ENOSPC when all slots are taken.
@@ -32,6 +32,20 @@ typedef uint64_t (*key_index_hash_fn)(const struct lock_key *key);
  * the length, finished with MurmurHash3's fmix64. Any thread; pure.
  */
 uint64_t key_index_hash(const struct lock_key *key);
+
+/* key_index_hash() of the key of @len (1 .. LATCH_KEY_MAX) bytes at
+ * @bytes, read where it lies (in a packet, unpadded). Pure. */
+uint64_t key_index_hash_bytes(const void *bytes, uint16_t len);
+
+/*
+ * Prefetch the bucket where a probe for the key at @bytes (@len bytes, as
+ * key_index_hash_bytes) starts: a hint, it changes nothing. A worker
+ * issues it for a whole burst before applying it, so the burst's misses
+ * on a large index overlap (docs/benchmarks.md). Nothing with a @hash of
+ * the caller's.
+ */
+void key_index_prefetch(const struct key_index *ki, const void *bytes,
+			uint16_t len);
 
 /*
  * Create an index of @slots keys (1 .. 2^30). @hash may be NULL for

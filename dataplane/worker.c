@@ -1492,6 +1492,20 @@ worker_prefetch_table(struct worker *w, struct rte_mbuf **pkts, unsigned n)
 		    op == LATCH_OP_QUERY ||
 		    (w->shedding && op == LATCH_OP_ACQUIRE))
 			continue;
+		/* The key index's bucket: with many keys an ACQUIRE's probe
+		 * misses the cache (docs/benchmarks.md, session 8). */
+		if (op == LATCH_OP_ACQUIRE) {
+			uint16_t key_len = be_get16(
+				msg + offsetof(struct latch_hdr, key_len));
+
+			if (key_len != 0 && key_len <= LATCH_KEY_MAX &&
+			    rte_pktmbuf_data_len(pkts[i]) >=
+				    WORKER_PEEK_MSG_OFF + LATCH_MSG_FIXED_LEN +
+					    key_len)
+				key_index_prefetch(w->keys,
+						   msg + LATCH_MSG_FIXED_LEN,
+						   key_len);
+		}
 		hints[k].op = worker_entry_op(op);
 		hints[k].client_id =
 			be_get64(msg + offsetof(struct latch_hdr, client_id));

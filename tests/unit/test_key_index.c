@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * key_index: add/lookup/del, dense stable slots, full index, collisions
- * forced through a poor hash, and a random run against a linear-search
- * model (deletion must keep every other key reachable).
+ * forced through a poor hash, a random run against a linear-search model
+ * (deletion must keep every other key reachable), and the hash of a key
+ * read in place (what the workers prefetch by) against the padded one.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -275,6 +276,61 @@ test_random(void **state)
 	run_random(hash_constant, 20, 60);
 }
 
+/* As lock_key_set() builds a key: zero after its @len bytes. */
+static void
+padded_key(struct lock_key *k, const uint8_t *bytes, unsigned len)
+{
+	memset(k, 0, sizeof(*k));
+	k->len = (uint16_t)len;
+	memcpy(k->bytes, bytes, len);
+}
+
+/*
+ * key_index_hash_bytes() of a key where it lies, followed by other bytes
+ * (as in a packet), equals key_index_hash() of the same key zero-padded,
+ * for every length: the workers prefetch the bucket it names.
+ */
+static void
+test_hash_bytes(void **state)
+{
+	uint8_t raw[LATCH_KEY_MAX + 8];
+	struct lock_key k;
+	unsigned len, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(raw); i++)
+		raw[i] =
+			(uint8_t)(i * 37u + 11u); /* no zero bytes to hide in */
+	for (len = 1; len <= LATCH_KEY_MAX; len++) {
+		padded_key(&k, raw, len);
+		assert_true(key_index_hash_bytes(raw, (uint16_t)len) ==
+			    key_index_hash(&k));
+	}
+	/* Length is hashed: a key and its prefix differ. */
+	padded_key(&k, raw, 8);
+	assert_true(key_index_hash_bytes(raw, 9) != key_index_hash(&k));
+}
+
+/* A prefetch is only a hint: the index answers the same after it. */
+static void
+test_prefetch_changes_nothing(void **state)
+{
+	struct key_index *ki = key_index_create(64, NULL);
+	struct lock_key a = make_key(1), b = make_key(2);
+	int32_t slot;
+
+	(void)state;
+	assert_non_null(ki);
+	slot = key_index_add(ki, &a);
+	assert_true(slot >= 0);
+	key_index_prefetch(ki, a.bytes, a.len);
+	key_index_prefetch(ki, b.bytes, b.len);
+	assert_int_equal(key_index_lookup(ki, &a), slot);
+	assert_int_equal(key_index_lookup(ki, &b), -ENOENT);
+	assert_int_equal(key_index_count(ki), 1);
+	key_index_destroy(ki);
+}
+
 int
 main(void)
 {
@@ -286,6 +342,8 @@ main(void)
 		cmocka_unit_test(test_collisions_constant),
 		cmocka_unit_test(test_collisions_mod4),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_hash_bytes),
+		cmocka_unit_test(test_prefetch_changes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
