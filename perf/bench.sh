@@ -24,10 +24,10 @@
 # ratios) and, with gnuplot, latency-cdf.png and throughput.png next to it.
 #
 # Core layout (2-core lab machine): latch-bench sends from CPU 0; the
-# server's fast path runs on CPU 1 (testpmd's forwarding lcore serves both
-# queues; latchd's two workers share CPU 1 under the lab profile's idle
-# policy, or its one worker has CPU 1 to itself in the one-worker runs);
-# the main lcores of testpmd and latchd sleep on CPU 0.
+# server's fast path runs on one lcore on CPU 1 (testpmd's forwarding
+# lcore serves both queues; latchd's one worker lcore serves both
+# partitions, or its one partition in the one-worker runs); the main
+# lcores of testpmd and latchd sleep on CPU 0.
 #
 # Never fails on a timing: figures are measured, not asserted.
 
@@ -42,8 +42,10 @@ BUILD=${BUILD:-build-release}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 OUT=${BENCH_OUT:-$ROOT/perf/results}
 BENCH_LCORE=${BENCH_LCORE:-0}
-# The server's fast path on the other CPU; latchd's main stays on CPU 0.
-LAB_LCORES=${BENCH_LAB_LCORES:-0@0,1@1,2@1}
+# The server's fast path on the other CPU, one worker lcore for both
+# partitions as testpmd's one forwarding lcore serves both queues
+# (docs/design.md, "Partitions and lcores"); latchd's main stays on CPU 0.
+LAB_LCORES=${BENCH_LAB_LCORES:-0@0,1@1}
 # The one-worker layout: latchd's only worker alone on CPU 1, as testpmd's
 # one forwarding lcore is (docs/benchmarks.md "Core layout"), with the
 # lab profile's idle policy sleep (BENCH_LAB1_IDLE): with poll, latchd's
@@ -318,16 +320,18 @@ for r in $(seq "$PAIRS_1WORKER"); do
 done
 
 # ---- 4. replicated: the same lock runs against a 3-node cluster's leader --
-# Every node gets the same core layout (all three latchd's workers share
-# CPU 1, their main lcores and the latch-controls sleep on CPU 0); the
+# Every node gets the same core layout (the three latchd's worker lcores,
+# each serving its node's two partitions, share CPU 1; their main lcores
+# and the latch-controls sleep on CPU 0); the
 # leader answers a request once its entry is committed (a majority, i.e.
 # one follower, has appended it: docs/cluster.md).
 # Workers spin REPL_SLEEP_POLLS empty passes, not the lab's 1024, before
-# they sleep: six workers share CPU 1 here, and one that spins for a
-# millisecond after sending an APPEND holds the CPU the follower's worker
-# needs to answer it. A sleeping worker wakes when the answer arrives
-# (docs/design.md, "idle policy"). Measured: p50 at 1 outstanding 0.75 ms
-# with 1024, 0.25 ms with 64 (docs/benchmarks.md, "Replicated cluster").
+# they sleep: three worker lcores share CPU 1 here, and one that spins
+# for a millisecond after sending an APPEND holds the CPU the follower's
+# worker needs to answer it. A sleeping worker wakes when the answer
+# arrives (docs/design.md, "idle policy"). Measured with two worker
+# lcores a node: p50 at 1 outstanding 0.75 ms with 1024, 0.25 ms with 64
+# (docs/benchmarks.md, "Replicated cluster").
 REPL_SLEEP_POLLS=${BENCH_REPL_SLEEP_POLLS:-64}
 REPL_PAUSE_POLLS=$((REPL_SLEEP_POLLS < 16 ? REPL_SLEEP_POLLS : 16))
 LAB_UP=1
