@@ -4,8 +4,9 @@
 # lcores"): latchd takes 1 to workers.count worker lcores and refuses
 # more or none; with two partitions on one lcore, that lcore serves both,
 # kernel clients' requests reach both (handed over between the two on the
-# same lcore) and a queued waiter is granted. test_bench.sh runs again in
-# this layout (meson's bench-one-lcore) for the DPDK clients' side.
+# same lcore) and a queued waiter is granted. (The lab profile has this
+# layout; test_bench.sh runs again with an lcore per partition, meson's
+# bench-two-lcores.)
 source "$(dirname "$0")/lib.sh"
 
 LATCHD=$LATCH_BUILD/dataplane/latchd
