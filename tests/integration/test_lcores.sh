@@ -49,7 +49,9 @@ assert all(x["req_acquire"] > 0 for x in w), w
 PY
 say "both partitions on lcore 1 granted"
 
-# A waiter on a key of each partition: queued, then granted on release.
+# A waiter on a key of each partition (latch_key_partition() puts
+# it-lcores-1 in partition 1 and it-lcores-2 in 0): queued, then granted
+# on release.
 for i in 1 2; do
 	key=it-lcores-$i
 	tok=$(jget "$(ctl lock query "$key")" token)
