@@ -371,12 +371,20 @@ main_addr_text(uint32_t addr_be, char *out, size_t size)
 static void
 main_print_summary(const struct profile *p, const char *path)
 {
+	int lcores = main_lcores_count(p->eal_lcores);
 	uint16_t i;
 
-	printf("%s: valid: node %s (id %" PRIu32 "), %u workers on lcores "
-	       "%s, UDP ports %u-%u, %u port%s:",
-	       path, p->name, p->node_id, p->workers, p->eal_lcores,
-	       p->port_base, p->port_base + p->workers - 1, p->ports_count,
+	/* How the partitions share the worker lcores, when the form of
+	 * eal.lcores lets us count them (main_check_profile). */
+	printf("%s: valid: node %s (id %" PRIu32 "), %u workers", path, p->name,
+	       p->node_id, p->workers);
+	if (lcores > 1 && lcores - 1 < p->workers)
+		printf(" sharing %d worker lcore%s (lcores %s)", lcores - 1,
+		       lcores - 1 == 1 ? "" : "s", p->eal_lcores);
+	else
+		printf(" on lcores %s", p->eal_lcores);
+	printf(", UDP ports %u-%u, %u port%s:", p->port_base,
+	       p->port_base + p->workers - 1, p->ports_count,
 	       p->ports_count == 1 ? "" : "s");
 	for (i = 0; i < p->ports_count; i++) {
 		char addr[16];

@@ -18,6 +18,8 @@ check() {
 		--set "eal.lcores=$1" >"$TMP/check.out" 2>&1
 }
 check 0@0,1@1 || fail "one worker lcore for two partitions refused: $(cat "$TMP/check.out")"
+grep -q "2 workers sharing 1 worker lcore" "$TMP/check.out" ||
+	fail "the summary does not say the lcore is shared: $(cat "$TMP/check.out")"
 check 0@0,1@1,2@1 || fail "one lcore per partition refused: $(cat "$TMP/check.out")"
 ! check 0@0,1@1,2@1,3@0 || fail "three worker lcores for two partitions accepted"
 grep -q "1 to 2 worker lcores" "$TMP/check.out" ||
