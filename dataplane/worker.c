@@ -1937,17 +1937,19 @@ worker_run(struct worker *const *ws, unsigned n)
 	if (n == 0)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		struct worker *w = ws[i];
-
 		/* One wake word per lcore (worker.h): a kick for any of its
 		 * partitions must end its one sleep. */
-		if (w->wake != ws[0]->wake) {
+		if (ws[i]->wake != ws[0]->wake) {
 			RTE_LOG(ERR, USER1,
 				"worker %u: not the wake word of worker %u, "
 				"which shares its lcore\n",
-				w->index, ws[0]->index);
+				ws[i]->index, ws[0]->index);
 			return -EINVAL;
 		}
+	}
+	for (i = 0; i < n; i++) {
+		struct worker *w = ws[i];
+
 		w->idle = &lc.idle;
 		for (f = 0;
 		     f < w->sleep_fds_count && lc.fds_count < RTE_DIM(lc.fds);

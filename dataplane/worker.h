@@ -3,8 +3,9 @@
  * Worker lcores: the fast path of latchd.
  *
  * Worker w owns partition w: RX and TX queue w on every port, the lock
- * table of partition w, its notifications and its timers. Nothing of a
- * worker is written by another thread. A request that arrives on the wrong
+ * table of partition w, its notifications and its timers. A worker lcore
+ * runs one or more workers, a pass of each in turn (worker_run). Nothing
+ * of a worker is written by another thread. A request that arrives on the wrong
  * queue (RSS without flow rules) is handed to its owner through a
  * single-producer single-consumer ring (docs/design.md, "partitions").
  *
