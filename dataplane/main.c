@@ -899,6 +899,18 @@ struct latchd {
 	pthread_mutex_t routes_lock; /* routes, vs. the telemetry thread */
 };
 
+/*
+ * Index of the worker lcore that runs partition @w: the partitions are
+ * dealt to the worker lcores in turn (docs/design.md, "Partitions and
+ * lcores"). The one place of that rule; valid once main_create() has set
+ * l->lcores.
+ */
+static unsigned
+main_lcore_of(const struct latchd *l, uint16_t w)
+{
+	return w % l->lcores;
+}
+
 static void
 main_log_port(const struct port *port)
 {
@@ -1049,15 +1061,11 @@ main_create(struct latchd *l)
 			 count, p->eal_lcores, p->workers, p->workers);
 		return EXIT_USAGE;
 	}
-	/* Partitions dealt to the worker lcores in turn (docs/design.md,
-	 * "partitions and lcores"). */
 	l->lcores = count;
-	for (w = 0; w < p->workers; w++) {
-		struct main_launch *launch = &l->launch[w % count];
-
-		launch->lcore = lcores[w % count];
-		l->worker_lcores[w] = launch->lcore;
-	}
+	for (w = 0; w < count; w++)
+		l->launch[w].lcore = lcores[w];
+	for (w = 0; w < p->workers; w++)
+		l->worker_lcores[w] = l->launch[main_lcore_of(l, w)].lcore;
 	for (i = 0; i < p->ports_count; i++) {
 		ret = port_init(&l->ports[i], &p->ports[i], p->workers,
 				p->mbufs, p->burst,
@@ -1096,7 +1104,7 @@ main_create(struct latchd *l)
 			l->wakes_ready = w + 1u;
 		}
 		for (w = 0; w < p->workers; w++)
-			l->wake_of[w] = &l->wake[w % l->lcores];
+			l->wake_of[w] = &l->wake[main_lcore_of(l, w)];
 		l->shared.wake = l->wake_of;
 	}
 	l->shared.tsc_hz = rte_get_tsc_hz();
@@ -1418,7 +1426,7 @@ main(int argc, char **argv)
 	l.telemetry = ret == 0;
 
 	for (w = 0; w < p->workers; w++) {
-		struct main_launch *launch = &l.launch[w % l.lcores];
+		struct main_launch *launch = &l.launch[main_lcore_of(&l, w)];
 
 		launch->workers[launch->n++] = l.workers[w];
 		main_log("worker %u: partition %u, lcore %u, UDP port %u.", w,
