@@ -225,12 +225,17 @@ render_ports(struct jbuf *b, const struct latchd_view *v, bool counters)
 		jbuf_printf(b, ",\"devargs\":");
 		jbuf_string(b, port->cfg->devargs);
 		jbuf_printf(b, ",\"role\":\"%s\",\"port_id\":%u,\"addr\":",
-			    port->cfg->role == PROFILE_PORT_BENCH ? "bench"
-								  : "client",
+			    profile_port_role_name(port->cfg->role),
 			    port->port_id);
 		render_addr(b, port->cfg->addr_be);
 		jbuf_printf(b, ",\"mac\":\"%s\",\"queues\":%u,\"rss\":%s", mac,
 			    port->queues, port->rss ? "true" : "false");
+		jbuf_printf(b, ",\"link\":\"%s\"",
+			    port_link_up(port) ? "up" : "down");
+		if (port->cfg->role == PROFILE_PORT_PEER) {
+			jbuf_printf(b, ",\"peer\":");
+			jbuf_string(b, port->cfg->peer);
+		}
 		if (counters) {
 			struct rte_eth_stats st;
 

@@ -47,6 +47,7 @@
 #include "dataplane/control_sock.h"
 #include "dataplane/repl_chan.h"
 #include "dataplane/route_conf.h"
+#include "dataplane/peer_link.h"
 #include "dataplane/router_rcu.h"
 #include "dataplane/shard_map.h"
 #include "dataplane/telemetry.h"
@@ -884,7 +885,8 @@ struct latchd {
 	bool launched;
 	bool pid_written;
 	struct control_sock *control;
-	struct repl_chan *repl; /* replicated mode only */
+	struct repl_chan *repl;  /* replicated mode only */
+	struct peer_links links; /* ports of role peer */
 	/* Worker lcores' wake words under the sleep idle policy (wake.h),
 	 * wake[j] for lcore j, and wake_of[w] for worker w's lcore. */
 	struct wake wake[LATCH_PARTITIONS_MAX];
@@ -921,9 +923,9 @@ main_log_port(const struct port *port)
 	main_log("port %s: %s, port id %u, MAC %s, address %s, role %s, "
 		 "%u RX/TX queues of %u/%u descriptors, RSS %s, socket %d.",
 		 port->cfg->name, port->cfg->devargs, port->port_id, mac, addr,
-		 port->cfg->role == PROFILE_PORT_BENCH ? "bench" : "client",
-		 port->queues, port->rx_desc, port->tx_desc,
-		 port->rss ? "on" : "off", port->socket_id);
+		 profile_port_role_name(port->cfg->role), port->queues,
+		 port->rx_desc, port->tx_desc, port->rss ? "on" : "off",
+		 port->socket_id);
 }
 
 /*
@@ -1019,6 +1021,8 @@ main_repl_shared(struct latchd *l)
 	sh->repl_port_base = profile_repl_port_base(p);
 	sh->repl_heartbeat_ms =
 		p->control_heartbeat_ms != 0 ? p->control_heartbeat_ms : 100;
+	for (i = 0; i < RAFT_NODES_MAX; i++)
+		sh->nodes[i].link_slot = WORKER_PORT_NONE;
 	self = &sh->nodes[sh->node_id];
 	self->known = true;
 	self->ip_be = p->ports[slot].addr_be;
@@ -1035,6 +1039,17 @@ main_repl_shared(struct latchd *l)
 			main_log("[peer %s] has no data address or mac: "
 				 "partitions cannot replicate to it.",
 				 peer->name);
+	}
+	/* profile_check: each link names a [peer], at most one a peer. */
+	for (i = 0; i < p->ports_count; i++) {
+		uint16_t j;
+
+		if (p->ports[i].role != PROFILE_PORT_PEER)
+			continue;
+		for (j = 0; j < p->peers_count; j++)
+			if (!strcmp(p->peers[j].name, p->ports[i].peer))
+				sh->nodes[p->peers[j].id].link_slot =
+					(uint8_t)i;
 	}
 	main_log("replicated mode: node id %u, %u peers, replication on "
 		 "port %s, UDP ports %u-%u.",
@@ -1130,6 +1145,9 @@ main_create(struct latchd *l)
 		if (ret != 0)
 			return ret;
 	}
+	/* The router's QSBR marks the workers' pass boundaries. */
+	peer_links_init(&l->links, l->ports, p->ports_count, l->shared.port_on,
+			l->router->qsbr);
 
 	for (w = 0; w < p->workers; w++) {
 		unsigned lcore = l->worker_lcores[w];
@@ -1196,6 +1214,8 @@ main_destroy(struct latchd *l)
  * The main lcore's loop: poll the signal fd and the control socket with a
  * timeout, so it sleeps when nothing happens. Returns the exit code.
  */
+static uint64_t main_now_ns(void);
+
 static int
 main_loop(struct latchd *l)
 {
@@ -1237,6 +1257,9 @@ main_loop(struct latchd *l)
 		if (l->repl != NULL)
 			repl_chan_process(l->repl, fds + 1 + n,
 					  ret > 0 ? rn : 0);
+
+		if (l->links.count > 0)
+			peer_links_tend(&l->links, main_now_ns() / 1000000);
 
 		/* A worker lcore that returns leaves its partitions
 		 * unserved. */

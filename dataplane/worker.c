@@ -112,9 +112,6 @@
  * busy pass: its peers' APPENDs and acks come that way in the lab.
  */
 #define WORKER_SYSCALL_PORT_BUSY_US 10
-/* Idle passes between two sched_yield()s of a pausing SLEEP worker
- * (worker_idle); a power of two. */
-#define WORKER_YIELD_STRIDE 16
 /*
  * Replicated mode (docs/cluster.md). Requests a leader's worker keeps
  * until their entries apply: a power of two, and above what one pass can
@@ -143,9 +140,6 @@
 /* Elements of each channel ring (power of two): a report per partition
  * per heartbeat, drained by the main lcore every millisecond. */
 #define WORKER_CHAN_RING 64
-/* No mapping for a DPDK port id in port_slot[]. */
-#define WORKER_PORT_NONE UINT8_MAX
-
 _Static_assert(PROFILE_PORTS_MAX < WORKER_PORT_NONE, "port slots fit");
 _Static_assert(PROFILE_PORTS_MAX <= WAKE_FDS_MAX,
 	       "a sleep waits on every port");
@@ -311,7 +305,6 @@ struct worker {
 
 /* ---- transmit ---------------------------------------------------------- */
 
-/* Send what port @slot has queued; free and count what the NIC refused. */
 static inline void
 worker_drop(struct worker *w, struct rte_mbuf *m, enum worker_drop why)
 {
@@ -319,6 +312,18 @@ worker_drop(struct worker *w, struct rte_mbuf *m, enum worker_drop why)
 	rte_pktmbuf_free(m);
 }
 
+/* May port @slot be polled and sent on (worker.h, port_on)? */
+static inline bool
+worker_port_on(const struct worker_shared *sh, uint8_t slot)
+{
+	return __atomic_load_n(&sh->port_on[slot], __ATOMIC_ACQUIRE) != 0;
+}
+
+/*
+ * Send what port @slot has queued. What the NIC refused waits for the
+ * next pass, and is freed and counted once the port has taken nothing for
+ * WORKER_TX_STUCK_MS. Returns the packets still queued.
+ */
 static unsigned
 worker_tx_flush(struct worker *w, uint8_t slot)
 {
@@ -327,6 +332,15 @@ worker_tx_flush(struct worker *w, uint8_t slot)
 
 	if (q->count == 0)
 		return 0;
+	if (unlikely(!worker_port_on(w->sh, slot))) {
+		/* A peer link being restarted: Raft sends again. */
+		w->c.drops[WORKER_DROP_link_down] += q->count;
+		for (i = 0; i < q->count; i++)
+			rte_pktmbuf_free(q->pkts[i]);
+		q->count = 0;
+		q->stuck = false;
+		return 0;
+	}
 	sent = rte_eth_tx_burst(w->sh->ports[slot].port_id, w->index, q->pkts,
 				q->count);
 	w->c.tx_packets += sent;
@@ -1031,19 +1045,38 @@ worker_repl_report(void *ctx, const struct raft_chan_report *rep)
 }
 
 /*
- * prepl send: encode @msg into a frame from our client port's repl port
- * p to the peer's (docs/cluster.md, "peer traffic").
+ * The port replication to @node leaves by: its peer link while that is
+ * on and up, else the client port (docs/cluster.md, "Peer links").
+ */
+static uint8_t
+worker_repl_slot(const struct worker_shared *sh, const struct worker_node *node)
+{
+	uint8_t slot = node->link_slot;
+	struct rte_eth_link link;
+
+	if (slot == WORKER_PORT_NONE || !worker_port_on(sh, slot) ||
+	    rte_eth_link_get_nowait(sh->ports[slot].port_id, &link) != 0 ||
+	    link.link_status != RTE_ETH_LINK_UP)
+		return sh->client_slot;
+	return slot;
+}
+
+/*
+ * prepl send: encode @msg into a frame from our repl port p to the
+ * peer's, by its link or the client port (docs/cluster.md, "peer
+ * traffic"). The addresses are the nodes' client-port ones either way.
  */
 static void
 worker_repl_send(void *ctx, const struct raft_msg *msg)
 {
 	struct worker *w = ctx;
 	const struct worker_shared *sh = w->sh;
-	const struct worker_port *port = &sh->ports[sh->client_slot];
+	const struct worker_port *client = &sh->ports[sh->client_slot];
+	const struct worker_port *port;
 	const struct worker_node *node;
 	uint16_t udp_port = (uint16_t)(sh->repl_port_base + w->index);
 	struct rte_mbuf *m;
-	uint8_t *data;
+	uint8_t *data, slot;
 	size_t room, len;
 	int plen;
 
@@ -1052,6 +1085,8 @@ worker_repl_send(void *ctx, const struct raft_msg *msg)
 		w->c.repl_no_peer++;
 		return;
 	}
+	slot = worker_repl_slot(sh, node);
+	port = &sh->ports[slot];
 	m = rte_pktmbuf_alloc(port->pool);
 	if (unlikely(m == NULL)) {
 		w->c.drops[WORKER_DROP_no_mbuf]++;
@@ -1065,8 +1100,8 @@ worker_repl_send(void *ctx, const struct raft_msg *msg)
 		       : -ENOSPC;
 	len = plen < 0 ? 0
 		       : repl_pkt_headers(data, node->mac, port->mac.addr_bytes,
-					  port->addr_be, node->ip_be, udp_port,
-					  udp_port, (size_t)plen);
+					  client->addr_be, node->ip_be,
+					  udp_port, udp_port, (size_t)plen);
 	if (unlikely(len == 0 || len > room ||
 		     rte_pktmbuf_append(m, (uint16_t)len) == NULL)) {
 		LATCH_DEBUG_ASSERT(!"a raft_msg does not fit an mbuf");
@@ -1075,7 +1110,7 @@ worker_repl_send(void *ctx, const struct raft_msg *msg)
 		return;
 	}
 	w->c.repl_sent++;
-	worker_tx(w, sh->client_slot, m);
+	worker_tx(w, slot, m);
 }
 
 static const struct prepl_ops worker_repl_ops = {
@@ -1700,14 +1735,17 @@ worker_rcu_online(struct worker_lcore *lc, bool online)
  * given to us (worker_sleep).
  *
  * Between pausing and sleeping, the SLEEP policy (cores shared, by
- * definition) also yields the CPU every WORKER_YIELD_STRIDE passes: a
+ * definition) also yields the CPU every idle_yield_polls passes: a
  * worker spinning on an empty queue held the CPU that another process's
  * worker, on the same core, needed to make the work it waits for. In the
  * 3-node lab a leader's worker spun while the follower's worker that had
  * to ack its APPEND waited for the scheduler; with the yield, replicated
  * p50 at 1 outstanding went 107 -> 38 us and answers at 32 outstanding
  * 175 k -> 440 k/s (docs/benchmarks.md). A worker alone on its core
- * returns from the yield at once.
+ * returns from the yield at once. How often pays off depends on what a
+ * pass costs: every 16th (the default) where idle passes read a TAP queue
+ * now and then, every one where peers talk over memif links (replicated
+ * p50 25 -> 15 us, docs/benchmarks.md).
  */
 static void
 worker_idle(struct worker_lcore *lc, unsigned work)
@@ -1738,7 +1776,7 @@ worker_idle(struct worker_lcore *lc, unsigned work)
 		worker_rcu_online(lc, true);
 	} else if (idle->polls >= p->idle_pause_polls) {
 		if (p->idle == PROFILE_IDLE_SLEEP &&
-		    (idle->polls & (WORKER_YIELD_STRIDE - 1)) == 0)
+		    idle->polls % p->idle_yield_polls == 0)
 			sched_yield();
 		else
 			rte_pause();
@@ -1881,7 +1919,8 @@ worker_pass(struct worker *w)
 	w->rt = w->rcu_registered ? router_rcu_current(sh->router) : NULL;
 
 	for (p = 0; p < w->ports_count; p++)
-		if (worker_port_due(w, (uint8_t)p))
+		if (worker_port_on(sh, (uint8_t)p) &&
+		    worker_port_due(w, (uint8_t)p))
 			work += worker_rx_port(w, (uint8_t)p);
 	for (src = 0; src < w->workers; src++) {
 		struct rte_ring *r = sh->handoff[src][w->index];
@@ -1989,6 +2028,7 @@ worker_shared_init(struct worker_shared *sh)
 	int err;
 
 	memset(sh->handoff, 0, sizeof(sh->handoff));
+	memset(sh->port_on, 1, sizeof(sh->port_on));
 	memset(sh->chan_down, 0, sizeof(sh->chan_down));
 	memset(sh->chan_up, 0, sizeof(sh->chan_up));
 	sh->chan_up_wake = -1;

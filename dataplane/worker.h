@@ -38,6 +38,8 @@
 #define WORKER_BACKENDS_MAX PROFILE_BACKENDS_MAX
 /* No TX port given: a frame leaves by the port it came in on. */
 #define WORKER_VIA_RX 0xffu
+/* No port slot (a DPDK port id that is not ours, a node without a link). */
+#define WORKER_PORT_NONE UINT8_MAX
 
 /*
  * Another shard group as a worker forwards to it: the rewrite of
@@ -70,6 +72,10 @@ struct worker_node {
 	bool known; /* a [peer] with this id (or ourselves) */
 	uint32_t ip_be;
 	uint8_t mac[6];
+	/* Its peer link's port slot (role peer), or WORKER_PORT_NONE:
+	 * replication to it leaves there while the link is up, else by the
+	 * client port (docs/cluster.md, "Peer links"). */
+	uint8_t link_slot;
 };
 
 /* Read-only after start-up, shared by all workers. */
@@ -113,6 +119,15 @@ struct worker_shared {
 	 * thing here, reached through pointers that are not.
 	 */
 	struct wake *const *wake;
+	/*
+	 * port_on[slot]: 1 while workers may poll and send on the port. The
+	 * main lcore clears a peer link's, waits until every worker has
+	 * ended the pass that may have read it (the router's QSBR), restarts
+	 * the link and sets it again (dataplane/peer_link.h). Other ports
+	 * stay 1 (worker_shared_init). Besides the wake words, the one thing
+	 * here that changes after start-up.
+	 */
+	uint8_t port_on[PROFILE_PORTS_MAX];
 };
 
 /* Why a packet was dropped; one list makes the enum, names, counters. */
@@ -136,6 +151,7 @@ struct worker_shared {
 	X(handoff_full, "handoff_full")       \
 	X(tx_full, "tx_full")                 \
 	X(tx_stuck, "tx_stuck")               \
+	X(link_down, "link_down")             \
 	X(no_mbuf, "no_mbuf")                 \
 	X(route_drop, "route_drop")           \
 	X(shard_ttl_expired, "shard_ttl_expired")

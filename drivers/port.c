@@ -28,6 +28,8 @@
 /* dev_info.driver_name of the TAP PMD (net_tap), whose queue fds serve
  * as Rx interrupts (port_rx_intr_fd). */
 #define PORT_TAP_DRIVER "net_tap"
+/* The vdev prefix of net_memif ports. */
+#define PORT_MEMIF_DRIVER "net_memif"
 
 #define PORT_LOG(cfg, fmt, ...)                                    \
 	fprintf(stderr, "latchd: port %s: " fmt "\n", (cfg)->name, \
@@ -131,11 +133,12 @@ port_conf_fill(struct port *port, const struct rte_eth_dev_info *info,
 		conf->rx_adv_conf.rss_conf.rss_key = NULL; /* PMD's default */
 		conf->rx_adv_conf.rss_conf.rss_hf = rss_hf;
 		port->rss = true;
-	} else if (port->queues > 1) {
+	} else if (port->queues > 1 && cfg->role != PROFILE_PORT_PEER) {
 		/*
 		 * Without RSS every packet lands on queue 0 and worker 0 hands
 		 * it to its owner (docs/design.md, "partitions"): correct,
-		 * only slower.
+		 * only slower. (On a peer link the sender picks the queue:
+		 * worker p sends on queue p.)
 		 */
 		PORT_LOG(cfg,
 			 "device has no IP/UDP RSS: queue 0 receives every "
@@ -267,12 +270,20 @@ port_init(struct port *port, const struct profile_port *cfg, uint16_t queues,
 		goto err_close;
 
 	ret = rte_eth_dev_start(port->port_id);
-	if (ret < 0) {
+	if (ret < 0 && cfg->role == PROFILE_PORT_PEER) {
+		/* A memif client whose server is not up yet: the main lcore
+		 * dials again (port_restart) and replication goes by the
+		 * client port meanwhile. */
+		PORT_LOG(cfg,
+			 "peer link to %s not connected (%s): latchd "
+			 "tries again",
+			 cfg->peer, strerror(-ret));
+	} else if (ret < 0) {
 		PORT_LOG(cfg, "start failed: %s", strerror(-ret));
 		goto err_close;
 	}
-	port->started = true;
-	if (conf.intr_conf.rxq != 0) {
+	port->started = ret == 0;
+	if (port->started && conf.intr_conf.rxq != 0) {
 		uint16_t q;
 
 		port->rx_intr = true;
@@ -314,6 +325,45 @@ err_close:
 err_forget:
 	port->cfg = NULL; /* port_stop_close() has nothing to undo */
 	return ret;
+}
+
+int
+port_restart(struct port *port)
+{
+	int ret;
+
+	if (port->started) {
+		ret = rte_eth_dev_stop(port->port_id);
+		if (ret < 0)
+			PORT_LOG(port->cfg, "stop failed: %s", strerror(-ret));
+		port->started = false;
+	}
+	ret = rte_eth_dev_start(port->port_id);
+	port->started = ret == 0;
+	return ret;
+}
+
+bool
+port_link_up(const struct port *port)
+{
+	struct rte_eth_link link;
+
+	return port->started &&
+	       rte_eth_link_get_nowait(port->port_id, &link) == 0 &&
+	       link.link_status == RTE_ETH_LINK_UP;
+}
+
+bool
+port_dials(const struct port *port)
+{
+	const char *d = port->cfg->devargs;
+
+	/* net_memif's role defaults to client ("master" is the old name
+	 * of server). */
+	return port->cfg->is_vdev &&
+	       strncmp(d, PORT_MEMIF_DRIVER, strlen(PORT_MEMIF_DRIVER)) == 0 &&
+	       strstr(d, ",role=server") == NULL &&
+	       strstr(d, ",role=master") == NULL;
 }
 
 int

@@ -49,7 +49,9 @@ int port_dev_name(const char *devargs, char *name, size_t size);
 /*
  * Find the ethdev of @cfg (EAL must have probed it from --vdev or -a),
  * create its mempool of @mbufs mbufs, configure @queues RX and TX queues,
- * start it and read its MAC into @port. @burst is the workers' burst size,
+ * start it and read its MAC into @port. A peer link (role peer) that
+ * cannot start yet (a memif client before its server) is left configured
+ * and stopped (port->started false) for port_restart(). @burst is the workers' burst size,
  * used to check that the pool can fill every queue. @rx_intr asks for
  * Rx-queue interrupts where the device's queue fd can serve as one (TAP:
  * see port_rx_intr_fd); others are polled. Returns 0 or -errno,
@@ -58,6 +60,23 @@ int port_dev_name(const char *devargs, char *name, size_t size);
  */
 int port_init(struct port *port, const struct profile_port *cfg,
 	      uint16_t queues, uint32_t mbufs, uint16_t burst, bool rx_intr);
+
+/*
+ * Stop @port if it is started, then start it: a memif client dials its
+ * server again. Returns 0 (port->started) or -errno (left stopped).
+ * Main lcore, while no worker polls or sends on the port.
+ */
+int port_restart(struct port *port);
+
+/* Is @port started with its link up? Any thread, after port_init(). */
+bool port_link_up(const struct port *port);
+
+/*
+ * Does @port connect to its far end rather than wait for it (a memif
+ * client)? Such a port stays down once its far end goes away until
+ * port_restart() dials again. Pure.
+ */
+bool port_dials(const struct port *port);
 
 /*
  * The fd of RX queue @q that poll(2) finds readable while the queue holds

@@ -96,6 +96,8 @@ static const struct key_desc node_keys[] = {
 		 1u << 30),
 	NODE_KEY("workers", "idle_sleep_polls", KEY_U32, idle_sleep_polls, 1,
 		 1u << 30),
+	NODE_KEY("workers", "idle_yield_polls", KEY_U32, idle_yield_polls, 1,
+		 1u << 30),
 	NODE_KEY("workers", "idle_sleep_us", KEY_U32, idle_sleep_us, 1, 100000),
 	NODE_KEY("workers", "burst", KEY_U16, burst, 1, 256),
 	NODE_KEY("workers", "shed_depth", KEY_U32, shed_depth, 0,
@@ -156,11 +158,12 @@ static const struct key_desc node_keys[] = {
 static const struct key_desc port_keys[] = {
 	PORT_KEY("vdev", KEY_STR, devargs, 1, PROFILE_STR_MAX - 1),
 	PORT_KEY("pci", KEY_STR, devargs, 1, PROFILE_STR_MAX - 1),
-	PORT_KEY("role", KEY_ROLE, role, 0, 1),
+	PORT_KEY("role", KEY_ROLE, role, 0, 2),
 	PORT_KEY("addr", KEY_IPV4, addr_be, 0, 0),
 	PORT_KEY("rx_desc", KEY_U16, rx_desc, 64, 32768),
 	PORT_KEY("tx_desc", KEY_U16, tx_desc, 64, 32768),
 	PORT_KEY("mtu", KEY_U16, mtu, 576, 9600),
+	PORT_KEY("peer", KEY_STR, peer, 1, PROFILE_NAME_MAX - 1),
 };
 
 static const struct key_desc route_keys[] = {
@@ -239,7 +242,7 @@ struct named_kind {
 static const struct named_kind named_kinds[] = {
 	NAMED_KIND("port", port_keys,
 		   "vdev, pci, role, addr, rx_desc, "
-		   "tx_desc, mtu",
+		   "tx_desc, mtu, peer",
 		   ports, ports_count, PROFILE_PORTS_MAX, port_defaults),
 	NAMED_KIND("route", route_keys,
 		   "match, key, pool, default, "
@@ -309,6 +312,7 @@ profile_defaults(struct profile *p)
 	p->idle = PROFILE_IDLE_POLL;
 	p->idle_pause_polls = 64;
 	p->idle_sleep_polls = 1024;
+	p->idle_yield_polls = 16;
 	p->idle_sleep_us = 200;
 	p->burst = 32;
 	p->shed_depth = PROFILE_SHED_DEPTH_DEFAULT;
@@ -508,6 +512,19 @@ profile_port_index(const struct profile *p, const char *name)
 	return -1;
 }
 
+const char *
+profile_port_role_name(uint8_t role)
+{
+	switch (role) {
+	case PROFILE_PORT_BENCH:
+		return "bench";
+	case PROFILE_PORT_PEER:
+		return "peer";
+	default:
+		return "client";
+	}
+}
+
 static bool
 mac_parse(const char *v, uint8_t mac[6])
 {
@@ -637,10 +654,12 @@ key_set(const struct key_desc *k, void *base, const char *value,
 			*field = PROFILE_PORT_CLIENT;
 		else if (!strcmp(value, "bench"))
 			*field = PROFILE_PORT_BENCH;
+		else if (!strcmp(value, "peer"))
+			*field = PROFILE_PORT_PEER;
 		else {
 			errs_add(errs,
-				 "%s: a port's role must be client or bench, "
-				 "not '%s'.",
+				 "%s: a port's role must be client, bench or "
+				 "peer, not '%s'.",
 				 where, value);
 			return -EINVAL;
 		}
@@ -1175,6 +1194,59 @@ profile_check_control(const struct profile *p, struct profile_errors *errs)
 	}
 }
 
+/*
+ * Peer links (role = peer): each names one [peer] section, and no peer
+ * has two links.
+ */
+static void
+profile_check_links(const struct profile *p, struct profile_errors *errs)
+{
+	unsigned i, j;
+
+	for (i = 0; i < p->ports_count; i++) {
+		const struct profile_port *port = &p->ports[i];
+		bool known = false;
+
+		if (port->role != PROFILE_PORT_PEER) {
+			if (port->peer[0] != '\0')
+				errs_add(errs,
+					 "[port %s] names peer %s but its role "
+					 "is not peer.",
+					 port->name, port->peer);
+			continue;
+		}
+		if (port->addr_be != 0)
+			errs_add(errs,
+				 "[port %s] is a peer link: it has no addr of "
+				 "its own (replication on it is addressed to "
+				 "the nodes' client ports); remove addr.",
+				 port->name);
+		if (port->peer[0] == '\0') {
+			errs_add(errs,
+				 "[port %s] has role peer but no peer: name "
+				 "the [peer NAME] at the other end of the "
+				 "link.",
+				 port->name);
+			continue;
+		}
+		for (j = 0; j < p->peers_count; j++)
+			known |= strcmp(p->peers[j].name, port->peer) == 0;
+		if (!known)
+			errs_add(errs,
+				 "[port %s] links to peer %s, which no [peer] "
+				 "section defines.",
+				 port->name, port->peer);
+		for (j = 0; j < i; j++)
+			if (p->ports[j].role == PROFILE_PORT_PEER &&
+			    strcmp(p->ports[j].peer, port->peer) == 0)
+				errs_add(errs,
+					 "[port %s] and [port %s] both link to "
+					 "peer %s.",
+					 p->ports[j].name, port->name,
+					 port->peer);
+	}
+}
+
 int
 profile_check(const struct profile *p, struct profile_errors *errs)
 {
@@ -1248,7 +1320,7 @@ profile_check(const struct profile *p, struct profile_errors *errs)
 				"[port %s] has neither vdev nor pci: say which "
 				"device it is.",
 				port->name);
-		if (port->addr_be == 0)
+		if (port->addr_be == 0 && port->role != PROFILE_PORT_PEER)
 			errs_add(errs,
 				 "[port %s] has no addr: give the IPv4 address "
 				 "latchd answers on.",
@@ -1271,6 +1343,7 @@ profile_check(const struct profile *p, struct profile_errors *errs)
 	}
 	profile_check_routing(p, errs);
 	profile_check_control(p, errs);
+	profile_check_links(p, errs);
 	return errs->count > before ? -EINVAL : 0;
 }
 

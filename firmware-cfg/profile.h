@@ -18,7 +18,7 @@
 
 #include <latch/proto.h>
 
-#define PROFILE_PORTS_MAX  4
+#define PROFILE_PORTS_MAX  8
 #define PROFILE_STR_MAX    256
 #define PROFILE_ERRORS_MAX 32
 /* [route NAME] sections; more can be added at run time (route_conf.h). */
@@ -56,6 +56,10 @@ enum profile_idle {
 enum profile_port_role {
 	PROFILE_PORT_CLIENT = 0, /* lock requests from clients (TAP, NIC) */
 	PROFILE_PORT_BENCH = 1,  /* DPDK clients over memif (latch-bench) */
+	/* A point-to-point link to one peer's dataplane (memif in the lab):
+	 * partition replication to that peer goes on it while it is up
+	 * (docs/cluster.md, "Peer links"). */
+	PROFILE_PORT_PEER = 2,
 };
 
 struct profile_port {
@@ -67,6 +71,8 @@ struct profile_port {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	uint16_t mtu;
+	/* role peer: the [peer NAME] at the other end of the link. */
+	char peer[PROFILE_NAME_MAX];
 };
 
 /* "IPv4:port": where latch-control listens or a peer is reached. */
@@ -167,6 +173,7 @@ struct profile {
 	uint8_t idle;              /* enum profile_idle */
 	uint32_t idle_pause_polls; /* empty polls before pausing */
 	uint32_t idle_sleep_polls; /* empty polls before sleeping */
+	uint32_t idle_yield_polls; /* sleep: pausing, yield every this many */
 	uint32_t idle_sleep_us;    /* longest sleep */
 	uint16_t burst;            /* rx/tx burst size */
 	uint32_t shed_depth;       /* queue depth past which ACQUIRE is BUSY */
@@ -293,6 +300,9 @@ int profile_parse_addr_port(const char *s, struct profile_addr_port *out);
 
 /* Index of [port @name] in p->ports, or -1. Any thread; pure. */
 int profile_port_index(const struct profile *p, const char *name);
+
+/* "client", "bench" or "peer": @role as the profile spells it. */
+const char *profile_port_role_name(uint8_t role);
 
 /* Check relations between values (also called by profile_load). */
 int profile_check(const struct profile *p, struct profile_errors *errs);

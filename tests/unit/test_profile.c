@@ -628,6 +628,69 @@ test_control_overrides_and_parser(void **state)
 	assert_int_equal(profile_parse_addr_port("10.0.0.1", &ap), -EINVAL);
 }
 
+/* Peer links: ports of role peer, each naming one [peer] (overrides
+ * make them, as tools/lab --links memif does). */
+static void
+test_peer_links(void **state)
+{
+	static const char *const ok[] = {
+		"port.l2.vdev=net_memif2,role=server",
+		"port.l2.role=peer",
+		"port.l2.peer=n2",
+		"port.l3.vdev=net_memif3",
+		"port.l3.role=peer",
+		"port.l3.peer=n3",
+	};
+	static const char *const bad[] = {
+		"port.l2.vdev=net_memif2",  "port.l2.role=peer",
+		"port.l3.vdev=net_memif3",  "port.l3.role=peer",
+		"port.l3.peer=n2",          "port.l4.vdev=net_memif4",
+		"port.l4.role=peer",        "port.l4.peer=n2",
+		"port.l5.vdev=net_memif5",  "port.l5.role=peer",
+		"port.l5.peer=n9",          "port.p0.peer=n2",
+		"port.l3.addr=198.18.0.77", "workers.idle_yield_polls=0"};
+	struct profile p;
+	struct profile_errors errs;
+	int rc;
+
+	(void)state;
+	rc = profile_load(&p, write_profile(clustered), ok, 6, &errs);
+	if (rc != 0 && errs.count > 0)
+		fail_msg("%s", errs.msg[0]);
+	assert_int_equal(rc, 0);
+	assert_int_equal(p.ports_count, 3);
+	assert_int_equal(p.ports[1].role, PROFILE_PORT_PEER);
+	assert_string_equal(p.ports[1].peer, "n2");
+	assert_string_equal(p.ports[2].peer, "n3");
+	/* A link has no address of its own. */
+	assert_int_equal(p.ports[2].addr_be, 0);
+	assert_string_equal(profile_port_role_name(p.ports[1].role), "peer");
+	assert_string_equal(profile_port_role_name(p.ports[0].role), "client");
+	assert_int_equal(p.idle_yield_polls, 16);
+
+	assert_int_equal(
+		profile_load(&p, write_profile(clustered), bad, 14, &errs),
+		-EINVAL);
+	assert_true(errors_mention(&errs, "[port l2] has role peer but no "
+					  "peer"));
+	assert_true(errors_mention(&errs, "[port l3] and [port l4] both link "
+					  "to peer n2"));
+	assert_true(errors_mention(&errs, "links to peer n9, which no [peer]"));
+	assert_true(errors_mention(&errs, "[port p0] names peer n2 but its "
+					  "role is not peer"));
+	assert_true(errors_mention(&errs, "[port l3] is a peer link: it has "
+					  "no addr"));
+	assert_true(errors_mention(&errs, "idle_yield_polls = 0 is out of "
+					  "range"));
+	/* The role's spelling is checked as the others are. */
+	assert_int_equal(
+		profile_load(&p, write_profile(clustered),
+			     (const char *const[]){"port.p0.role=link"}, 1,
+			     &errs),
+		-EINVAL);
+	assert_true(errors_mention(&errs, "must be client, bench or peer"));
+}
+
 int
 main(void)
 {
@@ -647,6 +710,7 @@ main(void)
 		cmocka_unit_test(test_control_defaults),
 		cmocka_unit_test(test_control_errors),
 		cmocka_unit_test(test_control_overrides_and_parser),
+		cmocka_unit_test(test_peer_links),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, remove_profile);
