@@ -14,7 +14,8 @@
 #   3. route: the same latchd, with a route (defined by --set at start-up)
 #      whose one backend is latch-bench itself, driven by latch-bench
 #      --mode route: latchd's router forwards every frame back over memif;
-#   4. replicated: a 3-node lab cluster (tools/lab up --nodes 3), driven
+#   4. replicated: a 3-node lab cluster (tools/lab up --nodes 3 --links
+#      memif: the nodes replicate over memif peer links), driven
 #      by latch-bench --mode lock over the leader's memif socket and
 #      address, against the single-node lock figures of step 2;
 #   5. failover: perf/failover-time.sh (kill -9 of the leader to the first
@@ -100,8 +101,10 @@ Environment: BUILD (build dir, default build-release: configured here as
 latch-bench, default 0), BENCH_LAB_LCORES (latchd eal.lcores, default
 $LAB_LCORES), BENCH_LAB1_LCORES and BENCH_LAB1_IDLE (the one-worker runs,
 default $LAB1_LCORES and $LAB1_IDLE), BENCH_KEY_LEN (default 16),
-BENCH_SAT_OUTSTANDING (default 32), BENCH_REPL_SLEEP_POLLS (the 3-node
-run's workers.idle_sleep_polls, default 64), BENCH_SWEEP_KEYS (keys of the
+BENCH_SAT_OUTSTANDING (default 32), BENCH_REPL_LINKS (how the 3-node
+run's dataplanes replicate: memif peer links, the default, or tap, the
+bridge), BENCH_REPL_SLEEP_POLLS (its workers.idle_sleep_polls, default
+4096 with memif links, 64 with tap), BENCH_SWEEP_KEYS (keys of the
 open-loop sweep, default 1000000).
 Run as root (hugepages, the lab's namespace).
 USAGE
@@ -325,20 +328,43 @@ done
 # and the latch-controls sleep on CPU 0); the
 # leader answers a request once its entry is committed (a majority, i.e.
 # one follower, has appended it: docs/cluster.md).
-# Workers spin REPL_SLEEP_POLLS empty passes, not the lab's 1024, before
-# they sleep: three worker lcores share CPU 1 here, and one that spins
-# for a millisecond after sending an APPEND holds the CPU the follower's
-# worker needs to answer it. A sleeping worker wakes when the answer
-# arrives (docs/design.md, "idle policy"). Measured with two worker
-# lcores a node: p50 at 1 outstanding 0.75 ms with 1024, 0.25 ms with 64
-# (docs/benchmarks.md, "Replicated cluster").
-REPL_SLEEP_POLLS=${BENCH_REPL_SLEEP_POLLS:-64}
-REPL_PAUSE_POLLS=$((REPL_SLEEP_POLLS < 16 ? REPL_SLEEP_POLLS : 16))
+# The nodes replicate over memif peer links (tools/lab up --links memif,
+# docs/cluster.md "Peer links"); BENCH_REPL_LINKS=tap measures the bridge
+# instead. Three worker lcores share CPU 1 here, so how they give it to
+# each other decides the figures (docs/design.md, "idle policy"):
+# - links memif: a worker yields the CPU at every empty pass from the
+#   first (idle_pause_polls = idle_yield_polls = 1) and sleeps only after
+#   REPL_SLEEP_POLLS of them: a memif frame does not wake a sleeper.
+#   p50 at 1 outstanding 25 us with the yield every 16th pass, 15 us with
+#   it every pass (docs/benchmarks.md, "Replicated cluster", session 9).
+# - links tap: workers spin REPL_SLEEP_POLLS (64) empty passes, yielding
+#   every 16th after 16, then sleep until a frame on the TAP queue wakes
+#   them; one that spins for a millisecond after sending an APPEND holds
+#   the CPU the follower's worker needs to answer it (0.75 ms p50 with
+#   the lab's 1024, 0.25 ms with 64, two worker lcores a node).
+REPL_LINKS=${BENCH_REPL_LINKS:-memif}
+case $REPL_LINKS in
+memif)
+	REPL_SLEEP_POLLS=${BENCH_REPL_SLEEP_POLLS:-4096}
+	REPL_PAUSE_POLLS=1
+	REPL_YIELD_POLLS=1
+	;;
+tap)
+	REPL_SLEEP_POLLS=${BENCH_REPL_SLEEP_POLLS:-64}
+	REPL_PAUSE_POLLS=$((REPL_SLEEP_POLLS < 16 ? REPL_SLEEP_POLLS : 16))
+	REPL_YIELD_POLLS=16
+	;;
+*)
+	echo "bench: BENCH_REPL_LINKS must be memif or tap, not '$REPL_LINKS'" >&2
+	exit 2
+	;;
+esac
 LAB_UP=1
-LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --nodes 3 \
+LATCH_BUILD=$BUILD "$ROOT/tools/lab" up --nodes 3 --links "$REPL_LINKS" \
 	--set "eal.lcores=$LAB_LCORES" \
 	--set "workers.idle_sleep_polls=$REPL_SLEEP_POLLS" \
-	--set "workers.idle_pause_polls=$REPL_PAUSE_POLLS" >&2
+	--set "workers.idle_pause_polls=$REPL_PAUSE_POLLS" \
+	--set "workers.idle_yield_polls=$REPL_YIELD_POLLS" >&2
 leader=
 for _ in $(seq 200); do
 	leader=$(LATCH_BUILD=$BUILD "$ROOT/tools/lab" leader 2>/dev/null) && break
@@ -360,7 +386,9 @@ LATCH_BUILD=$BUILD "$ROOT/tools/lab" down >&2
 LAB_UP=0
 
 # ---- 5. latest.json and the plots ----------------------------------------
-REPL_SLEEP_POLLS=$REPL_SLEEP_POLLS python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
+REPL_SLEEP_POLLS=$REPL_SLEEP_POLLS REPL_PAUSE_POLLS=$REPL_PAUSE_POLLS \
+	REPL_YIELD_POLLS=$REPL_YIELD_POLLS REPL_LINKS=$REPL_LINKS \
+	python3 - "$OUT" "$WORK" "$QUICK" "$BENCH_LCORE" "$LAB_LCORES" \
 	"$LAB1_LCORES" "$LAB1_IDLE" "$BUILD_TYPE" "$BUILD_NDEBUG" \
 	"${sweep_files[@]}" <<'PY'
 import json, os, platform, sys, time
@@ -513,12 +541,19 @@ res = {
         "saturation_1worker": figures(rt1_sat),
         "latchd_routes": route_list.get("routes", [])},
     "replicated": {
-        "what": "3-node lab cluster (tools/lab up --nodes 3, every node "
-                "eal.lcores=%s, workers.idle_sleep_polls=%s), latch-bench "
+        "what": "3-node lab cluster (tools/lab up --nodes 3 --links %s, "
+                "every node eal.lcores=%s, workers.idle_sleep_polls=%s, "
+                "idle_pause_polls=%s, idle_yield_polls=%s), latch-bench "
                 "--mode lock over the leader's net_memif; a request is "
                 "answered once committed"
-                % (lab_lcores, os.environ.get("REPL_SLEEP_POLLS", "?")),
+                % (os.environ.get("REPL_LINKS", "?"), lab_lcores,
+                   os.environ.get("REPL_SLEEP_POLLS", "?"),
+                   os.environ.get("REPL_PAUSE_POLLS", "?"),
+                   os.environ.get("REPL_YIELD_POLLS", "?")),
+        "links": os.environ.get("REPL_LINKS", ""),
         "idle_sleep_polls": int(os.environ.get("REPL_SLEEP_POLLS", "0")),
+        "idle_pause_polls": int(os.environ.get("REPL_PAUSE_POLLS", "0")),
+        "idle_yield_polls": int(os.environ.get("REPL_YIELD_POLLS", "0")),
         "leader": repl_leader,
         "one_outstanding": figures(rp_o1),
         "saturation": figures(rp_sat),
