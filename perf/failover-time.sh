@@ -5,7 +5,8 @@
 # SIGKILL of the leader to the first grant served by the new leader
 # (docs/benchmarks.md, "Replicated cluster").
 #
-# Starts `tools/lab up --nodes 3` (under the lab lock), then TRIALS times:
+# Starts `tools/lab up --nodes 3` (--links: over the bridge, or memif peer
+# links; under the lab lock), then TRIALS times:
 # waits until no node is amnesic (the previous trial's restarted node is
 # caught up), finds the leader, runs perf/failover-time.py inside the lab namespace
 # (an ACQUIRE try for a fresh key every 1 ms to every node; it kills the
@@ -26,15 +27,18 @@ OUT=${BENCH_OUT:-$ROOT/perf/results}
 TRIALS=5
 NAME=failover
 SIGNAL=KILL
+LINKS=tap
 LOCKED=${FAILOVER_LOCKED:-0}
 
 usage() {
 	cat <<USAGE
 usage: perf/failover-time.sh [--trials N] [--out DIR] [--name NAME] [--stop]
+                             [--links tap|memif]
 
 --stop: SIGSTOP the leader instead of SIGKILL: a silent node that no
 kernel reports, found only by the election timeout (a dead host or a cut
-link behave so).
+link behave so). --links memif: the nodes replicate over memif peer links
+(tools/lab up --links memif) instead of the bridge.
 
 Environment: BUILD (default build), LATCH_LAB_ELECTION_MS,
 LATCH_LAB_HEARTBEAT_MS, LATCH_LAB_BEACON_MS (the lab's Raft timeouts;
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=${2:?}; shift 2 ;;
 	--name) NAME=${2:?}; shift 2 ;;
 	--stop) SIGNAL=STOP; shift ;;
+	--links) LINKS=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "failover: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -114,7 +119,7 @@ sys.exit(0 if ok else 1)'; then
 
 mkdir -p "$OUT"
 "$LAB" down >/dev/null 2>&1 || true
-"$LAB" up --nodes 3 >&2
+"$LAB" up --nodes 3 --links "$LINKS" >&2
 for ((t = 1; t <= TRIALS; t++)); do
 	leader=$(wait_leader) || { echo "failover: no leader" >&2; exit 1; }
 	wait_whole || echo "failover: trial $t: a node is still amnesic" >&2
@@ -149,9 +154,10 @@ term1=$(terms)
 
 python3 - "$OUT/$NAME.json" "$WORK" "$TRIALS" "$term0" "$term1" \
 	"${LATCH_LAB_ELECTION_MS:-200}" "${LATCH_LAB_HEARTBEAT_MS:-30}" \
-	"${FAILOVER_QUIET_S:-10}" "${LATCH_LAB_BEACON_MS:-2}" "$SIGNAL" <<'PY'
+	"${FAILOVER_QUIET_S:-10}" "${LATCH_LAB_BEACON_MS:-2}" "$SIGNAL" \
+	"$LINKS" <<'PY'
 import json, os, statistics, sys, time
-out, work, trials, t0, t1, el, hb, quiet, bc, sig = sys.argv[1:11]
+out, work, trials, t0, t1, el, hb, quiet, bc, sig, links = sys.argv[1:12]
 runs = []
 for i in range(1, int(trials) + 1):
     try:
@@ -170,7 +176,7 @@ res = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
        "what": "%s of the leader (latch-control and latchd) to the "
                "first OK to an ACQUIRE try sent every 1 ms to every node"
                % ("kill -9" if sig == "KILL" else "SIGSTOP"),
-       "signal": sig,
+       "signal": sig, "links": links,
        "election_ms": int(el), "heartbeat_ms": int(hb),
        "beacon_ms": int(bc),
        "grant_ms": summ(g), "hint_ms": summ(h),
