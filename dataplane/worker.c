@@ -319,6 +319,20 @@ worker_port_on(const struct worker_shared *sh, uint8_t slot)
 	return __atomic_load_n(&sh->port_on[slot], __ATOMIC_ACQUIRE) != 0;
 }
 
+/* Free and count, as @why, everything @q holds. Returns 0 (left). */
+static unsigned
+worker_txq_drop(struct worker *w, struct worker_txq *q, enum worker_drop why)
+{
+	uint16_t i;
+
+	w->c.drops[why] += q->count;
+	for (i = 0; i < q->count; i++)
+		rte_pktmbuf_free(q->pkts[i]);
+	q->count = 0;
+	q->stuck = false;
+	return 0;
+}
+
 /*
  * Send what port @slot has queued. What the NIC refused waits for the
  * next pass, and is freed and counted once the port has taken nothing for
@@ -328,19 +342,13 @@ static unsigned
 worker_tx_flush(struct worker *w, uint8_t slot)
 {
 	struct worker_txq *q = &w->tx[slot];
-	uint16_t sent, i;
+	uint16_t sent;
 
 	if (q->count == 0)
 		return 0;
-	if (unlikely(!worker_port_on(w->sh, slot))) {
-		/* A peer link being restarted: Raft sends again. */
-		w->c.drops[WORKER_DROP_link_down] += q->count;
-		for (i = 0; i < q->count; i++)
-			rte_pktmbuf_free(q->pkts[i]);
-		q->count = 0;
-		q->stuck = false;
-		return 0;
-	}
+	/* A peer link being restarted: Raft sends again. */
+	if (unlikely(!worker_port_on(w->sh, slot)))
+		return worker_txq_drop(w, q, WORKER_DROP_link_down);
 	sent = rte_eth_tx_burst(w->sh->ports[slot].port_id, w->index, q->pkts,
 				q->count);
 	w->c.tx_packets += sent;
@@ -360,12 +368,7 @@ worker_tx_flush(struct worker *w, uint8_t slot)
 		q->stuck = true;
 		q->stuck_ms = w->now_ms;
 	} else if (w->now_ms - q->stuck_ms >= WORKER_TX_STUCK_MS) {
-		w->c.drops[WORKER_DROP_tx_stuck] += q->count;
-		for (i = 0; i < q->count; i++)
-			rte_pktmbuf_free(q->pkts[i]);
-		q->count = 0;
-		q->stuck = false;
-		return 0;
+		return worker_txq_drop(w, q, WORKER_DROP_tx_stuck);
 	}
 	memmove(q->pkts, q->pkts + sent,
 		(q->count - sent) * sizeof(q->pkts[0]));
