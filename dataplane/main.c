@@ -45,9 +45,9 @@
 
 #include "common/assert.h"
 #include "dataplane/control_sock.h"
+#include "dataplane/peer_link.h"
 #include "dataplane/repl_chan.h"
 #include "dataplane/route_conf.h"
-#include "dataplane/peer_link.h"
 #include "dataplane/router_rcu.h"
 #include "dataplane/shard_map.h"
 #include "dataplane/telemetry.h"
@@ -1042,14 +1042,10 @@ main_repl_shared(struct latchd *l)
 	}
 	/* profile_check: each link names a [peer], at most one a peer. */
 	for (i = 0; i < p->ports_count; i++) {
-		uint16_t j;
+		int j = profile_peer_index(p, p->ports[i].peer);
 
-		if (p->ports[i].role != PROFILE_PORT_PEER)
-			continue;
-		for (j = 0; j < p->peers_count; j++)
-			if (!strcmp(p->peers[j].name, p->ports[i].peer))
-				sh->nodes[p->peers[j].id].link_slot =
-					(uint8_t)i;
+		if (p->ports[i].role == PROFILE_PORT_PEER && j >= 0)
+			sh->nodes[p->peers[j].id].link_slot = (uint8_t)i;
 	}
 	main_log("replicated mode: node id %u, %u peers, replication on "
 		 "port %s, UDP ports %u-%u.",
@@ -1210,12 +1206,19 @@ main_destroy(struct latchd *l)
 		port_stop_close(&l->ports[i]);
 }
 
+static uint64_t
+main_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * The main lcore's loop: poll the signal fd and the control socket with a
  * timeout, so it sleeps when nothing happens. Returns the exit code.
  */
-static uint64_t main_now_ns(void);
-
 static int
 main_loop(struct latchd *l)
 {
@@ -1316,15 +1319,6 @@ main_signals_block(void)
 		sigaction(sig, &rt, NULL);
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
-}
-
-static uint64_t
-main_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int

@@ -512,6 +512,17 @@ profile_port_index(const struct profile *p, const char *name)
 	return -1;
 }
 
+int
+profile_peer_index(const struct profile *p, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < p->peers_count; i++)
+		if (!strcmp(p->peers[i].name, name))
+			return (int)i;
+	return -1;
+}
+
 const char *
 profile_port_role_name(uint8_t role)
 {
@@ -1205,7 +1216,6 @@ profile_check_links(const struct profile *p, struct profile_errors *errs)
 
 	for (i = 0; i < p->ports_count; i++) {
 		const struct profile_port *port = &p->ports[i];
-		bool known = false;
 
 		if (port->role != PROFILE_PORT_PEER) {
 			if (port->peer[0] != '\0')
@@ -1229,9 +1239,7 @@ profile_check_links(const struct profile *p, struct profile_errors *errs)
 				 port->name);
 			continue;
 		}
-		for (j = 0; j < p->peers_count; j++)
-			known |= strcmp(p->peers[j].name, port->peer) == 0;
-		if (!known)
+		if (profile_peer_index(p, port->peer) < 0)
 			errs_add(errs,
 				 "[port %s] links to peer %s, which no [peer] "
 				 "section defines.",

@@ -301,6 +301,9 @@ int profile_parse_addr_port(const char *s, struct profile_addr_port *out);
 /* Index of [port @name] in p->ports, or -1. Any thread; pure. */
 int profile_port_index(const struct profile *p, const char *name);
 
+/* Index of [peer @name] in p->peers, or -1. Any thread; pure. */
+int profile_peer_index(const struct profile *p, const char *name);
+
 /* "client", "bench" or "peer": @role as the profile spells it. */
 const char *profile_port_role_name(uint8_t role);
 
