@@ -195,12 +195,24 @@ plog_is_up_to_date(const struct plog *pl, struct raft_pos pos)
 void
 plog_apply(struct plog *pl)
 {
-	while (pl->applied < pl->commit) {
-		const struct lock_entry *e = plog_entry(pl, pl->applied + 1);
+	const struct lock_entry *batch[PLOG_APPLY_BATCH];
 
-		LATCH_ASSERT(e != NULL);
-		pl->applied++;
-		pl->ops.apply(pl->ctx, pl->applied, e);
+	while (pl->applied < pl->commit) {
+		uint64_t left = pl->commit - pl->applied;
+		unsigned n = left < PLOG_APPLY_BATCH ? (unsigned)left
+						     : PLOG_APPLY_BATCH;
+		unsigned i;
+
+		for (i = 0; i < n; i++) {
+			batch[i] = plog_entry(pl, pl->applied + 1 + i);
+			LATCH_ASSERT(batch[i] != NULL);
+		}
+		if (pl->ops.prefetch != NULL)
+			pl->ops.prefetch(pl->ctx, batch, n);
+		for (i = 0; i < n; i++) {
+			pl->applied++;
+			pl->ops.apply(pl->ctx, pl->applied, batch[i]);
+		}
 	}
 }
 

@@ -61,13 +61,21 @@ struct plog_config {
  * entry in index order, once per entry per incarnation; save writes the
  * state as of the last applied entry into @buf and returns its length, or
  * PLOG_SAVE_FAILED (any value above @max) if it does not fit, having
- * written anything into @buf; load replaces the state.
+ * written anything into @buf; load replaces the state. prefetch, if set,
+ * is told the next entries apply is about to be given, up to
+ * PLOG_APPLY_BATCH at a time, so it can start their cache misses
+ * together; it must change no state.
  */
 struct plog_ops {
 	void (*apply)(void *ctx, uint64_t index, const struct lock_entry *e);
 	uint32_t (*save)(void *ctx, uint8_t *buf, uint32_t max);
 	void (*load)(void *ctx, const uint8_t *buf, uint32_t len);
+	void (*prefetch)(void *ctx, const struct lock_entry *const *e,
+			 unsigned n);
 };
+
+/* Most entries announced to ops.prefetch at once. */
+#define PLOG_APPLY_BATCH 32
 
 /*
  * Leader's view of one follower (paper Figure 2, nextIndex/matchIndex).

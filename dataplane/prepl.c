@@ -60,10 +60,20 @@ prepl_load_cb(void *ctx, const uint8_t *buf, uint32_t len)
 	pp->ops.load(pp->ctx, buf, len);
 }
 
+static void
+prepl_prefetch_cb(void *ctx, const struct lock_entry *const *e, unsigned n)
+{
+	struct prepl *pp = ctx;
+
+	if (pp->ops.prefetch != NULL)
+		pp->ops.prefetch(pp->ctx, e, n);
+}
+
 static const struct plog_ops prepl_plog_ops = {
 	.apply = prepl_apply_cb,
 	.save = prepl_save_cb,
 	.load = prepl_load_cb,
+	.prefetch = prepl_prefetch_cb,
 };
 
 /* Forget the view and leadership (start-up and dataplane restart). */

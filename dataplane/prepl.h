@@ -55,6 +55,9 @@ struct prepl_ops {
 	/* Leader: every entry of earlier terms is applied (DESIGN.md,
 	 * "counts every inherited lease as renewed at takeover"). */
 	void (*takeover)(void *ctx, uint64_t now_ms);
+	/* Optional: plog_ops.prefetch (the no-ops included). */
+	void (*prefetch)(void *ctx, const struct lock_entry *const *e,
+			 unsigned n);
 };
 
 /* Leader's view of a peer's dataplane, from its APPEND_REPLYs. */

@@ -966,6 +966,34 @@ worker_repl_apply(void *ctx, uint64_t index, const struct lock_entry *e)
 }
 
 /*
+ * prepl prefetch: committed entries about to be applied. A follower
+ * applies an APPEND's whole batch in one go and the leader a batch each
+ * time a reply moves its commit index, so their cache misses can overlap
+ * as a client burst's do (worker_prefetch_table). The dedup window and
+ * request map are the hot misses there: in a 3-node lab three processes'
+ * tables share one core's L2 (docs/benchmarks.md, session 10).
+ */
+static void
+worker_repl_prefetch(void *ctx, const struct lock_entry *const *e, unsigned n)
+{
+	struct worker *w = ctx;
+	struct lock_hint hints[PLOG_APPLY_BATCH];
+	unsigned i;
+
+	LATCH_DEBUG_ASSERT(n <= PLOG_APPLY_BATCH);
+	for (i = 0; i < n; i++) {
+		hints[i].op = e[i]->op;
+		hints[i].client_id = e[i]->client_id;
+		hints[i].request_id = e[i]->request_id;
+		hints[i].token = e[i]->token;
+		if (e[i]->op == LOCK_E_ACQUIRE && e[i]->key.len != 0)
+			key_index_prefetch(w->keys, e[i]->key.bytes,
+					   e[i]->key.len);
+	}
+	lock_table_prefetch_burst(w->table, hints, n);
+}
+
+/*
  * prepl save/load: the whole table as one snapshot (docs/snapshot.md),
  * sent in chunks by the replicator (docs/raft.md, "Snapshots in chunks").
  */
@@ -1123,6 +1151,7 @@ static const struct prepl_ops worker_repl_ops = {
 	.save = worker_repl_save,
 	.load = worker_repl_load,
 	.takeover = worker_repl_takeover,
+	.prefetch = worker_repl_prefetch,
 };
 
 /*
@@ -1499,9 +1528,9 @@ worker_route_prepare(struct worker *w, struct rte_mbuf **pkts, unsigned n)
  * what applying them touches, so their cache misses overlap instead of
  * queueing one after another (docs/benchmarks.md, "where the cycles
  * go"). A peek, not a parse: anything unusual (a tag, IP options, a
- * handoff, replication, where entries apply later) is simply not
- * hinted, and a wrong hint costs a wasted prefetch, never a wrong
- * answer.
+ * handoff) is simply not hinted, and a wrong hint costs a wasted
+ * prefetch, never a wrong answer. Replicated requests apply later, once
+ * committed: worker_repl_prefetch hints them then.
  */
 static void
 worker_prefetch_table(struct worker *w, struct rte_mbuf **pkts, unsigned n)

@@ -196,6 +196,97 @@ test_follower_commit_and_apply(void **state)
 	plog_destroy(pl);
 }
 
+/* Records what ops.prefetch announced and checks apply follows it. */
+struct announced {
+	uint64_t ids[64];
+	unsigned n;     /* entries announced */
+	unsigned calls; /* prefetch calls */
+	unsigned sizes[8];
+	unsigned applied;
+};
+
+static void
+an_apply(void *ctx, uint64_t index, const struct lock_entry *e)
+{
+	struct announced *an = ctx;
+
+	assert_int_equal(index, an->applied + 1);
+	/* Each entry applied was announced, in order, before it. */
+	assert_true(an->applied < an->n);
+	assert_int_equal(e->request_id, an->ids[an->applied]);
+	an->applied++;
+}
+
+static void
+an_prefetch(void *ctx, const struct lock_entry *const *e, unsigned n)
+{
+	struct announced *an = ctx;
+	unsigned i;
+
+	assert_true(n >= 1 && n <= PLOG_APPLY_BATCH);
+	/* Only what is about to be applied: the last batch is done. */
+	assert_int_equal(an->applied, an->n);
+	assert_true(an->calls < 8);
+	an->sizes[an->calls++] = n;
+	for (i = 0; i < n; i++)
+		an->ids[an->n++] = e[i]->request_id;
+}
+
+/*
+ * A follower that learns a commit 40 entries ahead applies them in
+ * batches of at most PLOG_APPLY_BATCH, each announced to ops.prefetch
+ * just before it is applied (worker_repl_prefetch starts their cache
+ * misses together).
+ */
+static void
+test_apply_announces_batches(void **state)
+{
+	static const struct plog_ops ops = {
+		.apply = an_apply,
+		.save = t_save,
+		.load = t_load,
+		.prefetch = an_prefetch,
+	};
+	struct plog_config cfg = {.entries_max = 128,
+				  .batch_max = 4,
+				  .inflight_max = 2,
+				  .snapshot_max = 16};
+	uint64_t terms[RAFT_BATCH_MAX];
+	struct announced an;
+	struct raft_msg_append m;
+	struct plog *pl;
+	uint64_t idx, last = 0;
+	unsigned i;
+
+	(void)state;
+	memset(&an, 0, sizeof(an));
+	pl = plog_create(&cfg, &ops, &an);
+	assert_non_null(pl);
+	for (i = 0; i < RAFT_BATCH_MAX; i++)
+		terms[i] = 1;
+	while (last < 40) {
+		unsigned n = 40 - last < RAFT_BATCH_MAX ? (unsigned)(40 - last)
+							: RAFT_BATCH_MAX;
+
+		m = t_append(last, last ? 1 : 0, 0, terms, n);
+		for (i = 0; i < n; i++)
+			m.entries[i].request_id = 1000 + last + 1 + i;
+		assert_true(plog_follower_append(pl, &m, &idx));
+		last += n;
+	}
+	assert_int_equal(an.calls, 0); /* nothing committed yet */
+	m = t_append(40, 1, 40, terms, 0);
+	assert_true(plog_follower_append(pl, &m, &idx));
+	assert_int_equal(an.applied, 40);
+	assert_int_equal(an.n, 40);
+	assert_int_equal(an.calls, 2);
+	assert_int_equal(an.sizes[0], PLOG_APPLY_BATCH);
+	assert_int_equal(an.sizes[1], 40 - PLOG_APPLY_BATCH);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(an.ids[i], 1001 + i);
+	plog_destroy(pl);
+}
+
 /*
  * Figure 8: an entry of an earlier term stored on a majority is not
  * committed by counting; it commits only with an entry of the current
@@ -1331,6 +1422,7 @@ main(void)
 		cmocka_unit_test(test_conflict_truncation),
 		cmocka_unit_test(test_duplicate_append_keeps_tail),
 		cmocka_unit_test(test_follower_commit_and_apply),
+		cmocka_unit_test(test_apply_announces_batches),
 		cmocka_unit_test(test_figure8_commit_rule),
 		cmocka_unit_test(test_commit_ignores_uncounted),
 		cmocka_unit_test(test_pipelining),
