@@ -334,7 +334,7 @@ uint64_t lock_table_digest(const struct lock_table *lt);
  */
 struct lock_snapshot_cursor {
 	uint64_t generation; /* of the table when the save began */
-	uint32_t sum;        /* CRC-32C of the bytes made so far */
+	uint32_t sum;        /* CRC-32C of the bytes handed out so far */
 	uint32_t phase;
 	uint32_t pos;  /* lock slot, session or dedup position */
 	uint32_t req;  /* next request of the current list */
