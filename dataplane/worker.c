@@ -122,13 +122,15 @@
  * Partition log ring: a power of two (plog.h). A leader holds at most
  * half of it and saves its whole table about once per that many entries
  * (docs/raft.md, "ring sizing"): with the lab's full 65 536-answer dedup
- * window that is 2.7 MB, about 1 ms, so the ring's size sets the save's
- * cost per entry. 32 768 entries of 144 bytes (4.5 MiB per worker) put
- * it near 190 bytes per entry; 4096 put it at 1.3 KB, and saves took
- * 11 % of the workers' CPU in the 3-node bench. Every node must use the
- * same size: a follower stores what its leader's ring holds.
+ * window that is 2.7 MB, about 0.9 ms, so the ring's size sets the
+ * save's cost per entry. 131 072 entries of 144 bytes (18 MiB per
+ * partition) put it near 47 bytes per entry; 32 768 at 190 (4.5 %
+ * fewer grants/s in the 3-node bench, docs/benchmarks.md, session 10);
+ * 4096 at 1.3 KB, when saves took 11 % of the workers' CPU. Every node
+ * must use the same size: a follower stores what its leader's ring
+ * holds.
  */
-#define WORKER_REPL_ENTRIES 32768
+#define WORKER_REPL_ENTRIES 131072
 /* Peer frames stay within this MTU (the lab's TAP, a NIC's default):
  * APPENDs carry as many entries as fit (plog_config.bytes_max). */
 #define WORKER_REPL_MTU 1500
