@@ -10,7 +10,9 @@
 #ifndef LATCH_BYTES_H
 #define LATCH_BYTES_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint16_t
 be_get16(const uint8_t *p)
@@ -101,6 +103,39 @@ be_get_n(const uint8_t *p, unsigned width)
 	for (i = 0; i < width; i++)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+/*
+ * Copy @n <= 64 bytes (a lock key). A memcpy whose size is not constant
+ * but known to be small is expanded by the compiler into "rep movs",
+ * which takes tens of cycles to start: half of raft_wire_entry_decode's
+ * samples in the 3-node bench (docs/benchmarks.md, session 10). Two
+ * overlapping fixed-size copies of the widest size that fits do it in a
+ * few loads and stores.
+ */
+static inline void
+bytes_copy_small(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	if (n >= 32) {
+		memcpy(d, s, 32);
+		memcpy(d + n - 32, s + n - 32, 32);
+	} else if (n >= 16) {
+		memcpy(d, s, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n > 0) {
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
 }
 
 #endif /* LATCH_BYTES_H */

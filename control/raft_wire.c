@@ -22,6 +22,8 @@
 #include "common/bytes.h"
 #include "control/raft_wire.h"
 
+_Static_assert(LATCH_KEY_MAX <= 64, "bytes_copy_small() copies a key");
+
 enum wf_kind {
 	WF_INT,     /* unsigned integer, big-endian on the wire */
 	WF_RSV,     /* reserved bytes: zero on send, ignored on receipt */
@@ -362,7 +364,7 @@ raft_wire_entry_encode(const struct lock_entry *e, uint8_t *buf, size_t cap)
 	be_put64(buf + ENTRY_TERM, e->term);
 	memcpy(buf + ENTRY_ADDR, e->addr.bytes, sizeof(e->addr.bytes));
 	be_put16(buf + ENTRY_KEY_LEN, e->key.len);
-	memcpy(buf + ENTRY_KEY, e->key.bytes, e->key.len);
+	bytes_copy_small(buf + ENTRY_KEY, e->key.bytes, e->key.len);
 	return (int)len;
 }
 
@@ -510,18 +512,27 @@ raft_wire_entry_decode(const uint8_t *buf, size_t len, struct lock_entry *out)
 {
 	uint16_t key_len;
 
-	memset(out, 0, sizeof(*out));
+	int err = 0;
+
 	if (len < RAFT_WIRE_ENTRY_FIXED_LEN)
-		return -EMSGSIZE;
-	key_len = be_get16(buf + ENTRY_KEY_LEN);
-	if (key_len > LATCH_KEY_MAX)
-		return -EINVAL;
-	if (len - RAFT_WIRE_ENTRY_FIXED_LEN < key_len)
-		return -EMSGSIZE;
+		err = -EMSGSIZE;
+	else if ((key_len = be_get16(buf + ENTRY_KEY_LEN)) > LATCH_KEY_MAX)
+		err = -EINVAL;
+	else if (len - RAFT_WIRE_ENTRY_FIXED_LEN < key_len)
+		err = -EMSGSIZE;
+	if (err != 0) {
+		memset(out, 0, sizeof(*out));
+		return err;
+	}
+	/* Field by field, the key's unused bytes zeroed: a memset of the
+	 * whole entry and a memcpy of a variable length were "rep stos" and
+	 * "rep movs", most of this function's time (bytes_copy_small). */
 	out->op = buf[ENTRY_OP];
+	out->pad0 = 0;
 	out->flags = be_get16(buf + ENTRY_FLAGS);
 	out->lease_ms = be_get32(buf + ENTRY_LEASE);
 	out->wait_ms = be_get32(buf + ENTRY_WAIT);
+	out->pad1 = 0;
 	out->client_id = be_get64(buf + ENTRY_CLIENT);
 	out->request_id = be_get64(buf + ENTRY_REQUEST);
 	out->token = be_get64(buf + ENTRY_TOKEN);
@@ -529,7 +540,10 @@ raft_wire_entry_decode(const uint8_t *buf, size_t len, struct lock_entry *out)
 	out->term = be_get64(buf + ENTRY_TERM);
 	memcpy(out->addr.bytes, buf + ENTRY_ADDR, sizeof(out->addr.bytes));
 	out->key.len = key_len;
-	memcpy(out->key.bytes, buf + ENTRY_KEY, key_len);
+	/* The key's bytes and the entry's tail padding. */
+	memset(out->key.bytes, 0,
+	       sizeof(*out) - offsetof(struct lock_entry, key.bytes));
+	bytes_copy_small(out->key.bytes, buf + ENTRY_KEY, key_len);
 	return (int)(RAFT_WIRE_ENTRY_FIXED_LEN + key_len);
 }
 
