@@ -507,23 +507,26 @@ decode_rows(const struct wf *rows, unsigned count, uint8_t *base,
 	return RAFT_WIRE_V_OK;
 }
 
+/* A refused entry leaves @out zeroed, as a decoded one is filled. */
+static int
+entry_refuse(struct lock_entry *out, int err)
+{
+	memset(out, 0, sizeof(*out));
+	return err;
+}
+
 int
 raft_wire_entry_decode(const uint8_t *buf, size_t len, struct lock_entry *out)
 {
 	uint16_t key_len;
 
-	int err = 0;
-
 	if (len < RAFT_WIRE_ENTRY_FIXED_LEN)
-		err = -EMSGSIZE;
-	else if ((key_len = be_get16(buf + ENTRY_KEY_LEN)) > LATCH_KEY_MAX)
-		err = -EINVAL;
-	else if (len - RAFT_WIRE_ENTRY_FIXED_LEN < key_len)
-		err = -EMSGSIZE;
-	if (err != 0) {
-		memset(out, 0, sizeof(*out));
-		return err;
-	}
+		return entry_refuse(out, -EMSGSIZE);
+	key_len = be_get16(buf + ENTRY_KEY_LEN);
+	if (key_len > LATCH_KEY_MAX)
+		return entry_refuse(out, -EINVAL);
+	if (len - RAFT_WIRE_ENTRY_FIXED_LEN < key_len)
+		return entry_refuse(out, -EMSGSIZE);
 	/* Field by field, the key's unused bytes zeroed: a memset of the
 	 * whole entry and a memcpy of a variable length were "rep stos" and
 	 * "rep movs", most of this function's time (bytes_copy_small). */

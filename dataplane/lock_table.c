@@ -2306,21 +2306,22 @@ lock_table_save_next(const struct lock_table *lt,
 		size_t n;
 
 		if (c->stage_off == c->stage_len) {
+			uint8_t *p = c->stage;
+
 			if (c->phase == LT_SAVE_TRAILER) {
 				c->sum = crc32c(c->sum, buf + sum_from,
 						out - sum_from);
 				sum_from = out;
+			} else if (max - out >= LOCK_SNAPSHOT_RECORD_MAX) {
+				p = buf + out;
 			}
-			if (max - out >= LOCK_SNAPSHOT_RECORD_MAX &&
-			    c->phase != LT_SAVE_TRAILER) {
-				if (!lt_save_fill(lt, c, buf + out))
-					break;
+			if (!lt_save_fill(lt, c, p))
+				break;
+			if (p != c->stage) {
 				c->stage_off = c->stage_len;
 				out += c->stage_len;
 				continue;
 			}
-			if (!lt_save_fill(lt, c, c->stage))
-				break;
 		}
 		n = (size_t)(c->stage_len - c->stage_off);
 		if (n > max - out)
